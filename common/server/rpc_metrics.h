@@ -1,0 +1,56 @@
+// Metric families every service shares, declared in one place:
+//   tartan_<service>_rpcs_total{method,code}         counter
+//   tartan_<service>_rpc_latency_seconds{method}     histogram
+//   tartan_<service>_rpcs_in_flight{method}          gauge
+//   tartan_<service>_build_info{version}             gauge (always 1)
+//   tartan_<service>_lifecycle_state                 gauge (0 STARTING .. 3 DRAINING)
+// They are fed by a gRPC server interceptor, so handlers need no bookkeeping. Method labels
+// are restricted to the methods the server registered (bounded cardinality).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/support/server_interceptor.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "common/server/lifecycle.h"
+
+namespace tartan {
+
+// Latency buckets in seconds: 100 µs .. 30 s.
+prometheus::Histogram::BucketBoundaries LatencyBuckets();
+
+class RpcMetrics {
+ public:
+  RpcMetrics(prometheus::Registry& registry, const std::string& service);
+
+  // Full method names ("/tartan.v1.Indexer/Search") that get their own label; others are
+  // counted as "other".
+  void AllowMethod(const std::string& full_method) { allowed_.insert(full_method); }
+  std::string MethodLabel(const char* full_method) const;
+
+  void Started(const std::string& method);
+  void Finished(const std::string& method, int grpc_code, double seconds);
+  void SetLifecycle(Lifecycle state);
+
+  // Factory to hand to grpc::ServerBuilder::experimental().SetInterceptorCreators.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> InterceptorFactory();
+
+ private:
+  absl::flat_hash_set<std::string> allowed_;
+  prometheus::Family<prometheus::Counter>& rpcs_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Gauge>& in_flight_;
+  prometheus::Gauge& lifecycle_;
+};
+
+// "tartan_<service>_<what>" — the naming rule for every family.
+std::string MetricName(const std::string& service, const std::string& what);
+
+}  // namespace tartan

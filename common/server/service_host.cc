@@ -1,0 +1,173 @@
+#include "common/server/service_host.h"
+
+#include <fstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/server/shutdown_signal.h"
+#include "common/status_macros.h"
+
+ABSL_FLAG(std::string, host, "0.0.0.0", "Address to bind the gRPC and metrics ports to");
+ABSL_FLAG(int, grpc_port, 0, "gRPC port (0 = any free port; see --port_file)");
+ABSL_FLAG(int, metrics_port, 0, "Prometheus /metrics port (0 = any free port, -1 = off)");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, write {\"grpc_port\":N,\"metrics_port\":M} here once the ports are bound");
+ABSL_FLAG(int, max_message_mb, 64, "Largest gRPC message accepted or sent, in MiB");
+ABSL_FLAG(double, drain_grace_s, 20.0, "Seconds in-flight calls get to finish after SIGTERM");
+ABSL_FLAG(double, keepalive_s, 30.0, "gRPC keepalive ping interval in seconds");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+
+namespace tartan {
+
+absl::Status ServerOptions::Validate() const {
+  if (service.empty()) return absl::InvalidArgumentError("service name is empty");
+  RETURN_IF_ERROR(CheckPort("grpc_port", grpc_port));
+  if (metrics_port != -1) RETURN_IF_ERROR(CheckPort("metrics_port", metrics_port));
+  if (max_message_bytes < (1 << 20)) {
+    return absl::InvalidArgumentError("--max_message_mb must be at least 1");
+  }
+  if (drain_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--drain_grace_s must be >= 0");
+  }
+  if (keepalive_time < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--keepalive_s must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+void SetDefaultPorts(int grpc_port, int metrics_port) {
+  absl::SetFlag(&FLAGS_grpc_port, grpc_port);
+  absl::SetFlag(&FLAGS_metrics_port, metrics_port);
+}
+
+absl::Status ApplyLogLevelFlag() {
+  ASSIGN_OR_RETURN(LogLevel level, ParseLogLevel(absl::GetFlag(FLAGS_log_level)));
+  SetLogLevel(level);
+  return absl::OkStatus();
+}
+
+ServerOptions ServerOptionsFromFlags(const std::string& service) {
+  ServerOptions options;
+  options.service = service;
+  options.host = absl::GetFlag(FLAGS_host);
+  options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
+  options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.port_file = absl::GetFlag(FLAGS_port_file);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
+  options.drain_grace = absl::Seconds(absl::GetFlag(FLAGS_drain_grace_s));
+  options.keepalive_time = absl::Seconds(absl::GetFlag(FLAGS_keepalive_s));
+  return options;
+}
+
+ServiceHost::ServiceHost(const ServerOptions& options)
+    : options_(options), registry_(std::make_shared<prometheus::Registry>()) {}
+
+ServiceHost::~ServiceHost() {
+  if (server_) server_->Shutdown(std::chrono::system_clock::now());
+}
+
+absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
+    const ServerOptions& options, const std::vector<HostedService>& services) {
+  RETURN_IF_ERROR(options.Validate());
+  InstallShutdownSignalHandlers();
+  std::unique_ptr<ServiceHost> host(new ServiceHost(options));
+  host->rpc_metrics_ = std::make_unique<RpcMetrics>(*host->registry_, options.service);
+
+  // The health service is not in the protobuf pool; other methods are found there.
+  for (const char* method : {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"}) {
+    host->rpc_metrics_->AllowMethod(method);
+  }
+  for (const HostedService& hosted : services) host->service_names_.push_back(hosted.name);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.grpc_port),
+                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  for (const HostedService& hosted : services) builder.RegisterService(hosted.service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  creators.push_back(host->rpc_metrics_->InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(creators));
+  host->server_ = builder.BuildAndStart();
+  if (!host->server_ || bound_port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot bind gRPC on ", options.host, ":",
+                                               options.grpc_port, " (port in use?)"));
+  }
+  host->grpc_port_ = bound_port;
+
+  if (options.metrics_port >= 0) {
+    try {
+      host->exposer_ = std::make_unique<prometheus::Exposer>(
+          absl::StrCat(options.host, ":", options.metrics_port));
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("cannot bind metrics on ", options.host, ":",
+                                                 options.metrics_port, ": ", e.what()));
+    }
+    host->exposer_->RegisterCollectable(host->registry_);
+    host->metrics_port_ = host->exposer_->GetListeningPorts().at(0);
+  }
+
+  if (!options.port_file.empty()) {
+    const std::string tmp = options.port_file + ".tmp";
+    {
+      std::ofstream out(tmp);
+      out << "{\"grpc_port\":" << host->grpc_port_ << ",\"metrics_port\":" << host->metrics_port_
+          << "}\n";
+      if (!out) return absl::InternalError("cannot write --port_file " + options.port_file);
+    }
+    if (std::rename(tmp.c_str(), options.port_file.c_str()) != 0) {
+      return absl::InternalError("cannot write --port_file " + options.port_file);
+    }
+  }
+  host->SetLifecycle(Lifecycle::kLoading);
+  LOG_INFO << options.service << " listening: grpc " << options.host << ":" << host->grpc_port_
+           << ", metrics " << host->metrics_port_;
+  return host;
+}
+
+void ServiceHost::SetLifecycle(Lifecycle state) {
+  {
+    absl::MutexLock lock(&mu_);
+    lifecycle_ = state;
+  }
+  rpc_metrics_->SetLifecycle(state);
+  const bool serving = state == Lifecycle::kServing;
+  if (server_ && server_->GetHealthCheckService() != nullptr) {
+    auto* health = server_->GetHealthCheckService();
+    health->SetServingStatus(serving);
+    for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
+  }
+  LOG_INFO << options_.service << " lifecycle " << LifecycleName(state);
+}
+
+Lifecycle ServiceHost::lifecycle() const {
+  absl::MutexLock lock(&mu_);
+  return lifecycle_;
+}
+
+void ServiceHost::WaitForShutdown() {
+  const int signo = WaitForShutdownSignal();
+  LOG_INFO << options_.service << " received " << (signo == 0 ? "shutdown request" : "signal ")
+           << (signo == 0 ? "" : std::to_string(signo)) << "; draining for up to "
+           << absl::FormatDuration(options_.drain_grace);
+  SetLifecycle(Lifecycle::kDraining);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.drain_grace));
+  server_->Wait();
+  LOG_INFO << options_.service << " drained; exiting";
+}
+
+}  // namespace tartan
