@@ -1,0 +1,123 @@
+#include "services/encoder/lib/arch/backbone.h"
+
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "services/encoder/lib/arch/registry.h"
+#include "services/encoder/lib/blas/bf16_matmul.h"
+
+namespace tartan::encoder {
+namespace {
+
+struct ArchitectureEntry {
+  const char* model_type;
+  BackboneFactory factory;
+};
+
+// The architecture registry: one entry (and one .cc file) per model family. An explicit table
+// rather than static self-registration, which static libraries would silently drop.
+constexpr ArchitectureEntry kArchitectures[] = {
+    {"modernbert", &CreateModernBert},
+    {"bert", &CreateBert},
+};
+
+// Runtime dispatch: the same binary picks oneDNN bf16 only where the CPU has native bf16.
+absl::StatusOr<MatmulBackend> ResolveBackend(const BackboneOptions& options) {
+  switch (options.precision) {
+    case Precision::kFloat32:
+      return MatmulBackend::kFloat32;
+    case Precision::kInt8:
+      return absl::UnimplementedError("backbone precision int8 is not implemented");
+    case Precision::kBFloat16: {
+      const char* why = nullptr;
+      if (!HaveBf16Backend()) {
+        why = "this build has no oneDNN";
+      } else if (!CpuHasNativeBf16()) {
+        why = "this CPU lacks AVX512-BF16/AMX";
+      } else {
+        return MatmulBackend::kBf16OneDnn;
+      }
+      if (options.emulate_bf16_if_unsupported) {
+        LOG_WARNING << "bf16 requested but " << why << "; emulating bf16 numerics in float32";
+        return MatmulBackend::kBf16Emulated;
+      }
+      LOG_WARNING << "bf16 requested but " << why << "; using float32";
+      return MatmulBackend::kFloat32;
+    }
+  }
+  return MatmulBackend::kFloat32;
+}
+
+}  // namespace
+
+std::vector<std::string> RegisteredArchitectures() {
+  std::vector<std::string> names;
+  for (const auto& e : kArchitectures) names.push_back(e.model_type);
+  return names;
+}
+
+absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int max_positions) {
+  const auto& off = batch.offsets;
+  if (off.empty() || off.front() != 0 || off.back() != static_cast<int32_t>(batch.ids.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "packed batch: offsets must start at 0 and end at the token count ", batch.ids.size()));
+  }
+  if (batch.key_mask.size() != batch.ids.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("packed batch: key_mask has ",
+                                                   batch.key_mask.size(), " entries for ",
+                                                   batch.ids.size(), " tokens"));
+  }
+  for (size_t b = 0; b + 1 < off.size(); ++b) {
+    const int32_t len = off[b + 1] - off[b];
+    if (len < 0) return absl::InvalidArgumentError("packed batch: offsets decrease");
+    if (len > max_positions) {
+      return absl::InvalidArgumentError(absl::StrCat("packed batch: sequence ", b, " has ", len,
+                                                     " tokens, more than the model's ",
+                                                     max_positions, " positions"));
+    }
+  }
+  for (size_t t = 0; t < batch.ids.size(); ++t) {
+    if (batch.ids[t] < 0 || batch.ids[t] >= vocab_size) {
+      return absl::InvalidArgumentError(absl::StrCat("packed batch: token ", t, " has id ",
+                                                     batch.ids[t], " outside the vocabulary [0, ",
+                                                     vocab_size, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Backbone>> LoadBackbone(const std::string& model_dir,
+                                                       const BackboneOptions& options) {
+  namespace fs = std::filesystem;
+  const fs::path dir(model_dir);
+  ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig((dir / "config.json").string()));
+  BackboneFactory factory = nullptr;
+  for (const auto& e : kArchitectures) {
+    if (config.model_type == e.model_type) factory = e.factory;
+  }
+  if (factory == nullptr) {
+    return absl::UnimplementedError(absl::StrCat(
+        "backbone ", model_dir, ": model_type '", config.model_type, "' not in the registry (",
+        absl::StrJoin(RegisteredArchitectures(), ", "), ")"));
+  }
+  std::string weights_path = (dir / "model.safetensors").string();
+  std::error_code ec;
+  if (!fs::exists(weights_path, ec)) {
+    const std::string index = (dir / "model.safetensors.index.json").string();
+    if (!fs::exists(index, ec)) {
+      return absl::NotFoundError(absl::StrCat("backbone ", model_dir,
+                                              ": neither model.safetensors nor "
+                                              "model.safetensors.index.json exists"));
+    }
+    weights_path = index;
+  }
+  ASSIGN_OR_RETURN(auto weights, SafetensorsFile::Open(weights_path));
+  ASSIGN_OR_RETURN(MatmulBackend backend, ResolveBackend(options));
+  return factory(config, *weights, backend, std::max(1, options.num_threads));
+}
+
+}  // namespace tartan::encoder

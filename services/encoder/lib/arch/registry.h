@@ -1,0 +1,29 @@
+// Internal to arch/: the architecture factories and helpers they share.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/layers/linear.h"
+#include "services/encoder/lib/model_config.h"
+#include "services/encoder/lib/safetensors.h"
+
+namespace tartan::encoder {
+
+using BackboneFactory = absl::StatusOr<std::unique_ptr<Backbone>> (*)(
+    const ModelConfig& config, const SafetensorsFile& weights, MatmulBackend backend,
+    int num_threads);
+
+absl::StatusOr<std::unique_ptr<Backbone>> CreateModernBert(const ModelConfig& config,
+                                                           const SafetensorsFile& weights,
+                                                           MatmulBackend backend, int num_threads);
+absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
+                                                     const SafetensorsFile& weights,
+                                                     MatmulBackend backend, int num_threads);
+
+// Checks offsets (start at 0, non-decreasing, end at ids.size()), key_mask size, ids in
+// [0, vocab_size) and every sequence length <= max_positions.
+absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int max_positions);
+
+}  // namespace tartan::encoder

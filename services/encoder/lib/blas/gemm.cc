@@ -1,0 +1,46 @@
+#include "services/encoder/lib/blas/gemm.h"
+
+#include <cblas.h>
+
+#include <atomic>
+
+namespace tartan::encoder {
+namespace {
+
+std::atomic<int> g_blas_threads{-1};
+std::atomic<uint64_t> g_flops{0};
+
+void SetBlasThreads(int n) {
+  if (n < 1) n = 1;
+  if (g_blas_threads.load(std::memory_order_relaxed) != n) {
+    openblas_set_num_threads(n);
+    g_blas_threads.store(n, std::memory_order_relaxed);
+  }
+}
+
+}  // namespace
+
+void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+           const float* b, int ldb, float beta, float* c, int ldc, int num_threads) {
+  if (m <= 0 || n <= 0) return;
+  SetBlasThreads(num_threads);
+  g_flops.fetch_add(2ull * static_cast<uint64_t>(m) * n * k, std::memory_order_relaxed);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void LinearF32(const float* x, int rows, int in, const float* w, int out, const float* bias,
+               float* y, int num_threads) {
+  if (bias != nullptr) {
+    for (int r = 0; r < rows; ++r) {
+      float* yr = y + static_cast<int64_t>(r) * out;
+      for (int o = 0; o < out; ++o) yr[o] = bias[o];
+    }
+  }
+  Sgemm(false, true, rows, out, in, 1.0f, x, in, w, in, bias != nullptr ? 1.0f : 0.0f, y, out,
+        num_threads);
+}
+
+uint64_t GemmFlopCount() { return g_flops.load(std::memory_order_relaxed); }
+
+}  // namespace tartan::encoder

@@ -1,0 +1,106 @@
+#include "services/encoder/lib/layers/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "services/encoder/lib/blas/gemm.h"
+#include "services/encoder/lib/layers/parallel.h"
+#include "services/encoder/lib/layers/softmax.h"
+
+namespace tartan::encoder {
+namespace {
+
+constexpr int kQueryTile = 64;  // query rows per work item (and per score GEMM)
+
+struct WorkItem {
+  int32_t seq_begin;  // token offset of the sequence
+  int32_t seq_len;
+  int32_t head;
+  int32_t q0;  // first query row of the tile, relative to the sequence
+};
+
+}  // namespace
+
+void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
+                         const uint8_t* key_mask, const AttentionParams& p, float* ctx) {
+  const int hidden = p.num_heads * p.head_dim;
+  const int64_t ld = 3 * static_cast<int64_t>(hidden);
+  const bool local = p.half_window >= 0;
+
+  std::vector<WorkItem> items;
+  int max_keys = 0;
+  for (size_t b = 0; b + 1 < offsets.size(); ++b) {
+    const int32_t len = offsets[b + 1] - offsets[b];
+    if (len <= 0) continue;
+    max_keys = std::max(max_keys, local ? std::min<int>(len, kQueryTile + 2 * p.half_window) : len);
+    for (int h = 0; h < p.num_heads; ++h) {
+      for (int32_t q0 = 0; q0 < len; q0 += kQueryTile) items.push_back({offsets[b], len, h, q0});
+    }
+  }
+  const int workers = std::max(1, std::min<int>(p.num_threads, static_cast<int>(items.size())));
+  // With several workers each GEMM runs single-threaded on its own tile; with one worker the
+  // (large, global) GEMMs may still use BLAS threads.
+  const int blas_threads = workers > 1 ? 1 : p.num_threads;
+  std::vector<std::vector<float>> scores(workers,
+                                         std::vector<float>(static_cast<size_t>(kQueryTile) * max_keys));
+  std::vector<std::vector<float>> mean_v(workers, std::vector<float>(p.head_dim));
+  std::vector<std::vector<uint8_t>> degenerate(workers, std::vector<uint8_t>(kQueryTile));
+
+  ParallelFor(static_cast<int64_t>(items.size()), workers, [&](int64_t idx, int w) {
+    const WorkItem& it = items[idx];
+    const int32_t q1 = std::min(it.seq_len, it.q0 + kQueryTile);
+    const int rows = q1 - it.q0;
+    int32_t k0 = 0, k1 = it.seq_len;
+    if (local) {
+      k0 = std::max(0, it.q0 - p.half_window);
+      k1 = std::min(it.seq_len, q1 - 1 + p.half_window + 1);
+    }
+    const int keys = k1 - k0;
+    const float* seq = qkv + static_cast<int64_t>(it.seq_begin) * ld;
+    const float* q = seq + static_cast<int64_t>(it.q0) * ld + it.head * p.head_dim;
+    const float* k = seq + static_cast<int64_t>(k0) * ld + hidden + it.head * p.head_dim;
+    const float* v = seq + static_cast<int64_t>(k0) * ld + 2 * hidden + it.head * p.head_dim;
+    const uint8_t* kmask = key_mask + it.seq_begin + k0;
+    float* s = scores[w].data();
+    uint8_t* degen = degenerate[w].data();
+
+    // s[rows, keys] = scale * q k^T
+    Sgemm(false, true, rows, keys, p.head_dim, p.scale, q, static_cast<int>(ld), k,
+          static_cast<int>(ld), 0.0f, s, keys, blas_threads);
+    bool any_degenerate = false;
+    for (int r = 0; r < rows; ++r) {
+      const int32_t i = it.q0 + r;  // query position in the sequence
+      // Visible keys: inside the window (local) and not masked.
+      int32_t lo = k0, hi = k1;
+      if (local) {
+        lo = std::max(k0, i - p.half_window);
+        hi = std::min(k1, i + p.half_window + 1);
+      }
+      float* sr = s + static_cast<int64_t>(r) * keys;
+      degen[r] = MaskedSoftmaxRow(sr, keys, lo - k0, hi - k0, kmask) ? 0 : 1;
+      any_degenerate |= degen[r] != 0;
+    }
+    float* out = ctx + static_cast<int64_t>(it.seq_begin + it.q0) * hidden + it.head * p.head_dim;
+    // out[rows, head_dim] = s v
+    Sgemm(false, false, rows, p.head_dim, keys, 1.0f, s, keys, v, static_cast<int>(ld), 0.0f, out,
+          hidden, blas_threads);
+    if (any_degenerate) {
+      float* mv = mean_v[w].data();
+      std::fill(mv, mv + p.head_dim, 0.0f);
+      const float* vall = seq + 2 * hidden + it.head * p.head_dim;
+      for (int32_t j = 0; j < it.seq_len; ++j) {
+        const float* vj = vall + static_cast<int64_t>(j) * ld;
+        for (int d = 0; d < p.head_dim; ++d) mv[d] += vj[d];
+      }
+      const float inv = 1.0f / static_cast<float>(it.seq_len);
+      for (int d = 0; d < p.head_dim; ++d) mv[d] *= inv;
+      for (int r = 0; r < rows; ++r) {
+        if (!degen[r]) continue;
+        std::copy(mv, mv + p.head_dim, out + static_cast<int64_t>(r) * hidden);
+      }
+    }
+  });
+}
+
+}  // namespace tartan::encoder

@@ -1,0 +1,77 @@
+#include "services/encoder/lib/layers/ops.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace tartan::encoder {
+namespace {
+
+inline float GeluErf(float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); }
+inline float GeluTanh(float v) {
+  const float c = 0.7978845608028654f;  // sqrt(2/pi)
+  return 0.5f * v * (1.0f + std::tanh(c * (v + 0.044715f * v * v * v)));
+}
+inline float Silu(float v) { return v / (1.0f + std::exp(-v)); }
+
+inline float Apply(float v, Activation act) {
+  switch (act) {
+    case Activation::kGeluErf: return GeluErf(v);
+    case Activation::kGeluTanh: return GeluTanh(v);
+    case Activation::kSilu: return Silu(v);
+    case Activation::kRelu: return v > 0.0f ? v : 0.0f;
+  }
+  return v;
+}
+
+}  // namespace
+
+void LayerNormRows(const float* x, int64_t rows, int dim, const float* gamma, const float* beta,
+                   float eps, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    float* yr = out + r * dim;
+    // Two passes in double: the mean/variance of a few hundred floats, exact enough to match
+    // torch to ~1e-7 relative.
+    double sum = 0.0;
+    for (int i = 0; i < dim; ++i) sum += xr[i];
+    const double mean = sum / dim;
+    double var = 0.0;
+    for (int i = 0; i < dim; ++i) {
+      const double d = xr[i] - mean;
+      var += d * d;
+    }
+    var /= dim;
+    const float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+    const float m = static_cast<float>(mean);
+    if (beta != nullptr) {
+      for (int i = 0; i < dim; ++i) yr[i] = (xr[i] - m) * inv * gamma[i] + beta[i];
+    } else {
+      for (int i = 0; i < dim; ++i) yr[i] = (xr[i] - m) * inv * gamma[i];
+    }
+  }
+}
+
+void ActivateInPlace(float* x, int64_t n, Activation act) {
+  for (int64_t i = 0; i < n; ++i) x[i] = Apply(x[i], act);
+}
+
+void GatedActivation(const float* in, int64_t rows, int inter, Activation act, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* input = in + r * 2 * inter;
+    const float* gate = input + inter;
+    float* o = out + r * inter;
+    for (int i = 0; i < inter; ++i) o[i] = Apply(input[i], act) * gate[i];
+  }
+}
+
+void AddInPlace(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void GatherRows(const float* table, int dim, const int32_t* ids, int64_t n, float* out) {
+  for (int64_t t = 0; t < n; ++t) {
+    std::memcpy(out + t * dim, table + static_cast<int64_t>(ids[t]) * dim, sizeof(float) * dim);
+  }
+}
+
+}  // namespace tartan::encoder
