@@ -1,0 +1,62 @@
+// Residual codec (ColBERTv2 style): token x -> nearest centroid c (code) plus, per
+// dimension, the bucket of the residual x - c among 2^nbits buckets. Improvement over
+// ColBERTv2 at the same bytes: cutoffs and reconstruction weights are per dimension and the
+// weights are bucket means (Lloyd-Max), not global quantile midpoints.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace tartan::index {
+
+struct Codec {
+  int dim = 0;
+  int nbits = 0;
+  int num_centroids = 0;
+  bool normalize = false;       // inputs were unit-norm: decode renormalises
+  uint64_t trained_tokens = 0;  // how many tokens the index held when trained
+  std::vector<float> centroids;       // [num_centroids, dim]
+  std::vector<float> bucket_cutoffs;  // [dim, 2^nbits - 1], ascending per dimension
+  std::vector<float> bucket_weights;  // [dim, 2^nbits]
+  uint64_t id = 0;                    // xxh64 of the fields above; equal ids share codes
+
+  int packed_bytes() const { return dim * nbits / 8; }  // residual bytes per token
+  // Call after filling the fields (also done by TrainCodec): computes id and the decode LUT.
+  void Finalize();
+
+  // x: [n, dim] -> codes [n], packed [n, packed_bytes()].
+  void Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed) const;
+  // Nearest centroid of each row (max dot product when normalize, else min L2).
+  void Assign(const float* x, size_t n, uint32_t* codes) const;
+  // codes [n], packed [n, packed_bytes()] -> out [n, dim]. LUT kernel.
+  void Decode(const uint32_t* codes, const uint8_t* packed, size_t n, float* out) const;
+  // Reference decode, bit by bit; tested against Decode.
+  void DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n, float* out) const;
+
+  // Per packed byte position p and byte value b: the 8/nbits dequantised residuals.
+  // [packed_bytes, 256, 8/nbits]
+  std::vector<float> lut;
+};
+
+struct CodecTrainOptions {
+  int nbits = 4;
+  int num_centroids = 0;  // 0: 2^floor(log2(16 sqrt(total_tokens)))
+  int sample_per_centroid = 32;
+  int iterations = 8;
+  uint64_t seed = 1234;
+  uint64_t total_tokens = 0;  // tokens in the index (sizes the centroid count); 0: n
+};
+
+// Trains centroids (k-means on a sample, GEMMs through BLAS) and residual buckets on x: [n, dim].
+absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
+                                 const CodecTrainOptions& options);
+
+// Bit layout of a packed residual (same as ColBERTv2/fast-plaid): each dimension's bucket
+// index contributes nbits bits, least significant first, into a bit stream packed
+// most-significant-bit first (numpy.packbits).
+int UnpackBucket(const uint8_t* packed, int dimension, int nbits);
+void PackBuckets(const uint8_t* buckets, int dim, int nbits, uint8_t* packed);
+
+}  // namespace tartan::index

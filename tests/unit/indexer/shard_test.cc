@@ -1,0 +1,350 @@
+#include "services/indexer/lib/shard.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "services/indexer/lib/synthetic.h"
+#include "tests/unit/indexer/test_util.h"
+
+namespace tartan::index {
+namespace {
+
+using testing::NaiveTopK;
+using testing::RandomDoc;
+using testing::TempDir;
+
+constexpr int kDim = 32;
+
+ShardOptions Opts(const std::string& dir, int dim = kDim) {
+  ShardOptions o;
+  o.data_dir = dir;
+  o.dim = dim;
+  o.background_compaction = false;
+  o.flush_threshold_tokens = 1u << 30;
+  o.fsync = ShardOptions::Fsync::kAlways;
+  return o;
+}
+
+std::vector<Document> Docs(int n, int first_seed = 0) {
+  std::vector<Document> docs;
+  for (int i = 0; i < n; ++i)
+    docs.push_back(RandomDoc("d" + std::to_string(i), 3 + i % 9, kDim, first_seed + i));
+  return docs;
+}
+
+void ExpectHitsNear(const std::vector<Hit>& got, const std::vector<Hit>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].id, want[i].id) << "rank " << i;
+    EXPECT_NEAR(got[i].score, want[i].score, 1e-3) << "rank " << i;
+  }
+}
+
+TEST(ShardTest, ExactSearchOnMutableSegmentMatchesNaive) {
+  auto shard = Shard::Open(Opts(TempDir("exact")));
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  auto docs = Docs(60);
+  ASSERT_TRUE((*shard)->Upsert(docs).ok());
+  auto q = testing::RandomUnit(5, kDim, 999);
+  SearchParams p;
+  p.k = 7;
+  for (bool exact : {true, false}) {
+    p.exact = exact;
+    auto hits = (*shard)->Search(q.data(), 5, p);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    ExpectHitsNear(*hits, NaiveTopK(q.data(), 5, docs, kDim, 7));
+  }
+}
+
+TEST(ShardTest, ExactSearchOnCompressedSegmentMatchesNaiveOnDecodedVectors) {
+  auto shard = Shard::Open(Opts(TempDir("exact_seg")));
+  ASSERT_TRUE(shard.ok());
+  auto docs = Docs(80);
+  ASSERT_TRUE((*shard)->Upsert(docs).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  EXPECT_EQ((*shard)->Stats().segments, 1u);
+  EXPECT_EQ((*shard)->Stats().mutable_documents, 0u);
+  std::vector<std::string> ids;
+  for (auto& d : docs) ids.push_back(d.id);
+  auto stored = (*shard)->Get(ids);
+  ASSERT_TRUE(stored.ok());
+  std::vector<Document> decoded;
+  for (auto& d : *stored) {
+    ASSERT_TRUE(d.has_value());
+    decoded.push_back(*d);
+  }
+  auto q = testing::RandomUnit(4, kDim, 5);
+  SearchParams p;
+  p.k = 10;
+  p.exact = true;
+  auto hits = (*shard)->Search(q.data(), 4, p);
+  ASSERT_TRUE(hits.ok());
+  ExpectHitsNear(*hits, NaiveTopK(q.data(), 4, decoded, kDim, 10));
+  // PLAID search with generous parameters finds the same documents with the same scores.
+  p.exact = false;
+  p.nprobe = 1000;
+  p.n_rerank_exact = 1000;
+  p.centroid_score_threshold = -10;
+  auto approx = (*shard)->Search(q.data(), 4, p);
+  ASSERT_TRUE(approx.ok());
+  ExpectHitsNear(*approx, *hits);
+}
+
+TEST(ShardTest, UpsertReplacesAndDeleteRemoves) {
+  auto shard = Shard::Open(Opts(TempDir("replace")));
+  ASSERT_TRUE(shard.ok());
+  ASSERT_TRUE((*shard)->Upsert(Docs(10)).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  // Replace d3 (now in a segment) and d4 twice (mutable).
+  Document d3 = RandomDoc("d3", 4, kDim, 1234);
+  ASSERT_TRUE((*shard)->Upsert({d3}).ok());
+  ASSERT_TRUE((*shard)->Upsert({RandomDoc("d4", 5, kDim, 77)}).ok());
+  Document d4 = RandomDoc("d4", 6, kDim, 78);
+  ASSERT_TRUE((*shard)->Upsert({d4}).ok());
+  EXPECT_EQ((*shard)->Stats().documents, 10u);
+  auto got = (*shard)->Get({"d3", "d4", "nope"});
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ((*got)[0]->vectors, d3.vectors);  // mutable: stored exactly
+  EXPECT_EQ((*got)[1]->num_tokens, 6);
+  EXPECT_FALSE((*got)[2].has_value());
+  // A query equal to d3's tokens finds d3 first, with its self-similarity.
+  SearchParams p;
+  p.k = 3;
+  auto hits = (*shard)->Search(d3.vectors.data(), 4, p);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].id, "d3");
+  EXPECT_NEAR((*hits)[0].score, 4.0, 1e-4);
+  auto n = (*shard)->Delete({"d3", "d0", "missing", "d0"});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ((*shard)->Stats().documents, 8u);
+  p.k = 100;
+  hits = (*shard)->Search(d3.vectors.data(), 4, p);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 8u);
+  for (const Hit& h : *hits) EXPECT_TRUE(h.id != "d3" && h.id != "d0");
+}
+
+TEST(ShardTest, RestartRecoversMutableSegmentsAndDeletes) {
+  const std::string dir = TempDir("restart");
+  auto docs = Docs(30);
+  std::vector<Hit> before;
+  auto q = testing::RandomUnit(3, kDim, 17);
+  SearchParams p;
+  p.k = 30;
+  p.exact = true;
+  {
+    auto shard = Shard::Open(Opts(dir));
+    ASSERT_TRUE(shard.ok());
+    ASSERT_TRUE((*shard)->Upsert({docs.begin(), docs.begin() + 20}).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+    ASSERT_TRUE((*shard)->Upsert({docs.begin() + 20, docs.end()}).ok());
+    ASSERT_TRUE((*shard)->Delete({"d1", "d25"}).ok());
+    before = *(*shard)->Search(q.data(), 3, p);
+    ASSERT_TRUE((*shard)->Close().ok());
+  }
+  auto shard = Shard::Open(Opts(dir));
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  auto st = (*shard)->Stats();
+  EXPECT_EQ(st.documents, 28u);
+  EXPECT_EQ(st.segments, 1u);
+  EXPECT_EQ(st.mutable_documents, 9u);
+  auto after = (*shard)->Search(q.data(), 3, p);
+  ASSERT_TRUE(after.ok());
+  ExpectHitsNear(*after, before);
+  auto got = (*shard)->Get({"d7", "d1"});
+  EXPECT_EQ((*got)[0]->metadata.at("seed"), "7");
+  EXPECT_FALSE((*got)[1].has_value());
+}
+
+TEST(ShardTest, DimMismatchIsRejected) {
+  const std::string dir = TempDir("dim");
+  { ASSERT_TRUE(Shard::Open(Opts(dir)).ok()); }
+  auto again = Shard::Open(Opts(dir, 64));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("dim"), std::string::npos);
+  auto shard = Shard::Open(Opts(dir));
+  ASSERT_TRUE(shard.ok());
+  Document bad = RandomDoc("x", 3, kDim, 1);
+  bad.vectors.pop_back();
+  EXPECT_EQ((*shard)->Upsert({bad}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE((*shard)->Upsert({RandomDoc("", 1, kDim, 1)}).ok());
+}
+
+TEST(ShardTest, FiltersAndIdSubsetsReturnExactlyTheMatchingTopK) {
+  auto shard = Shard::Open(Opts(TempDir("filter")));
+  ASSERT_TRUE(shard.ok());
+  auto docs = Docs(200);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    docs[i].metadata["color"] = i % 3 == 0 ? "red" : (i % 3 == 1 ? "green" : "blue");
+    docs[i].metadata["rare"] = i == 17 || i == 150 ? "yes" : "no";
+  }
+  ASSERT_TRUE((*shard)->Upsert({docs.begin(), docs.begin() + 150}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  ASSERT_TRUE((*shard)->Upsert({docs.begin() + 150, docs.end()}).ok());
+  std::vector<std::string> ids;
+  for (auto& d : docs) ids.push_back(d.id);
+  std::vector<Document> stored;
+  auto got = (*shard)->Get(ids);
+  ASSERT_TRUE(got.ok());
+  for (auto& d : *got) stored.push_back(*d);
+  auto q = testing::RandomUnit(4, kDim, 3);
+
+  struct Case {
+    Filter filter;
+    std::vector<std::string> subset;
+  };
+  std::vector<Case> cases = {
+      {Filter::Eq("color", "red"), {}},
+      {Filter::Eq("rare", "yes"), {}},  // selective: both must come back
+      {Filter::Or({Filter::Eq("rare", "yes"), Filter::In("color", {"green", "blue"})}), {}},
+      {Filter::And({Filter::Eq("color", "red"), Filter::Not(Filter::Eq("rare", "no"))}), {}},
+      {Filter::And({}), {"d5", "d180", "d33", "d170"}},
+      {Filter::Eq("color", "blue"), {"d5", "d180", "d33", "d170"}},
+  };
+  for (size_t c = 0; c < cases.size(); ++c) {
+    std::vector<Document> matching;
+    for (const Document& d : stored) {
+      bool in_subset = cases[c].subset.empty() ||
+                       std::find(cases[c].subset.begin(), cases[c].subset.end(), d.id) !=
+                           cases[c].subset.end();
+      if (in_subset && cases[c].filter.Matches(d.metadata)) matching.push_back(d);
+    }
+    for (bool exact : {true, false}) {
+      SearchParams p;
+      p.k = 10;
+      p.exact = exact;
+      p.nprobe = 2;  // narrow probing: the filter must still fill k
+      p.filter = &cases[c].filter;
+      p.id_subset = cases[c].subset;
+      auto hits = (*shard)->Search(q.data(), 4, p);
+      ASSERT_TRUE(hits.ok());
+      auto want = NaiveTopK(q.data(), 4, matching, kDim, 10);
+      if (exact) {
+        ExpectHitsNear(*hits, want);
+      } else {
+        ASSERT_EQ(hits->size(), want.size()) << "case " << c;
+        for (const Hit& h : *hits) {
+          bool found = false;
+          for (const Document& m : matching) found |= m.id == h.id;
+          EXPECT_TRUE(found) << h.id << " does not match case " << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(ShardTest, CompactionPurgesDeletesAndKeepsResults) {
+  auto shard = Shard::Open(Opts(TempDir("compact")));
+  ASSERT_TRUE(shard.ok());
+  auto docs = Docs(90);
+  for (int part = 0; part < 3; ++part) {
+    ASSERT_TRUE((*shard)->Upsert({docs.begin() + part * 30, docs.begin() + part * 30 + 30}).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+  }
+  ASSERT_TRUE((*shard)->Delete({"d0", "d40", "d80"}).ok());
+  auto q = testing::RandomUnit(4, kDim, 8);
+  SearchParams p;
+  p.k = 87;
+  p.exact = true;
+  auto before = (*shard)->Search(q.data(), 4, p);
+  auto st = (*shard)->Stats();
+  EXPECT_EQ(st.segments, 3u);
+  EXPECT_EQ(st.dead_documents, 3u);
+  ASSERT_TRUE((*shard)->Compact().ok());
+  st = (*shard)->Stats();
+  EXPECT_EQ(st.segments, 1u);
+  EXPECT_EQ(st.dead_documents, 0u);
+  EXPECT_EQ(st.documents, 87u);
+  EXPECT_EQ(st.compactions, 1u);
+  auto after = (*shard)->Search(q.data(), 4, p);
+  ExpectHitsNear(*after, *before);
+}
+
+TEST(ShardTest, CorruptedAndTruncatedSegmentsGiveClearErrors) {
+  const std::string dir = TempDir("corrupt");
+  {
+    auto shard = Shard::Open(Opts(dir));
+    ASSERT_TRUE(shard.ok());
+    ASSERT_TRUE((*shard)->Upsert(Docs(20)).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+  }
+  std::string seg;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".tseg") seg = e.path().string();
+  ASSERT_FALSE(seg.empty());
+  const std::string backup = seg + ".bak";
+  std::filesystem::copy_file(seg, backup);
+  {  // flip one byte in the middle
+    std::fstream f(seg, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(std::filesystem::file_size(seg) / 2);
+    char c;
+    f.read(&c, 1);
+    f.seekp(std::filesystem::file_size(seg) / 2);
+    c ^= 0x5a;
+    f.write(&c, 1);
+  }
+  auto r = Shard::Open(Opts(dir));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(r.status().message().find("checksum"), std::string::npos) << r.status();
+  std::filesystem::copy_file(backup, seg, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(seg, 300);
+  r = Shard::Open(Opts(dir));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("truncated"), std::string::npos) << r.status();
+  std::filesystem::remove(seg);
+  r = Shard::Open(Opts(dir));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find(seg), std::string::npos) << r.status();
+  std::filesystem::copy_file(backup, seg);
+  EXPECT_TRUE(Shard::Open(Opts(dir)).ok());
+}
+
+TEST(ShardTest, CompressedSearchRecallFloorOnSyntheticCorpus) {
+  SyntheticOptions so;
+  so.dim = 64;
+  so.num_docs = 1500;
+  so.min_tokens = 20;
+  so.max_tokens = 60;
+  so.num_topics = 40;
+  so.clusters_per_topic = 16;
+  so.query_tokens = 16;
+  SyntheticCorpus corpus(so);
+  ShardOptions o = Opts(TempDir("recall"), so.dim);
+  o.nbits = 4;
+  o.kmeans_iterations = 4;
+  o.kmeans_sample_per_centroid = 8;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok());
+  std::vector<Document> docs;
+  for (int i = 0; i < so.num_docs; ++i) docs.push_back(corpus.MakeDocument(i));
+  ASSERT_TRUE((*shard)->Upsert(docs).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  const int nq = 40;
+  double recall = 0, mrr = 0;
+  for (int i = 0; i < nq; ++i) {
+    const int pos = (i * 37) % so.num_docs;
+    auto q = corpus.MakeQuery(pos, i);
+    auto want = NaiveTopK(q.data(), so.query_tokens, docs, so.dim, 10);  // originals
+    SearchParams p;
+    auto got = (*shard)->Search(q.data(), so.query_tokens, p);
+    ASSERT_TRUE(got.ok());
+    int overlap = 0;
+    for (const Hit& g : *got)
+      for (const Hit& w : want) overlap += g.id == w.id;
+    recall += overlap / 10.0;
+    for (size_t r = 0; r < got->size(); ++r)
+      if ((*got)[r].id == "doc" + std::to_string(pos)) mrr += 1.0 / (r + 1);
+  }
+  recall /= nq;
+  mrr /= nq;
+  EXPECT_GE(recall, 0.85) << "recall@10 vs exact MaxSim on the original vectors";
+  EXPECT_GE(mrr, 0.8);
+}
+
+}  // namespace
+}  // namespace tartan::index
