@@ -32,7 +32,8 @@ bool IsMarkNonspacing(char32_t c);  // Mn
 // Hugging Face BertPreTokenizer punctuation: ASCII punctuation (incl. symbols such as $+<=>^`|~)
 // or a Unicode P* category.
 bool IsBertPunctuation(char32_t c);
-// Hugging Face BertNormalizer "control": categories Cc, Cf, Cn, Co, Cs, except \t \n \r.
+// Hugging Face BertNormalizer "control": categories Cc, Cf, Co, Cs (not unassigned Cn),
+// except \t \n \r.
 bool IsBertControl(char32_t c);
 // CJK ideograph blocks that BertNormalizer surrounds with spaces.
 bool IsChineseChar(char32_t c);
