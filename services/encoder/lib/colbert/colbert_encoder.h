@@ -1,0 +1,117 @@
+// PyLate-exact ColBERT encoding: text -> per-token L2-normalised vectors, following
+// ../shared/PYLATE_ENCODE_SPEC.md (prompt, strip, lower-case, tokenize with truncation, query
+// expansion with [MASK], prefix insertion, backbone, Dense chain, selection, normalisation,
+// optional hierarchical pooling of documents).
+//
+// Batching: the texts of one Encode call are sorted by token count and packed (no padding)
+// into backbone batches bounded by EncoderOptions::max_batch_tokens. Padded keys get exactly
+// zero attention weight in PyLate, so packing gives the same vectors as one text at a time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/colbert/dense.h"
+#include "services/encoder/lib/colbert/model_folder.h"
+#include "services/encoder/lib/colbert/token_pooling.h"
+#include "services/encoder/lib/tokenizer/tokenizer.h"
+
+namespace tartan::encoder {
+
+struct EncoderOptions {
+  int num_threads = 1;  // threads per backbone forward (BLAS and attention)
+  Precision precision = Precision::kFloat32;
+  bool allow_slow_bf16 = false;  // see BackboneOptions
+  // Upper bound on the tokens of one backbone forward (a single longer text still runs alone).
+  int max_batch_tokens = 8192;
+  int max_batch_size = 64;  // texts per backbone forward
+};
+
+// "fp32" / "bf16" / "int8" (also "float32", "bfloat16").
+absl::StatusOr<Precision> ParsePrecision(std::string_view name);
+std::string_view PrecisionName(Precision precision);
+
+struct ModelInfo {
+  std::string name;          // folder basename
+  std::string architecture;  // backbone: "modernbert" | "bert"
+  int hidden_size = 0;
+  int dim = 0;  // output vector size (last Dense out_features)
+  int query_length = 0;
+  int document_length = 0;
+  std::string query_prefix;     // "" = none
+  std::string document_prefix;  // "" = none
+  std::optional<int32_t> query_prefix_id;
+  std::optional<int32_t> document_prefix_id;
+  int32_t pad_id = 0;  // [MASK] when the tokenizer has one: query expansion token
+  std::map<std::string, std::string> prompts;
+  std::optional<std::string> default_prompt_name;
+  std::vector<std::string> skiplist_words;
+  std::vector<int32_t> skiplist_ids;  // sorted, unique
+  bool do_query_expansion = true;
+  bool attend_to_expansion_tokens = false;
+  bool do_lower_case = false;
+  Precision precision = Precision::kFloat32;  // in use (bf16 may fall back to fp32)
+};
+
+struct EncodedText {
+  std::vector<int32_t> ids;  // model input ids (after prefix insertion and [MASK] padding)
+  int dim = 0;
+  std::vector<float> vectors;  // [num_tokens, dim] row-major
+  int num_tokens = 0;
+};
+
+struct EncodeParams {
+  bool is_query = false;
+  // Selects prompts[name]; unknown names are InvalidArgument. Unset: the model's
+  // default_prompt_name, if any (applied to queries and documents alike, as PyLate does).
+  std::optional<std::string> prompt_name;
+  // Explicit prompt text; wins over prompt_name (PyLate's `prompt` argument).
+  std::optional<std::string> prompt;
+  int pool_factor = 1;  // documents only; <= 1 disables pooling
+  int protected_tokens = 1;
+  PoolingVersion pooling_version = PoolingVersion::kMain;
+};
+
+class ColbertEncoder {
+ public:
+  static absl::StatusOr<std::unique_ptr<ColbertEncoder>> Load(const std::string& model_dir,
+                                                              const EncoderOptions& options);
+  ~ColbertEncoder();
+
+  // Thread-safe. Results are in input order.
+  absl::StatusOr<std::vector<EncodedText>> Encode(const std::vector<std::string>& texts,
+                                                  const EncodeParams& params) const;
+  absl::StatusOr<std::vector<EncodedText>> Encode(const std::vector<std::string>& texts,
+                                                  bool is_query,
+                                                  std::optional<std::string> prompt_name,
+                                                  int pool_factor) const;
+
+  // The model input ids of one text (prompt, strip, tokenize, expansion, prefix); exposed for
+  // tests and tools. `attention` (optional) receives PyLate's attention mask.
+  absl::StatusOr<std::vector<int32_t>> Tokenize(std::string_view text, const EncodeParams& params,
+                                                std::vector<uint8_t>* attention = nullptr) const;
+
+  const ModelInfo& info() const { return info_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+
+ private:
+  ColbertEncoder() = default;
+  absl::StatusOr<std::string> ResolvePrompt(const EncodeParams& params) const;
+  std::vector<int32_t> TokenizeWithPrompt(std::string_view text, const std::string& prompt,
+                                          bool is_query, std::vector<uint8_t>* attention) const;
+
+  EncoderOptions options_;
+  ModelInfo info_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Backbone> backbone_;
+  std::vector<DenseLayer> dense_;
+};
+
+}  // namespace tartan::encoder
