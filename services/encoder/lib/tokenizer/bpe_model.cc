@@ -87,7 +87,7 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int32_t>* ids) const 
   const bool cacheable = word.size() <= kMaxCachedWordBytes;
   const absl::string_view key(word.data(), word.size());
   if (cacheable) {
-    absl::MutexLock lock(&cache_mu_);
+    absl::ReaderMutexLock lock(&cache_mu_);
     auto it = cache_.find(key);
     if (it != cache_.end()) {
       ids->insert(ids->end(), it->second.begin(), it->second.end());

@@ -57,6 +57,39 @@ const icu::Normalizer2* GetNormalizer(NormalForm form) {
   return U_SUCCESS(status) ? n : nullptr;
 }
 
+// Hugging Face's BertNormalizer / BertPreTokenizer / StripAccents take general categories
+// from the `unicode_categories` crate, whose tables are Unicode 8.0: characters assigned
+// later (e.g. U+07FD, Mn since 11.0) are in none of its categories. Checked against the
+// tokenizers library for Mn, P* and Cf characters of Unicode 7.0 ... 15.0.
+bool InHfCategoryTables(char32_t c) {
+  UVersionInfo age;
+  u_charAge(static_cast<UChar32>(c), age);
+  return age[0] < 8 || (age[0] == 8 && age[1] == 0);
+}
+
+// Characters whose category changed after Unicode 8.0 in a way that matters here (found by
+// comparing every code point up to U+3FFFF with the tokenizers library): their 8.0 status.
+struct HfCategoryOverride {
+  char32_t cp;
+  bool mn;
+  bool punctuation;
+};
+constexpr HfCategoryOverride kHfOverrides[] = {
+    {0x166D, false, true},   // CANADIAN SYLLABICS CHI SIGN: Po in 8.0, So now
+    {0x1734, true, false},   // HANUNOO SIGN PAMUDPOD: Mn in 8.0, Mc now
+    {0x1885, false, false},  // MONGOLIAN LETTER ALI GALI BALUDA: Lo in 8.0
+    {0x1886, false, false},  // MONGOLIAN LETTER ALI GALI THREE BALUDA: Lo in 8.0
+    {0xA9BD, false, false},  // JAVANESE CONSONANT SIGN KERET: Mc in 8.0
+    {0x111C9, false, true},  // SHARADA SANDHI MARK: Po in 8.0
+};
+
+const HfCategoryOverride* FindOverride(char32_t c) {
+  for (const auto& o : kHfOverrides) {
+    if (o.cp == c) return &o;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 char32_t DecodeNext(std::string_view s, size_t* pos) {
@@ -151,7 +184,9 @@ bool IsNumber(char32_t c) {
 }
 
 bool IsMarkNonspacing(char32_t c) {
-  return u_charType(static_cast<UChar32>(c)) == U_NON_SPACING_MARK;
+  if (c < 0x300) return false;
+  if (const auto* o = FindOverride(c)) return o->mn;
+  return u_charType(static_cast<UChar32>(c)) == U_NON_SPACING_MARK && InHfCategoryTables(c);
 }
 
 bool IsBertPunctuation(char32_t c) {
@@ -159,13 +194,15 @@ bool IsBertPunctuation(char32_t c) {
     return (c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
            (c >= 123 && c <= 126);
   }
-  return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_P_MASK) != 0;
+  if (const auto* o = FindOverride(c)) return o->punctuation;
+  return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_P_MASK) != 0 && InHfCategoryTables(c);
 }
 
 bool IsBertControl(char32_t c) {
   if (c == '\t' || c == '\n' || c == '\r') return false;
   const uint32_t mask = U_GET_GC_MASK(static_cast<UChar32>(c));
-  return (mask & (U_GC_CC_MASK | U_GC_CF_MASK | U_GC_CO_MASK | U_GC_CS_MASK)) != 0;
+  return (mask & (U_GC_CC_MASK | U_GC_CF_MASK | U_GC_CO_MASK | U_GC_CS_MASK)) != 0 &&
+         InHfCategoryTables(c);
 }
 
 bool IsChineseChar(char32_t c) {

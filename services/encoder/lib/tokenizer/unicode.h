@@ -28,6 +28,8 @@ std::string SanitizeUtf8(std::string_view s);
 bool IsWhiteSpace(char32_t c);
 bool IsLetter(char32_t c);     // general category L*
 bool IsNumber(char32_t c);     // general category N*
+// The next three follow Hugging Face's category tables, which are Unicode 8.0: characters
+// assigned after 8.0 are never Mn / punctuation / control for them.
 bool IsMarkNonspacing(char32_t c);  // Mn
 // Hugging Face BertPreTokenizer punctuation: ASCII punctuation (incl. symbols such as $+<=>^`|~)
 // or a Unicode P* category.
