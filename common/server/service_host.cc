@@ -64,18 +64,21 @@ ServerOptions ServerOptionsFromFlags(const std::string& service) {
   return options;
 }
 
-ServiceHost::ServiceHost(const ServerOptions& options)
-    : options_(options), registry_(std::make_shared<prometheus::Registry>()) {}
+ServiceHost::ServiceHost(const ServerOptions& options,
+                         std::shared_ptr<prometheus::Registry> registry)
+    : options_(options),
+      registry_(registry ? std::move(registry) : std::make_shared<prometheus::Registry>()) {}
 
 ServiceHost::~ServiceHost() {
   if (server_) server_->Shutdown(std::chrono::system_clock::now());
 }
 
 absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
-    const ServerOptions& options, const std::vector<HostedService>& services) {
+    const ServerOptions& options, const std::vector<HostedService>& services,
+    std::shared_ptr<prometheus::Registry> registry) {
   RETURN_IF_ERROR(options.Validate());
   InstallShutdownSignalHandlers();
-  std::unique_ptr<ServiceHost> host(new ServiceHost(options));
+  std::unique_ptr<ServiceHost> host(new ServiceHost(options, std::move(registry)));
   host->rpc_metrics_ = std::make_unique<RpcMetrics>(*host->registry_, options.service);
 
   // The health service is not in the protobuf pool; other methods are found there.

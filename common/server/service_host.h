@@ -56,9 +56,11 @@ struct HostedService {
 class ServiceHost {
  public:
   // Builds and starts the server; health reports NOT_SERVING (lifecycle LOADING) until
-  // SetLifecycle(kServing). Services must outlive the host.
-  static absl::StatusOr<std::unique_ptr<ServiceHost>> Start(const ServerOptions& options,
-                                                            const std::vector<HostedService>& services);
+  // SetLifecycle(kServing). Services must outlive the host. Services that register their own
+  // metric families pass the registry they used (a new one is made otherwise).
+  static absl::StatusOr<std::unique_ptr<ServiceHost>> Start(
+      const ServerOptions& options, const std::vector<HostedService>& services,
+      std::shared_ptr<prometheus::Registry> registry = nullptr);
   ~ServiceHost();
 
   void SetLifecycle(Lifecycle state);
@@ -73,7 +75,7 @@ class ServiceHost {
   void WaitForShutdown();
 
  private:
-  explicit ServiceHost(const ServerOptions& options);
+  ServiceHost(const ServerOptions& options, std::shared_ptr<prometheus::Registry> registry);
 
   ServerOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;

@@ -1,0 +1,160 @@
+#include "services/encoder/encoder_service.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/api/token_vectors.h"
+#include "common/server/grpc_status.h"
+#include "common/server/rpc_metrics.h"
+
+namespace tartan::encoder {
+namespace {
+
+prometheus::Histogram& MakeHistogram(prometheus::Registry& registry, const std::string& what,
+                                     const std::string& help,
+                                     prometheus::Histogram::BucketBoundaries buckets) {
+  return prometheus::BuildHistogram()
+      .Name(MetricName("encoder", what))
+      .Help(help)
+      .Register(registry)
+      .Add({}, std::move(buckets));
+}
+
+prometheus::Counter& MakeCounter(prometheus::Registry& registry, const std::string& what,
+                                 const std::string& help) {
+  return prometheus::BuildCounter().Name(MetricName("encoder", what)).Help(help).Register(registry).Add({});
+}
+
+prometheus::Gauge& MakeGauge(prometheus::Registry& registry, const std::string& what,
+                             const std::string& help) {
+  return prometheus::BuildGauge().Name(MetricName("encoder", what)).Help(help).Register(registry).Add({});
+}
+
+}  // namespace
+
+EncoderService::EncoderService(const EncoderServiceLimits& limits, prometheus::Registry& registry)
+    : limits_(limits),
+      queue_depth_(MakeGauge(registry, "queue_texts", "Texts waiting in the batching queue")),
+      queue_wait_(MakeHistogram(registry, "queue_wait_seconds", "Time requests wait to be batched",
+                                LatencyBuckets())),
+      batch_texts_(MakeHistogram(registry, "batch_texts", "Texts per encoded batch",
+                                 {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})),
+      batch_tokens_(MakeHistogram(registry, "batch_tokens", "Tokens per encoded batch",
+                                  {32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768})),
+      batch_latency_(MakeHistogram(registry, "batch_latency_seconds",
+                                   "Model time per batch (tokenize, forward, head)", LatencyBuckets())),
+      request_latency_(MakeHistogram(registry, "encode_latency_seconds",
+                                     "Encode request latency, queueing included", LatencyBuckets())),
+      tokens_(MakeCounter(registry, "tokens_total",
+                          "Tokens run through the model (rate() = tokens per second)")),
+      texts_(MakeCounter(registry, "texts_total", "Texts encoded")),
+      expired_(MakeCounter(registry, "expired_total",
+                           "Requests dropped because their deadline passed in the queue")),
+      load_seconds_(MakeGauge(registry, "model_load_seconds", "Time taken to load the model")) {}
+
+void EncoderService::SetModel(std::shared_ptr<const ColbertEncoder> encoder,
+                              const BatcherOptions& options) {
+  auto model = std::make_shared<Model>();
+  model->encoder = std::move(encoder);
+  BatcherObserver observer;
+  observer.queue_depth = [this](int depth) { queue_depth_.Set(depth); };
+  observer.queue_wait = [this](double seconds) { queue_wait_.Observe(seconds); };
+  observer.batch_done = [this](int texts, int tokens, double seconds) {
+    batch_texts_.Observe(texts);
+    batch_tokens_.Observe(tokens);
+    batch_latency_.Observe(seconds);
+    tokens_.Increment(tokens);
+    texts_.Increment(texts);
+  };
+  observer.expired = [this] { expired_.Increment(); };
+  model->batcher = std::make_unique<DynamicBatcher>(model->encoder.get(), options, observer);
+  std::atomic_store(&model_, std::move(model));
+}
+
+void EncoderService::Shutdown() { std::atomic_store(&model_, std::shared_ptr<Model>()); }
+
+grpc::Status EncoderService::Encode(grpc::ServerContext* context,
+                                    const tartan::v1::EncodeRequest* request,
+                                    tartan::v1::EncodeResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  auto current = model();
+  if (!current) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "model is loading");
+  if (request->texts_size() == 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "texts: at least one text is required");
+  }
+  if (request->texts_size() > limits_.max_texts_per_request) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("texts: ", request->texts_size(),
+                                     " exceeds max_texts_per_request=",
+                                     limits_.max_texts_per_request));
+  }
+  for (int i = 0; i < request->texts_size(); ++i) {
+    if (request->texts(i).size() > static_cast<size_t>(limits_.max_chars_per_text)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("texts[", i, "]: ", request->texts(i).size(),
+                                       " bytes exceeds max_chars_per_text=",
+                                       limits_.max_chars_per_text));
+    }
+  }
+  if (request->kind() != tartan::v1::QUERY && request->kind() != tartan::v1::DOCUMENT) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "kind must be QUERY or DOCUMENT");
+  }
+  if (request->pool_factor() > static_cast<uint32_t>(limits_.max_pool_factor)) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("pool_factor must be <= ", limits_.max_pool_factor));
+  }
+  if (request->kind() == tartan::v1::QUERY && request->pool_factor() > 1) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "pool_factor applies to documents only");
+  }
+  if (request->has_prompt_name() && !current->encoder->info().prompts.contains(request->prompt_name())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("unknown prompt_name '", request->prompt_name(),
+                                     "' (see GetModelInfo.prompts)"));
+  }
+
+  EncodeParams params;
+  params.is_query = request->kind() == tartan::v1::QUERY;
+  if (request->has_prompt_name()) params.prompt_name = request->prompt_name();
+  params.pool_factor = std::max<int>(1, static_cast<int>(request->pool_factor()));
+  std::vector<std::string> texts(request->texts().begin(), request->texts().end());
+  std::future<EncodeResult> future =
+      current->batcher->Submit(std::move(texts), params, absl::FromChrono(context->deadline()));
+  EncodeResult result = future.get();
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  for (const EncodedText& encoded : *result) {
+    auto* out = response->add_results();
+    api::EncodeTokenVectors(encoded.vectors.data(), encoded.num_tokens, encoded.dim,
+                            request->dtype(), out->mutable_vectors());
+    if (request->return_token_ids()) {
+      out->mutable_token_ids()->Add(encoded.ids.begin(), encoded.ids.end());
+    }
+  }
+  request_latency_.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  return grpc::Status::OK;
+}
+
+grpc::Status EncoderService::GetModelInfo(grpc::ServerContext* context,
+                                          const tartan::v1::GetModelInfoRequest* request,
+                                          tartan::v1::ModelInfo* response) {
+  auto current = model();
+  if (!current) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "model is loading");
+  const ModelInfo& info = current->encoder->info();
+  response->set_name(info.name);
+  response->set_architecture(info.architecture);
+  response->set_dim(info.dim);
+  response->set_query_length(info.query_length);
+  response->set_document_length(info.document_length);
+  response->set_query_prefix(info.query_prefix);
+  response->set_document_prefix(info.document_prefix);
+  response->mutable_prompts()->insert(info.prompts.begin(), info.prompts.end());
+  response->set_default_prompt_name(info.default_prompt_name.value_or(""));
+  response->set_do_query_expansion(info.do_query_expansion);
+  response->set_attend_to_expansion_tokens(info.attend_to_expansion_tokens);
+  response->set_precision(std::string(PrecisionName(info.precision)));
+  response->set_max_texts_per_request(limits_.max_texts_per_request);
+  response->set_max_chars_per_text(limits_.max_chars_per_text);
+  return grpc::Status::OK;
+}
+
+}  // namespace tartan::encoder

@@ -1,0 +1,343 @@
+#include "services/indexer/indexer_service.h"
+
+#include <chrono>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/api/token_vectors.h"
+#include "common/server/grpc_status.h"
+#include "common/server/rpc_metrics.h"
+#include "common/status_macros.h"
+
+namespace tartan::indexer {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+prometheus::Gauge& MakeGauge(prometheus::Registry& registry, const std::string& what,
+                             const std::string& help) {
+  return prometheus::BuildGauge().Name(MetricName("indexer", what)).Help(help).Register(registry).Add({});
+}
+
+absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, int depth) {
+  if (depth > 16) return absl::InvalidArgumentError("filter: nested deeper than 16 levels");
+  switch (filter.kind_case()) {
+    case tartan::v1::Filter::kEquals:
+      if (filter.equals().key().empty()) return absl::InvalidArgumentError("filter: empty key");
+      return index::Filter::Eq(filter.equals().key(), filter.equals().value());
+    case tartan::v1::Filter::kIn:
+      if (filter.in().key().empty()) return absl::InvalidArgumentError("filter: empty key");
+      return index::Filter::In(filter.in().key(),
+                               {filter.in().values().begin(), filter.in().values().end()});
+    case tartan::v1::Filter::kAnd:
+    case tartan::v1::Filter::kOr: {
+      const auto& clauses = filter.kind_case() == tartan::v1::Filter::kAnd
+                                ? filter.and_().clauses()
+                                : filter.or_().clauses();
+      std::vector<index::Filter> children;
+      for (const auto& clause : clauses) {
+        ASSIGN_OR_RETURN(auto child, ConvertFilter(clause, depth + 1));
+        children.push_back(std::move(child));
+      }
+      return filter.kind_case() == tartan::v1::Filter::kAnd ? index::Filter::And(std::move(children))
+                                                           : index::Filter::Or(std::move(children));
+    }
+    case tartan::v1::Filter::KIND_NOT_SET:
+      return absl::InvalidArgumentError("filter: a clause sets none of equals/in/and/or");
+  }
+  return absl::InvalidArgumentError("filter: unknown clause");
+}
+
+absl::Status CheckId(const std::string& id, const std::string& field) {
+  if (id.empty() || id.size() > static_cast<size_t>(kMaxIdBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": id must be 1..", kMaxIdBytes, " bytes, got ", id.size()));
+  }
+  return absl::OkStatus();
+}
+
+bool DeadlinePassed(const grpc::ServerContext* context) {
+  return context->deadline() < std::chrono::system_clock::now() || context->IsCancelled();
+}
+
+}  // namespace
+
+IndexerService::IndexerService(std::string shard_name, prometheus::Registry& registry)
+    : shard_name_(std::move(shard_name)),
+      documents_(MakeGauge(registry, "documents", "Live documents in the shard")),
+      token_vectors_(MakeGauge(registry, "token_vectors", "Stored token vectors")),
+      segments_(MakeGauge(registry, "segments", "Compressed segments")),
+      bytes_on_disk_(MakeGauge(registry, "disk_bytes", "Bytes of index files on disk")),
+      bytes_in_ram_(MakeGauge(registry, "ram_bytes", "Bytes of index data held in memory")),
+      compactions_(MakeGauge(registry, "compactions", "Compactions run since the shard opened")),
+      search_latency_(prometheus::BuildHistogram()
+                          .Name(MetricName("indexer", "search_latency_seconds"))
+                          .Help("Shard search latency (all stages)")
+                          .Register(registry)
+                          .Add({{"stage", "total"}}, LatencyBuckets())),
+      write_latency_(prometheus::BuildHistogram()
+                         .Name(MetricName("indexer", "durable_write_latency_seconds"))
+                         .Help("Upsert latency until durable (log write and fsync included)")
+                         .Register(registry)
+                         .Add({}, LatencyBuckets())),
+      query_tokens_(prometheus::BuildHistogram()
+                        .Name(MetricName("indexer", "query_tokens"))
+                        .Help("Query token vectors per search")
+                        .Register(registry)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{8, 16, 32, 64, 128, 256, 512, 1024})),
+      documents_written_(prometheus::BuildCounter()
+                             .Name(MetricName("indexer", "documents_written_total"))
+                             .Help("Documents upserted")
+                             .Register(registry)
+                             .Add({})),
+      documents_deleted_(prometheus::BuildCounter()
+                             .Name(MetricName("indexer", "documents_deleted_total"))
+                             .Help("Documents deleted")
+                             .Register(registry)
+                             .Add({})) {}
+
+void IndexerService::SetShard(std::shared_ptr<index::Shard> shard, int dim, int nbits) {
+  dim_ = dim;
+  nbits_ = nbits;
+  std::atomic_store(&shard_, std::move(shard));
+  RefreshGauges();
+}
+
+void IndexerService::RefreshGauges() {
+  auto shard = std::atomic_load(&shard_);
+  if (!shard) return;
+  const index::ShardStats stats = shard->Stats();
+  documents_.Set(static_cast<double>(stats.documents));
+  token_vectors_.Set(static_cast<double>(stats.token_vectors));
+  segments_.Set(static_cast<double>(stats.segments));
+  bytes_on_disk_.Set(static_cast<double>(stats.bytes_on_disk));
+  bytes_in_ram_.Set(static_cast<double>(stats.bytes_in_ram));
+  compactions_.Set(static_cast<double>(stats.compactions));
+}
+
+absl::StatusOr<std::shared_ptr<index::Shard>> IndexerService::ShardFor(
+    const std::string& collection) const {
+  auto shard = std::atomic_load(&shard_);
+  if (!shard) return absl::UnavailableError("shard is recovering; retry shortly");
+  if (!collection.empty() && collection != "default") {
+    return absl::NotFoundError(absl::StrCat("unknown collection '", collection,
+                                            "' (this shard serves only 'default')"));
+  }
+  return shard;
+}
+
+absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted) {
+  ASSIGN_OR_RETURN(auto shard, ShardFor(request.collection()));
+  if (request.documents_size() > kMaxDocumentsPerRequest) {
+    return absl::InvalidArgumentError(absl::StrCat("documents: ", request.documents_size(),
+                                                   " exceeds the limit of ",
+                                                   kMaxDocumentsPerRequest, " per request"));
+  }
+  std::vector<index::Document> docs;
+  docs.reserve(request.documents_size());
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < request.documents_size(); ++i) {
+    const auto& in = request.documents(i);
+    const std::string field = absl::StrCat("documents[", i, "]");
+    RETURN_IF_ERROR(CheckId(in.id(), field));
+    if (!seen.insert(in.id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate id '", in.id(),
+                                                     "' in one request"));
+    }
+    ASSIGN_OR_RETURN(api::Matrix matrix,
+                     api::DecodeTokenVectors(in.vectors(), dim_, kMaxTokensPerDocument,
+                                             field + ".vectors"));
+    index::Document doc;
+    doc.id = in.id();
+    doc.num_tokens = matrix.rows;
+    doc.vectors = std::move(matrix.data);
+    doc.metadata.insert(in.metadata().begin(), in.metadata().end());
+    docs.push_back(std::move(doc));
+  }
+  const auto start = Clock::now();
+  RETURN_IF_ERROR(shard->Upsert(std::move(docs)));
+  write_latency_.Observe(SecondsSince(start));
+  documents_written_.Increment(request.documents_size());
+  *upserted += request.documents_size();
+  return absl::OkStatus();
+}
+
+grpc::Status IndexerService::Upsert(grpc::ServerContext* context,
+                                    const tartan::v1::UpsertRequest* request,
+                                    tartan::v1::UpsertResponse* response) {
+  uint64_t upserted = 0;
+  absl::Status status = DoUpsert(*request, &upserted);
+  response->set_upserted(upserted);
+  return ToGrpcStatus(status);
+}
+
+grpc::Status IndexerService::UpsertStream(grpc::ServerContext* context,
+                                          grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
+                                          tartan::v1::UpsertResponse* response) {
+  tartan::v1::UpsertRequest request;
+  uint64_t upserted = 0;
+  int batch = 0;
+  while (reader->Read(&request)) {
+    absl::Status status = DoUpsert(request, &upserted);
+    if (!status.ok()) {
+      // Batches before this one are durable; say how far the stream got.
+      return ToGrpcStatus(absl::Status(
+          status.code(), absl::StrCat("batch ", batch, " (", upserted,
+                                      " documents before it are stored): ", status.message())));
+    }
+    ++batch;
+  }
+  response->set_upserted(upserted);
+  return grpc::Status::OK;
+}
+
+grpc::Status IndexerService::Delete(grpc::ServerContext* context,
+                                    const tartan::v1::DeleteRequest* request,
+                                    tartan::v1::DeleteResponse* response) {
+  auto shard = ShardFor(request->collection());
+  if (!shard.ok()) return ToGrpcStatus(shard.status());
+  std::vector<std::string> ids(request->ids().begin(), request->ids().end());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (auto status = CheckId(ids[i], absl::StrCat("ids[", i, "]")); !status.ok()) {
+      return ToGrpcStatus(status);
+    }
+  }
+  auto deleted = (*shard)->Delete(ids);
+  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
+  documents_deleted_.Increment(*deleted);
+  response->set_deleted(*deleted);
+  return grpc::Status::OK;
+}
+
+grpc::Status IndexerService::Search(grpc::ServerContext* context,
+                                    const tartan::v1::ShardSearchRequest* request,
+                                    tartan::v1::ShardSearchResponse* response) {
+  auto shard = ShardFor(request->collection());
+  if (!shard.ok()) return ToGrpcStatus(shard.status());
+  if (request->k() < 1 || request->k() > static_cast<uint32_t>(kMaxK)) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("k must be in [1, ", kMaxK, "], got ", request->k())));
+  }
+  auto query = api::DecodeTokenVectors(request->query(), dim_, kMaxQueryTokens, "query");
+  if (!query.ok()) return ToGrpcStatus(query.status());
+
+  index::SearchParams params;
+  params.k = static_cast<int>(request->k());
+  const auto& p = request->params();
+  if (p.nprobe() > 256) {
+    return ToGrpcStatus(absl::InvalidArgumentError("params.nprobe must be <= 256"));
+  }
+  if (p.nprobe() > 0) params.nprobe = static_cast<int>(p.nprobe());
+  if (p.centroid_score_threshold() != 0) params.centroid_score_threshold = p.centroid_score_threshold();
+  if (p.candidates_approx() > 0) params.n_candidates_approx = static_cast<int>(p.candidates_approx());
+  if (p.candidates_exact() > 0) params.n_rerank_exact = static_cast<int>(p.candidates_exact());
+  params.n_rerank_exact = std::max(params.n_rerank_exact, params.k);
+  params.exact = p.exact();
+  index::Filter filter;
+  if (request->has_filter()) {
+    auto converted = ConvertFilter(request->filter(), 0);
+    if (!converted.ok()) return ToGrpcStatus(converted.status());
+    filter = std::move(*converted);
+    params.filter = &filter;
+  }
+  params.id_subset.assign(request->id_subset().begin(), request->id_subset().end());
+  if (DeadlinePassed(context)) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before search");
+  }
+
+  const auto start = Clock::now();
+  auto hits = (*shard)->Search(query->data.data(), query->rows, params);
+  search_latency_.Observe(SecondsSince(start));
+  query_tokens_.Observe(query->rows);
+  if (!hits.ok()) return ToGrpcStatus(hits.status());
+
+  std::vector<std::string> ids;
+  if (request->include_metadata()) {
+    for (const auto& hit : *hits) ids.push_back(hit.id);
+  }
+  std::vector<std::optional<index::Document>> docs;
+  if (!ids.empty()) {
+    auto got = (*shard)->Get(ids);
+    if (got.ok()) docs = std::move(*got);
+  }
+  for (size_t i = 0; i < hits->size(); ++i) {
+    auto* hit = response->add_hits();
+    hit->set_id((*hits)[i].id);
+    hit->set_score((*hits)[i].score);
+    hit->set_shard(shard_name_);
+    if (i < docs.size() && docs[i]) hit->mutable_metadata()->insert(docs[i]->metadata.begin(), docs[i]->metadata.end());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IndexerService::Get(grpc::ServerContext* context,
+                                 const tartan::v1::GetRequest* request,
+                                 tartan::v1::GetResponse* response) {
+  auto shard = ShardFor(request->collection());
+  if (!shard.ok()) return ToGrpcStatus(shard.status());
+  if (request->ids_size() > kMaxDocumentsPerRequest) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("ids: at most ", kMaxDocumentsPerRequest, " per request")));
+  }
+  std::vector<std::string> ids(request->ids().begin(), request->ids().end());
+  auto docs = (*shard)->Get(ids);
+  if (!docs.ok()) return ToGrpcStatus(docs.status());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto& doc = (*docs)[i];
+    if (!doc) {
+      response->add_missing_ids(ids[i]);
+      continue;
+    }
+    auto* out = response->add_documents();
+    out->set_id(doc->id);
+    out->mutable_metadata()->insert(doc->metadata.begin(), doc->metadata.end());
+    if (request->include_vectors()) {
+      api::EncodeTokenVectors(doc->vectors.data(), doc->num_tokens, dim_, tartan::v1::FLOAT32,
+                              out->mutable_vectors());
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IndexerService::Stats(grpc::ServerContext* context,
+                                   const tartan::v1::StatsRequest* request,
+                                   tartan::v1::ShardStats* response) {
+  auto shard = ShardFor(request->collection());
+  if (!shard.ok()) return ToGrpcStatus(shard.status());
+  const index::ShardStats stats = (*shard)->Stats();
+  response->set_dim(dim_);
+  response->set_nbits(nbits_);
+  response->set_documents(stats.documents);
+  response->set_token_vectors(stats.token_vectors);
+  response->set_segments(stats.segments);
+  response->set_bytes_on_disk(stats.bytes_on_disk);
+  response->set_bytes_in_ram(stats.bytes_in_ram);
+  response->set_compactions(stats.compactions);
+  return grpc::Status::OK;
+}
+
+grpc::Status IndexerService::Flush(grpc::ServerContext* context,
+                                   const tartan::v1::FlushRequest* request,
+                                   tartan::v1::FlushResponse* response) {
+  auto shard = ShardFor(request->collection());
+  if (!shard.ok()) return ToGrpcStatus(shard.status());
+  absl::Status status = (*shard)->Flush();
+  RefreshGauges();
+  return ToGrpcStatus(status);
+}
+
+grpc::Status IndexerService::Compact(grpc::ServerContext* context,
+                                     const tartan::v1::CompactRequest* request,
+                                     tartan::v1::CompactResponse* response) {
+  auto shard = ShardFor(request->collection());
+  if (!shard.ok()) return ToGrpcStatus(shard.status());
+  absl::Status status = (*shard)->Compact();
+  RefreshGauges();
+  return ToGrpcStatus(status);
+}
+
+}  // namespace tartan::indexer

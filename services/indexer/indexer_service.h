@@ -1,0 +1,74 @@
+// tartan.v1.Indexer over one index::Shard: request validation, proto ↔ library conversion,
+// metrics. All index behaviour lives in services/indexer/lib.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "services/indexer/lib/shard.h"
+#include "tartan/v1/indexer.grpc.pb.h"
+
+namespace tartan::indexer {
+
+// Request limits (documented in indexer.proto).
+inline constexpr int kMaxDocumentsPerRequest = 1000;
+inline constexpr int kMaxIdBytes = 256;
+inline constexpr int kMaxTokensPerDocument = 16384;
+inline constexpr int kMaxQueryTokens = 1024;
+inline constexpr int kMaxK = 1000;
+
+class IndexerService final : public tartan::v1::Indexer::Service {
+ public:
+  IndexerService(std::string shard_name, prometheus::Registry& registry);
+
+  // Hands over the recovered shard; until then every call answers UNAVAILABLE.
+  void SetShard(std::shared_ptr<index::Shard> shard, int dim, int nbits);
+  // Refreshes the size gauges from Shard::Stats (called periodically and after writes).
+  void RefreshGauges();
+
+  grpc::Status Upsert(grpc::ServerContext* context, const tartan::v1::UpsertRequest* request,
+                      tartan::v1::UpsertResponse* response) override;
+  grpc::Status UpsertStream(grpc::ServerContext* context,
+                            grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
+                            tartan::v1::UpsertResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context, const tartan::v1::DeleteRequest* request,
+                      tartan::v1::DeleteResponse* response) override;
+  grpc::Status Search(grpc::ServerContext* context, const tartan::v1::ShardSearchRequest* request,
+                      tartan::v1::ShardSearchResponse* response) override;
+  grpc::Status Get(grpc::ServerContext* context, const tartan::v1::GetRequest* request,
+                   tartan::v1::GetResponse* response) override;
+  grpc::Status Stats(grpc::ServerContext* context, const tartan::v1::StatsRequest* request,
+                     tartan::v1::ShardStats* response) override;
+  grpc::Status Flush(grpc::ServerContext* context, const tartan::v1::FlushRequest* request,
+                     tartan::v1::FlushResponse* response) override;
+  grpc::Status Compact(grpc::ServerContext* context, const tartan::v1::CompactRequest* request,
+                       tartan::v1::CompactResponse* response) override;
+
+ private:
+  absl::StatusOr<std::shared_ptr<index::Shard>> ShardFor(const std::string& collection) const;
+  absl::Status DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted);
+
+  const std::string shard_name_;
+  std::atomic<int> dim_{0};    // set with the shard
+  std::atomic<int> nbits_{0};
+  std::shared_ptr<index::Shard> shard_;  // accessed with std::atomic_load/store
+  prometheus::Gauge& documents_;
+  prometheus::Gauge& token_vectors_;
+  prometheus::Gauge& segments_;
+  prometheus::Gauge& bytes_on_disk_;
+  prometheus::Gauge& bytes_in_ram_;
+  prometheus::Gauge& compactions_;
+  prometheus::Histogram& search_latency_;
+  prometheus::Histogram& write_latency_;
+  prometheus::Histogram& query_tokens_;
+  prometheus::Counter& documents_written_;
+  prometheus::Counter& documents_deleted_;
+};
+
+}  // namespace tartan::indexer

@@ -1,0 +1,107 @@
+// tartan-indexer: serves one index shard (tartan.v1.Indexer) from a data directory.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/server/service_host.h"
+#include "common/status_macros.h"
+#include "services/indexer/indexer_service.h"
+
+ABSL_FLAG(std::string, data_dir, "./tartan-data/shard", "Directory holding this shard's files");
+ABSL_FLAG(std::string, shard_name, "", "Name reported in search hits (default: host:grpc_port)");
+ABSL_FLAG(int, dim, 128, "Token vector dimension of the collection (32..1024); fixed at creation");
+ABSL_FLAG(int, nbits, 4, "Residual bits per dimension in compressed segments: 1, 2 or 4");
+ABSL_FLAG(std::string, fsync, "group", "Durability: 'always' (fsync each write) or 'group' (group commit)");
+ABSL_FLAG(int, group_commit_ms, 2, "Group-commit window in milliseconds");
+ABSL_FLAG(int64_t, flush_threshold_tokens, 1 << 18, "Token vectors held in memory before a flush");
+ABSL_FLAG(int, threads, 2, "Search and build threads");
+ABSL_FLAG(bool, background_compaction, true, "Flush and compact in the background");
+
+namespace {
+
+absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
+  tartan::index::ShardOptions options;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.dim = absl::GetFlag(FLAGS_dim);
+  options.nbits = absl::GetFlag(FLAGS_nbits);
+  const std::string fsync = absl::GetFlag(FLAGS_fsync);
+  if (fsync == "always") {
+    options.fsync = tartan::index::ShardOptions::Fsync::kAlways;
+  } else if (fsync == "group") {
+    options.fsync = tartan::index::ShardOptions::Fsync::kGroupCommit;
+  } else {
+    return absl::InvalidArgumentError("--fsync must be 'always' or 'group', got '" + fsync + "'");
+  }
+  options.group_commit_ms = absl::GetFlag(FLAGS_group_commit_ms);
+  options.flush_threshold_tokens = static_cast<size_t>(absl::GetFlag(FLAGS_flush_threshold_tokens));
+  options.num_threads = absl::GetFlag(FLAGS_threads);
+  options.background_compaction = absl::GetFlag(FLAGS_background_compaction);
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data_dir is required");
+  RETURN_IF_ERROR(tartan::CheckRange("dim", options.dim, 32, 1024));
+  if (options.nbits != 1 && options.nbits != 2 && options.nbits != 4) {
+    return absl::InvalidArgumentError("--nbits must be 1, 2 or 4");
+  }
+  RETURN_IF_ERROR(tartan::CheckRange("group_commit_ms", options.group_commit_ms, 0, 1000));
+  RETURN_IF_ERROR(tartan::CheckPositive("flush_threshold_tokens",
+                                        static_cast<long long>(options.flush_threshold_tokens)));
+  RETURN_IF_ERROR(tartan::CheckRange("threads", options.num_threads, 1, 256));
+  return options;
+}
+
+absl::Status Run() {
+  RETURN_IF_ERROR(tartan::ApplyLogLevelFlag());
+  ASSIGN_OR_RETURN(tartan::index::ShardOptions shard_options, ShardOptionsFromFlags());
+  tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("indexer");
+
+  std::string shard_name = absl::GetFlag(FLAGS_shard_name);
+  if (shard_name.empty()) {
+    shard_name = server_options.host + ":" + std::to_string(server_options.grpc_port);
+  }
+  auto registry = std::make_shared<prometheus::Registry>();
+  tartan::indexer::IndexerService service(shard_name, *registry);
+  // The port opens first (health NOT_SERVING, calls UNAVAILABLE) while the shard recovers.
+  ASSIGN_OR_RETURN(auto host,
+                   tartan::ServiceHost::Start(
+                       server_options,
+                       {{tartan::v1::Indexer::service_full_name(), &service}}, registry));
+  const auto load_start = std::chrono::steady_clock::now();
+  ASSIGN_OR_RETURN(std::unique_ptr<tartan::index::Shard> shard,
+                   tartan::index::Shard::Open(shard_options));
+  std::shared_ptr<tartan::index::Shard> shared_shard = std::move(shard);
+  service.SetShard(shared_shard, shard_options.dim, shard_options.nbits);
+  LOG_INFO << "shard " << shard_name << " recovered from " << shard_options.data_dir << " in "
+           << std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()
+           << " s: " << shared_shard->Stats().documents << " documents";
+  host->SetLifecycle(tartan::Lifecycle::kServing);
+
+  // Size gauges follow the shard (background flushes and compactions change them).
+  std::atomic<bool> stop{false};
+  std::thread gauges([&] {
+    while (!stop.load()) {
+      service.RefreshGauges();
+      for (int i = 0; i < 20 && !stop.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+  host->WaitForShutdown();
+  stop = true;
+  gauges.join();
+  return shared_shard->Close();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tartan::SetDefaultPorts(50061, 9102);
+  tartan::ParseFlagsWithEnv(argc, argv, "tartan-indexer: one index shard over gRPC");
+  absl::Status status = Run();
+  if (!status.ok()) {
+    LOG_ERROR << "tartan-indexer: " << status;
+    return 1;
+  }
+  return 0;
+}
