@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -183,6 +184,31 @@ TEST(TokenizerEdgeTest, MinimalJsonPipeline) {
   // "<x>" (rstrip) swallows the spaces after it; the second "<x>" follows a word character,
   // so single_word rejects it and it is tokenized as text ("a", "<", "x", ">": all unknown).
   EXPECT_EQ((*tok)->Encode("ÁBC! <x>   ab a<x>"), (Ids{2, 1, 4, 6, 5, 1, 0, 0, 0, 0, 3}));
+}
+
+TEST(TokenizerEdgeTest, ConcurrentEncodeMatchesSequential) {
+  LOAD_OR_SKIP(tok, kModernBert);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) {
+    texts.push_back("doc " + std::to_string(i) + " résumé [MASK] 東京 " + std::string(i % 7, 'z'));
+  }
+  std::vector<Ids> expected;
+  for (const auto& t : texts) expected.push_back(tok->Encode(t));
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int th = 0; th < 4; ++th) {
+    threads.emplace_back([&, th] {
+      for (int rep = 0; rep < 5; ++rep) {
+        for (size_t i = 0; i < texts.size(); ++i) {
+          if (tok->Encode(texts[(i + th * 37) % texts.size()]) != expected[(i + th * 37) % texts.size()]) {
+            ++mismatches[th];
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
 }
 
 TEST(Gpt2SplitTest, MatchesRegexSemantics) {
