@@ -1,0 +1,430 @@
+#include "services/router/router_service.h"
+
+#include <algorithm>
+#include <future>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/server/grpc_status.h"
+#include "common/server/rpc_metrics.h"
+#include "common/status_macros.h"
+#include "services/indexer/lib/shard.h"
+#include "services/router/fanout.h"
+#include "services/router/lib/merge.h"
+
+namespace tartan::router {
+namespace {
+
+constexpr int kMaxK = 1000;
+constexpr int kMaxIdBytes = 256;
+constexpr int kMaxQueryTokens = 1024;
+constexpr int kMaxDocTokens = 16384;
+
+absl::Status CheckCollection(const std::string& collection) {
+  if (collection.empty() || collection == "default") return absl::OkStatus();
+  return absl::NotFoundError(
+      absl::StrCat("unknown collection '", collection, "' (this cluster serves only 'default')"));
+}
+
+absl::Status CheckId(const std::string& id, const std::string& field) {
+  if (id.empty() || id.size() > static_cast<size_t>(kMaxIdBytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": id must be 1..", kMaxIdBytes, " bytes, got ", id.size()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckText(const std::string& text, const std::string& field) {
+  for (char c : text) {
+    if (!std::isspace(static_cast<unsigned char>(c))) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(field, ": text is empty"));
+}
+
+}  // namespace
+
+RouterService::RouterService(const RouterOptions& options,
+                             std::shared_ptr<grpc::Channel> encoder_channel, ShardClients* shards,
+                             prometheus::Registry& registry)
+    : options_(options),
+      encoder_(tartan::v1::Encoder::NewStub(std::move(encoder_channel))),
+      shards_(shards),
+      fanout_latency_(prometheus::BuildHistogram()
+                          .Name(MetricName("router", "fanout_latency_seconds"))
+                          .Help("Time from the first shard call to the last shard reply")
+                          .Register(registry)
+                          .Add({}, LatencyBuckets())),
+      shard_latency_(prometheus::BuildHistogram()
+                         .Name(MetricName("router", "shard_latency_seconds"))
+                         .Help("Per-shard search latency seen by the router")
+                         .Register(registry)),
+      shard_errors_(prometheus::BuildCounter()
+                        .Name(MetricName("router", "shard_errors_total"))
+                        .Help("Failed shard calls, by shard and gRPC code")
+                        .Register(registry)),
+      partial_replies_(prometheus::BuildCounter()
+                           .Name(MetricName("router", "partial_replies_total"))
+                           .Help("Searches answered without every shard")
+                           .Register(registry)
+                           .Add({})),
+      encode_latency_(prometheus::BuildHistogram()
+                          .Name(MetricName("router", "encode_latency_seconds"))
+                          .Help("Encoder calls made by the router")
+                          .Register(registry)
+                          .Add({}, LatencyBuckets())) {}
+
+absl::Time RouterService::Deadline(const grpc::ServerContext* context) const {
+  const absl::Time client = absl::FromChrono(context->deadline());
+  return std::min(client, absl::Now() + options_.default_timeout);
+}
+
+absl::StatusOr<tartan::v1::ModelInfo> RouterService::ModelInfo(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&info_mu_);
+    if (model_info_) return *model_info_;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  tartan::v1::ModelInfo info;
+  grpc::Status status = encoder_->GetModelInfo(&context, {}, &info);
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("encoder: ", status.error_message()));
+  }
+  absl::MutexLock lock(&info_mu_);
+  model_info_ = info;
+  return info;
+}
+
+absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
+    const std::vector<std::string>& texts, tartan::v1::TextKind kind,
+    const std::optional<std::string>& prompt_name, uint32_t pool_factor, absl::Time deadline) {
+  ASSIGN_OR_RETURN(tartan::v1::ModelInfo info, ModelInfo(deadline));
+  const size_t chunk = std::max<size_t>(
+      1, std::min<size_t>(info.max_texts_per_request(), options_.encode_batch_texts));
+  std::vector<api::Matrix> out;
+  out.reserve(texts.size());
+  for (size_t begin = 0; begin < texts.size(); begin += chunk) {
+    tartan::v1::EncodeRequest request;
+    for (size_t i = begin; i < std::min(texts.size(), begin + chunk); ++i) request.add_texts(texts[i]);
+    request.set_kind(kind);
+    if (prompt_name) request.set_prompt_name(*prompt_name);
+    request.set_pool_factor(pool_factor);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    tartan::v1::EncodeResponse response;
+    const absl::Time start = absl::Now();
+    grpc::Status status = encoder_->Encode(&context, request, &response);
+    encode_latency_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+    if (!status.ok()) {
+      absl::Status converted = FromGrpcStatus(status);
+      // Client mistakes keep their code; everything else means the encoder is unavailable.
+      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+          status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        return absl::Status(converted.code(), absl::StrCat("encoder: ", converted.message()));
+      }
+      return absl::UnavailableError(absl::StrCat("encoder: ", status.error_message()));
+    }
+    if (response.results_size() != request.texts_size()) {
+      return absl::InternalError("encoder returned a wrong number of results");
+    }
+    for (const auto& result : response.results()) {
+      ASSIGN_OR_RETURN(api::Matrix matrix,
+                       api::DecodeTokenVectors(result.vectors(), info.dim(), kMaxDocTokens,
+                                               "encoder result"));
+      out.push_back(std::move(matrix));
+    }
+  }
+  return out;
+}
+
+absl::Status RouterService::ValidateSearch(const tartan::v1::SearchRequest& request) {
+  RETURN_IF_ERROR(CheckCollection(request.collection()));
+  if (request.k() < 1 || request.k() > static_cast<uint32_t>(kMaxK)) {
+    return absl::InvalidArgumentError(absl::StrCat("k must be in [1, ", kMaxK, "], got ", request.k()));
+  }
+  if (request.query_case() == tartan::v1::SearchRequest::QUERY_NOT_SET) {
+    return absl::InvalidArgumentError("query: set text or vectors");
+  }
+  if (request.query_case() == tartan::v1::SearchRequest::kText) {
+    RETURN_IF_ERROR(CheckText(request.text(), "query"));
+  }
+  for (int i = 0; i < request.id_subset_size(); ++i) {
+    RETURN_IF_ERROR(CheckId(request.id_subset(i), absl::StrCat("id_subset[", i, "]")));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& request,
+                                          const api::Matrix& query, absl::Time deadline,
+                                          tartan::v1::SearchResponse* response) {
+  const absl::Time start = absl::Now();
+  auto set = shards_->Current();
+  if (set->shards.empty()) return absl::UnavailableError("no shards are known");
+  tartan::v1::ShardSearchRequest shard_request;
+  shard_request.set_collection(request.collection());
+  api::EncodeTokenVectors(query.data.data(), query.rows, query.dim, tartan::v1::FLOAT32,
+                          shard_request.mutable_query());
+  shard_request.set_k(request.k());
+  *shard_request.mutable_params() = request.params();
+  if (request.has_filter()) *shard_request.mutable_filter() = request.filter();
+  *shard_request.mutable_id_subset() = request.id_subset();
+  shard_request.set_include_metadata(request.include_metadata());
+
+  auto calls = FanOut<tartan::v1::ShardSearchResponse>(
+      *set, deadline,
+      [&shard_request](tartan::v1::Indexer::Stub* stub, grpc::ClientContext* context,
+                       tartan::v1::ShardSearchResponse* out,
+                       std::function<void(grpc::Status)> done) {
+        stub->async()->Search(context, &shard_request, out, std::move(done));
+      });
+  fanout_latency_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
+
+  std::vector<std::vector<ScoredHit>> lists(calls.size());
+  absl::Status client_error;  // a request the shards all reject is the client's fault
+  int failed = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string& address = set->shards[i]->address;
+    shard_latency_.Add({{"shard", address}}, LatencyBuckets()).Observe(calls[i]->seconds);
+    const grpc::Status& status = calls[i]->status;
+    if (!status.ok()) {
+      shard_errors_.Add({{"shard", address}, {"code", std::to_string(status.error_code())}}).Increment();
+      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
+          status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        client_error = FromGrpcStatus(status);
+      }
+      response->add_failed_shards(address);
+      ++failed;
+      continue;
+    }
+    for (const auto& hit : calls[i]->response.hits()) {
+      lists[i].push_back({hit.id(), hit.score(), static_cast<int>(i)});
+    }
+  }
+  if (!client_error.ok()) return client_error;
+  if (failed == static_cast<int>(calls.size())) {
+    return absl::UnavailableError(absl::StrCat("all ", failed, " shards failed; first error: ",
+                                               calls[0]->status.error_message()));
+  }
+  response->set_partial(failed > 0);
+  if (failed > 0) partial_replies_.Increment();
+  for (const ScoredHit& hit : MergeTopK(lists, static_cast<int>(request.k()))) {
+    auto* out = response->add_hits();
+    out->set_id(hit.id);
+    out->set_score(hit.score);
+    out->set_shard(set->shards[hit.shard]->address);
+    if (request.include_metadata()) {
+      for (const auto& shard_hit : calls[hit.shard]->response.hits()) {
+        if (shard_hit.id() == hit.id) {
+          *out->mutable_metadata() = shard_hit.metadata();
+          break;
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status RouterService::Search(grpc::ServerContext* context,
+                                   const tartan::v1::SearchRequest* request,
+                                   tartan::v1::SearchResponse* response) {
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = Deadline(context);
+  if (auto status = ValidateSearch(*request); !status.ok()) return ToGrpcStatus(status);
+  api::Matrix query;
+  if (request->query_case() == tartan::v1::SearchRequest::kText) {
+    std::optional<std::string> prompt;
+    if (request->has_prompt_name()) prompt = request->prompt_name();
+    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, prompt, 0, deadline);
+    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
+    query = std::move((*encoded)[0]);
+  } else {
+    auto info = ModelInfo(deadline);
+    const int dim = info.ok() ? static_cast<int>(info->dim()) : 0;
+    auto decoded = api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
+    if (!decoded.ok()) return ToGrpcStatus(decoded.status());
+    query = std::move(*decoded);
+  }
+  absl::Status status = SearchEncoded(*request, query, deadline, response);
+  response->set_took_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+  return ToGrpcStatus(status);
+}
+
+grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
+                                        const tartan::v1::SearchBatchRequest* request,
+                                        tartan::v1::SearchBatchResponse* response) {
+  const absl::Time deadline = Deadline(context);
+  if (request->requests_size() > options_.max_batch_queries) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "requests: at most ", options_.max_batch_queries, " per batch")));
+  }
+  // Validate everything first, then encode every text query in shared Encode calls.
+  std::vector<api::Matrix> queries(request->requests_size());
+  std::vector<std::string> texts;
+  std::vector<int> text_slots;
+  for (int i = 0; i < request->requests_size(); ++i) {
+    const auto& one = request->requests(i);
+    if (auto status = ValidateSearch(one); !status.ok()) {
+      return ToGrpcStatus(absl::Status(status.code(), absl::StrCat("requests[", i, "]: ", status.message())));
+    }
+    if (one.has_prompt_name()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("requests[", i, "]: prompt_name is not supported in SearchBatch")));
+    }
+    if (one.query_case() == tartan::v1::SearchRequest::kText) {
+      texts.push_back(one.text());
+      text_slots.push_back(i);
+    } else {
+      auto decoded = api::DecodeTokenVectors(one.vectors(), 0, kMaxQueryTokens,
+                                             absl::StrCat("requests[", i, "].vectors"));
+      if (!decoded.ok()) return ToGrpcStatus(decoded.status());
+      queries[i] = std::move(*decoded);
+    }
+  }
+  if (!texts.empty()) {
+    auto encoded = EncodeTexts(texts, tartan::v1::QUERY, std::nullopt, 0, deadline);
+    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
+    for (size_t j = 0; j < text_slots.size(); ++j) queries[text_slots[j]] = std::move((*encoded)[j]);
+  }
+  // Queries fan out concurrently, a few at a time.
+  constexpr int kConcurrent = 8;
+  std::vector<absl::Status> statuses(request->requests_size());
+  for (int i = 0; i < request->requests_size(); ++i) response->add_responses();
+  for (int begin = 0; begin < request->requests_size(); begin += kConcurrent) {
+    std::vector<std::future<void>> running;
+    for (int i = begin; i < std::min(request->requests_size(), begin + kConcurrent); ++i) {
+      running.push_back(std::async(std::launch::async, [&, i] {
+        const absl::Time start = absl::Now();
+        statuses[i] = SearchEncoded(request->requests(i), queries[i], deadline,
+                                    response->mutable_responses(i));
+        response->mutable_responses(i)->set_took_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+      }));
+    }
+    for (auto& f : running) f.get();
+  }
+  for (int i = 0; i < request->requests_size(); ++i) {
+    if (!statuses[i].ok()) {
+      return ToGrpcStatus(absl::Status(statuses[i].code(),
+                                       absl::StrCat("requests[", i, "]: ", statuses[i].message())));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterService::Rerank(grpc::ServerContext* context,
+                                   const tartan::v1::RerankRequest* request,
+                                   tartan::v1::RerankResponse* response) {
+  const absl::Time deadline = Deadline(context);
+  if (request->candidates_size() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError("candidates: at least one is required"));
+  }
+  if (request->candidates_size() > options_.max_rerank_candidates) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "candidates: at most ", options_.max_rerank_candidates, " per request")));
+  }
+  if (request->query_case() == tartan::v1::RerankRequest::QUERY_NOT_SET) {
+    return ToGrpcStatus(absl::InvalidArgumentError("query: set text or vectors"));
+  }
+  auto info = ModelInfo(deadline);
+  const bool needs_encoder = request->query_case() == tartan::v1::RerankRequest::kText ||
+                             std::any_of(request->candidates().begin(), request->candidates().end(),
+                                         [](const auto& c) { return c.has_text(); });
+  if (needs_encoder && !info.ok()) return ToGrpcStatus(info.status());
+  const int dim = info.ok() ? static_cast<int>(info->dim()) : 0;
+
+  api::Matrix query;
+  if (request->query_case() == tartan::v1::RerankRequest::kText) {
+    if (auto status = CheckText(request->text(), "query"); !status.ok()) return ToGrpcStatus(status);
+    std::optional<std::string> prompt;
+    if (request->has_prompt_name()) prompt = request->prompt_name();
+    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, prompt, 0, deadline);
+    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
+    query = std::move((*encoded)[0]);
+  } else {
+    auto decoded = api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
+    if (!decoded.ok()) return ToGrpcStatus(decoded.status());
+    query = std::move(*decoded);
+  }
+  std::vector<api::Matrix> docs(request->candidates_size());
+  std::vector<std::string> texts;
+  std::vector<int> slots;
+  for (int i = 0; i < request->candidates_size(); ++i) {
+    const auto& candidate = request->candidates(i);
+    const std::string field = absl::StrCat("candidates[", i, "]");
+    if (auto status = CheckId(candidate.id(), field); !status.ok()) return ToGrpcStatus(status);
+    if (candidate.has_text()) {
+      if (auto status = CheckText(candidate.text(), field); !status.ok()) return ToGrpcStatus(status);
+      texts.push_back(candidate.text());
+      slots.push_back(i);
+    } else if (candidate.has_vectors()) {
+      auto decoded = api::DecodeTokenVectors(candidate.vectors(), query.dim, kMaxDocTokens, field + ".vectors");
+      if (!decoded.ok()) return ToGrpcStatus(decoded.status());
+      docs[i] = std::move(*decoded);
+    } else {
+      return ToGrpcStatus(absl::InvalidArgumentError(field + ": set text or vectors"));
+    }
+  }
+  if (!texts.empty()) {
+    auto encoded = EncodeTexts(texts, tartan::v1::DOCUMENT, std::nullopt, 0, deadline);
+    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
+    for (size_t j = 0; j < slots.size(); ++j) docs[slots[j]] = std::move((*encoded)[j]);
+  }
+  std::vector<ScoredHit> scored;
+  for (int i = 0; i < request->candidates_size(); ++i) {
+    if (docs[i].dim != query.dim) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "candidates[", i, "]: dim ", docs[i].dim, " differs from the query's ", query.dim)));
+    }
+    scored.push_back({request->candidates(i).id(),
+                      index::MaxSim(query.data.data(), query.rows, docs[i].data.data(), docs[i].rows, query.dim),
+                      i});
+  }
+  std::sort(scored.begin(), scored.end(), BetterHit);
+  const size_t k = request->k() == 0 ? scored.size() : std::min<size_t>(request->k(), scored.size());
+  for (size_t i = 0; i < k; ++i) {
+    auto* hit = response->add_hits();
+    hit->set_id(scored[i].id);
+    hit->set_score(scored[i].score);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterService::ClusterStatus(grpc::ServerContext* context,
+                                          const tartan::v1::ClusterStatusRequest* request,
+                                          tartan::v1::ClusterStatusResponse* response) {
+  const absl::Time deadline = std::min(Deadline(context), absl::Now() + absl::Seconds(5));
+  auto set = shards_->Current();
+  tartan::v1::StatsRequest stats_request;
+  auto calls = FanOut<tartan::v1::ShardStats>(
+      *set, deadline,
+      [&stats_request](tartan::v1::Indexer::Stub* stub, grpc::ClientContext* ctx,
+                       tartan::v1::ShardStats* out, std::function<void(grpc::Status)> done) {
+        stub->async()->Stats(ctx, &stats_request, out, std::move(done));
+      });
+  uint64_t documents = 0;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto* shard = response->add_shards();
+    shard->set_address(set->shards[i]->address);
+    shard->set_healthy(calls[i]->status.ok());
+    if (!calls[i]->status.ok()) {
+      shard->set_error(calls[i]->status.error_message());
+      continue;
+    }
+    const auto& stats = calls[i]->response;
+    shard->set_documents(stats.documents());
+    shard->set_token_vectors(stats.token_vectors());
+    shard->set_segments(stats.segments());
+    shard->set_bytes_on_disk(stats.bytes_on_disk());
+    documents += stats.documents();
+  }
+  response->set_documents(documents);
+  grpc::ClientContext encoder_context;
+  encoder_context.set_deadline(absl::ToChronoTime(deadline));
+  tartan::v1::ModelInfo info;
+  const bool encoder_ok = encoder_->GetModelInfo(&encoder_context, {}, &info).ok();
+  response->set_encoder_healthy(encoder_ok);
+  if (encoder_ok) *response->mutable_model() = info;
+  return grpc::Status::OK;
+}
+
+}  // namespace tartan::router

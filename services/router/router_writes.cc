@@ -1,0 +1,197 @@
+// RouterService write path: validate, encode text documents, group by owning shard
+// (xxh64(id) mod N), upsert every group in parallel; deletes go to every shard.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/server/grpc_status.h"
+#include "common/status_macros.h"
+#include "services/router/fanout.h"
+#include "services/router/lib/shard_map.h"
+#include "services/router/router_service.h"
+
+namespace tartan::router {
+namespace {
+
+constexpr int kMaxIdBytes = 256;
+constexpr int kMaxDocTokens = 16384;
+
+}  // namespace
+
+absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& request,
+                                     absl::Time deadline,
+                                     tartan::v1::AddDocumentsResponse* response) {
+  if (!request.collection().empty() && request.collection() != "default") {
+    return absl::NotFoundError(absl::StrCat("unknown collection '", request.collection(),
+                                            "' (this cluster serves only 'default')"));
+  }
+  if (request.documents_size() > options_.max_documents_per_request) {
+    return absl::InvalidArgumentError(absl::StrCat("documents: at most ",
+                                                   options_.max_documents_per_request,
+                                                   " per request, got ", request.documents_size()));
+  }
+  if (request.documents_size() == 0) return absl::OkStatus();
+  std::set<std::string> seen;
+  std::vector<std::string> texts;
+  std::vector<int> text_slots;
+  std::vector<api::Matrix> vectors(request.documents_size());
+  ASSIGN_OR_RETURN(tartan::v1::ModelInfo info, ModelInfo(deadline));
+  for (int i = 0; i < request.documents_size(); ++i) {
+    const auto& doc = request.documents(i);
+    const std::string field = absl::StrCat("documents[", i, "]");
+    if (doc.id().empty() || doc.id().size() > static_cast<size_t>(kMaxIdBytes)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": id must be 1..", kMaxIdBytes, " bytes, got ", doc.id().size()));
+    }
+    if (!seen.insert(doc.id()).second) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate id '", doc.id(), "'"));
+    }
+    switch (doc.content_case()) {
+      case tartan::v1::NewDocument::kText: {
+        const bool blank = std::all_of(doc.text().begin(), doc.text().end(),
+                                       [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+        if (blank) return absl::InvalidArgumentError(field + ": text is empty");
+        texts.push_back(doc.text());
+        text_slots.push_back(i);
+        break;
+      }
+      case tartan::v1::NewDocument::kVectors: {
+        ASSIGN_OR_RETURN(vectors[i], api::DecodeTokenVectors(doc.vectors(), info.dim(),
+                                                             kMaxDocTokens, field + ".vectors"));
+        break;
+      }
+      case tartan::v1::NewDocument::CONTENT_NOT_SET:
+        return absl::InvalidArgumentError(field + ": set text or vectors");
+    }
+  }
+  if (!texts.empty()) {
+    std::optional<std::string> prompt;
+    if (request.has_prompt_name()) prompt = request.prompt_name();
+    ASSIGN_OR_RETURN(auto encoded, EncodeTexts(texts, tartan::v1::DOCUMENT, prompt,
+                                               request.pool_factor(), deadline));
+    for (size_t j = 0; j < text_slots.size(); ++j) vectors[text_slots[j]] = std::move(encoded[j]);
+  }
+
+  auto set = shards_->Current();
+  if (set->shards.empty()) return absl::UnavailableError("no shards are known");
+  const int num_shards = static_cast<int>(set->shards.size());
+  std::vector<tartan::v1::UpsertRequest> per_shard(num_shards);
+  uint64_t tokens = 0;
+  for (int i = 0; i < request.documents_size(); ++i) {
+    const auto& doc = request.documents(i);
+    auto& upsert = per_shard[ShardForDocument(doc.id(), num_shards)];
+    upsert.set_collection(request.collection());
+    auto* out = upsert.add_documents();
+    out->set_id(doc.id());
+    *out->mutable_metadata() = doc.metadata();
+    api::EncodeTokenVectors(vectors[i].data.data(), vectors[i].rows, vectors[i].dim,
+                            tartan::v1::FLOAT32, out->mutable_vectors());
+    tokens += vectors[i].rows;
+  }
+  auto calls = FanOut<tartan::v1::UpsertResponse>(
+      *set, deadline,
+      [&per_shard, &set](tartan::v1::Indexer::Stub* stub, grpc::ClientContext* context,
+                         tartan::v1::UpsertResponse* out, std::function<void(grpc::Status)> done) {
+        // Find this stub's slot; shards without documents answer at once.
+        for (size_t s = 0; s < set->shards.size(); ++s) {
+          if (set->shards[s]->stub.get() != stub) continue;
+          if (per_shard[s].documents_size() == 0) {
+            done(grpc::Status::OK);
+            return;
+          }
+          stub->async()->Upsert(context, &per_shard[s], out, std::move(done));
+          return;
+        }
+      });
+  uint64_t added = 0;
+  std::string failures;
+  absl::StatusCode code = absl::StatusCode::kOk;
+  for (int s = 0; s < num_shards; ++s) {
+    if (calls[s]->status.ok()) {
+      added += per_shard[s].documents_size();
+      continue;
+    }
+    const auto status = FromGrpcStatus(calls[s]->status);
+    code = status.code() == absl::StatusCode::kInvalidArgument ? status.code()
+                                                                : absl::StatusCode::kUnavailable;
+    absl::StrAppend(&failures, failures.empty() ? "" : "; ", "shard ", set->shards[s]->address,
+                    " (", per_shard[s].documents_size(), " documents): ", status.message());
+  }
+  response->set_added(response->added() + added);
+  response->set_tokens(response->tokens() + tokens);
+  if (!failures.empty()) {
+    return absl::Status(code, absl::StrCat("some documents were not stored (", added,
+                                           " were; retrying the request is safe): ", failures));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status RouterService::AddDocuments(grpc::ServerContext* context,
+                                         const tartan::v1::AddDocumentsRequest* request,
+                                         tartan::v1::AddDocumentsResponse* response) {
+  return ToGrpcStatus(AddBatch(*request, Deadline(context), response));
+}
+
+grpc::Status RouterService::AddDocumentsStream(
+    grpc::ServerContext* context, grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader,
+    tartan::v1::AddDocumentsResponse* response) {
+  tartan::v1::AddDocumentsRequest request;
+  int batch = 0;
+  while (reader->Read(&request)) {
+    // Each batch gets the default budget; the stream as a whole follows the client deadline.
+    const absl::Time deadline =
+        std::min(absl::FromChrono(context->deadline()), absl::Now() + options_.default_timeout);
+    absl::Status status = AddBatch(request, deadline, response);
+    if (!status.ok()) {
+      return ToGrpcStatus(absl::Status(
+          status.code(), absl::StrCat("batch ", batch, " (", response->added(),
+                                      " documents stored before it): ", status.message())));
+    }
+    ++batch;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status RouterService::DeleteDocuments(grpc::ServerContext* context,
+                                            const tartan::v1::DeleteDocumentsRequest* request,
+                                            tartan::v1::DeleteDocumentsResponse* response) {
+  if (!request->collection().empty() && request->collection() != "default") {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("unknown collection '", request->collection(), "'"));
+  }
+  for (int i = 0; i < request->ids_size(); ++i) {
+    if (request->ids(i).empty() || request->ids(i).size() > static_cast<size_t>(kMaxIdBytes)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("ids[", i, "]: id must be 1..", kMaxIdBytes, " bytes"));
+    }
+  }
+  auto set = shards_->Current();
+  if (set->shards.empty()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no shards are known");
+  tartan::v1::DeleteRequest shard_request;
+  shard_request.set_collection(request->collection());
+  *shard_request.mutable_ids() = request->ids();
+  // Every shard: a document may predate a change of the shard set.
+  auto calls = FanOut<tartan::v1::DeleteResponse>(
+      *set, Deadline(context),
+      [&shard_request](tartan::v1::Indexer::Stub* stub, grpc::ClientContext* ctx,
+                       tartan::v1::DeleteResponse* out, std::function<void(grpc::Status)> done) {
+        stub->async()->Delete(ctx, &shard_request, out, std::move(done));
+      });
+  uint64_t deleted = 0;
+  std::string failures;
+  for (size_t s = 0; s < calls.size(); ++s) {
+    if (calls[s]->status.ok()) {
+      deleted += calls[s]->response.deleted();
+    } else {
+      absl::StrAppend(&failures, failures.empty() ? "" : "; ", set->shards[s]->address, ": ",
+                      calls[s]->status.error_message());
+    }
+  }
+  response->set_deleted(deleted);
+  if (!failures.empty()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        absl::StrCat("delete did not reach every shard (retrying is safe): ", failures));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace tartan::router
