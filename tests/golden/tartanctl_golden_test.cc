@@ -171,3 +171,56 @@ TEST_F(TartanctlGoldenTest, BadFlagsAreRejected) {
 
 }  // namespace
 }  // namespace tartan::golden
+
+namespace tartan::golden {
+namespace {
+
+// make-test-model through the binary, then encode with the written model.
+TEST_F(TartanctlGoldenTest, MakeTestModelThenEncode) {
+  const fs::path out = fs::temp_directory_path() / ("tartanctl_tm_" + std::to_string(::getpid()));
+  fs::remove_all(out);
+  struct Variant {
+    std::vector<std::string> args;
+    int dim;
+    size_t query_ids;
+  };
+  const Variant variants[] = {
+      // Default tokenizer folder found through $TARTAN_SHARED_DIR/data.
+      {{"--arch", "modernbert", "--shape", "tiny", "--dim", "16"}, 16, 32},
+      {{"--arch", "bert", "--shape", "tiny", "--query-length", "24", "--vocab-from",
+        shared_ + "/data/answerai-colbert-small-v1"},
+       24, 24},
+      {{"--lexical", "--hidden", "64", "--heads", "2"}, 128, 32},
+  };
+  int n = 0;
+  for (const Variant& v : variants) {
+    const std::string dir = (out / std::to_string(n++)).string();
+    std::vector<std::string> args = {"make-test-model", "--out", dir};
+    args.insert(args.end(), v.args.begin(), v.args.end());
+    RunResult made = RunTartanctl(args, "");
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    RunResult enc = RunTartanctl({"encode", "--model", dir, "--queries"},
+                                 "{\"text\": \"late interaction\"}\n{\"text\": \"\"}\n");
+    ASSERT_EQ(enc.exit_code, 0) << enc.err;
+    std::istringstream lines(enc.out);
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+      nlohmann::json j = nlohmann::json::parse(line);
+      EXPECT_EQ(j["ids"].size(), v.query_ids);
+      ASSERT_EQ(j["embeddings"].size(), v.query_ids);
+      EXPECT_EQ(j["embeddings"][0].size(), static_cast<size_t>(v.dim));
+      ++count;
+    }
+    EXPECT_EQ(count, 2);
+  }
+  RunResult bad = RunTartanctl({"make-test-model", "--out", (out / "x").string(), "--shape",
+                                "enormous"},
+                               "");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("enormous"), std::string::npos) << bad.err;
+  fs::remove_all(out);
+}
+
+}  // namespace
+}  // namespace tartan::golden

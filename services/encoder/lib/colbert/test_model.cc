@@ -66,21 +66,25 @@ class Gaussian {
   float spare_ = 0.0f;
 };
 
-absl::StatusOr<OrderedJson> ReadJson(const std::string& path) {
+// Small files keep their key order (OrderedJson); tokenizer.json is read as a plain (sorted)
+// json because ordered_json's linear key lookup makes parsing a 50k-entry vocab take seconds.
+template <typename J = OrderedJson>
+absl::StatusOr<J> ReadJson(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
   try {
-    return OrderedJson::parse(text);
-  } catch (const OrderedJson::exception& e) {
+    return J::parse(text);
+  } catch (const typename J::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": invalid JSON: ", e.what()));
   }
 }
 
-absl::Status WriteJson(const std::string& path, const OrderedJson& j) {
+template <typename J>
+absl::Status WriteJson(const std::string& path, const J& j) {
   std::ofstream out(path, std::ios::trunc);
   if (!out) return absl::InternalError(absl::StrCat(path, ": cannot write"));
   try {
     out << j.dump(2) << "\n";
-  } catch (const OrderedJson::exception& e) {
+  } catch (const typename J::exception& e) {
     return absl::InternalError(absl::StrCat(path, ": ", e.what()));
   }
   if (!out) return absl::InternalError(absl::StrCat(path, ": write failed"));
@@ -114,18 +118,18 @@ OrderedJson AddedTokenEntry(const std::string& content, int64_t id, bool with_id
 absl::Status WriteTokenizerFiles(const std::string& from, const std::string& out_dir,
                                  const std::vector<std::string>& prefixes) {
   const std::string tokenizer_path = JoinPath(from, "tokenizer.json");
-  ASSIGN_OR_RETURN(OrderedJson tok, ReadJson(tokenizer_path));
+  ASSIGN_OR_RETURN(nlohmann::json tok, ReadJson<nlohmann::json>(tokenizer_path));
   std::vector<std::pair<std::string, int64_t>> new_tokens;  // newly registered added tokens
   try {
     if (!tok.is_object() || !tok.contains("model")) {
       return absl::InvalidArgumentError(absl::StrCat(tokenizer_path, ": no \"model\""));
     }
     if (!tok.contains("added_tokens") || tok["added_tokens"].is_null()) {
-      tok["added_tokens"] = OrderedJson::array();
+      tok["added_tokens"] = nlohmann::json::array();
     }
-    OrderedJson& added = tok["added_tokens"];
-    const OrderedJson& vocab = tok["model"].contains("vocab") ? tok["model"]["vocab"]
-                                                              : OrderedJson();
+    nlohmann::json& added = tok["added_tokens"];
+    const nlohmann::json vocab =
+        tok["model"].contains("vocab") ? tok["model"]["vocab"] : nlohmann::json();
     int64_t max_id = -1;
     if (vocab.is_object()) {
       for (const auto& [token, id] : vocab.items()) max_id = std::max(max_id, id.get<int64_t>());
@@ -141,10 +145,10 @@ absl::Status WriteTokenizerFiles(const std::string& from, const std::string& out
       } else {
         id = ++max_id;
       }
-      added.push_back(AddedTokenEntry(prefix, id, /*with_id=*/true));
+      added.push_back(nlohmann::json::parse(AddedTokenEntry(prefix, id, true).dump()));
       new_tokens.emplace_back(prefix, id);
     }
-  } catch (const OrderedJson::exception& e) {
+  } catch (const nlohmann::json::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(tokenizer_path, ": ", e.what()));
   }
   RETURN_IF_ERROR(WriteJson(JoinPath(out_dir, "tokenizer.json"), tok));
