@@ -255,6 +255,13 @@ absl::Status DocStore::CommitSegments(const SegmentRow& added, const std::vector
     if (sqlite3_step(move_) != SQLITE_DONE) return fail("move document");
   }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  // The moved vectors left mostly-empty pages behind: rewrite the database (it now holds
+  // only ids, metadata and the small mutable segment, so this is cheap) and truncate the WAL.
+  // Best effort: failure here costs disk space, not correctness.
+  if (!moves.empty()) {
+    sqlite3_exec(db_, "VACUUM", nullptr, nullptr, nullptr);
+    sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  }
   return absl::OkStatus();
 }
 

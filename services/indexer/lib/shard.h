@@ -46,8 +46,8 @@ struct ShardOptions {
   int compaction_max_segments = 4;
   double compaction_dead_fraction = 0.2;
   // k-means: at most this many training vectors per centroid, this many Lloyd iterations.
-  int kmeans_sample_per_centroid = 32;
-  int kmeans_iterations = 8;
+  int kmeans_sample_per_centroid = 16;
+  int kmeans_iterations = 6;
   // Retrain the codec when the index holds this many times the tokens it was trained on.
   double retrain_growth_factor = 4.0;
 };
@@ -56,8 +56,9 @@ struct SearchParams {
   int k = 10;
   int nprobe = 8;                          // centroids probed per query token
   float centroid_score_threshold = 0.35f;  // codes scoring below this are pruned in stage 2
-  int n_candidates_approx = 4096;          // candidates kept after approximate scoring
-  int n_rerank_exact = 256;                // candidates decompressed and scored exactly
+  int n_candidates_approx = 256;           // kept after pruned centroid scores (stage 2)
+  int n_rerank_exact = 64;                 // kept after full centroid scores, then
+                                           // decompressed and scored exactly (>= k is used)
   bool exact = false;                      // brute force over every stored vector
   const Filter* filter = nullptr;          // metadata filter, applied to candidates
   std::vector<std::string> id_subset;      // when non-empty, only these ids are eligible
@@ -73,6 +74,8 @@ struct ShardStats {
   uint64_t documents = 0, token_vectors = 0, segments = 0, bytes_on_disk = 0, bytes_in_ram = 0,
            compactions = 0;
   uint64_t mutable_documents = 0, mutable_tokens = 0, dead_documents = 0, flushes = 0;
+  uint64_t bytes_segments = 0;  // compressed segment files (part of bytes_on_disk)
+  uint64_t bytes_centroids = 0; // centroids stored in those files (part of bytes_segments)
   int num_centroids = 0;
 };
 

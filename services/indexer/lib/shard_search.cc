@@ -208,14 +208,21 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
     c.score = CentroidScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, nq, false,
                             0.f, maxes.data());
   KeepTop(&cands, size_t(std::max(p.n_rerank_exact, p.k)));
-  // Stage 4: decompress and score exactly.
+  // Stage 4: decompress the survivors into one block and score them with one GEMM.
+  std::vector<uint32_t> offsets{0};
   for (const Candidate& c : cands) {
     const Segment& s = *snap.segments[c.seg]->seg;
     const uint32_t n = s.doc_len(c.local);
-    buf.resize(size_t(n) * dim);
-    s.DecodeDoc(c.local, buf.data());
-    top.Add(s.id(c.local), kernels::MaxSimDispatch(q, nq, buf.data(), int(n), dim));
+    buf.resize(size_t(offsets.back() + n) * dim);
+    s.DecodeDoc(c.local, buf.data() + size_t(offsets.back()) * dim);
+    offsets.push_back(offsets.back() + n);
   }
+  std::vector<float> scores(cands.size()), scratch;
+  if (!cands.empty())
+    kernels::MaxSimBlock(q, nq, buf.data(), offsets.data(), int(cands.size()), dim,
+                         scores.data(), &scratch);
+  for (size_t j = 0; j < cands.size(); ++j)
+    top.Add(snap.segments[cands[j].seg]->seg->id(cands[j].local), scores[j]);
   return top.Finish();
 }
 

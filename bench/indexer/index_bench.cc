@@ -1,0 +1,271 @@
+// Index shard benchmark on a structured synthetic corpus (see synthetic.h): recall@10/@100
+// against exact MaxSim on the original vectors, the compression ceiling (exact MaxSim on the
+// decompressed vectors) and the search approximation (PLAID vs exact on decompressed),
+// MRR of the known positive, QPS at 1 and 2 threads with p50/p99 latency, bytes per token on
+// disk and in RAM, build and compaction time. The baseline is exact brute force (one BLAS
+// GEMM per block of original vectors, then row max) measured in the same process.
+//
+//   index_bench --docs=10000 --queries=100 --nbits=2,4
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "services/indexer/lib/kernels.h"
+#include "services/indexer/lib/shard.h"
+#include "services/indexer/lib/synthetic.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+ABSL_FLAG(int, docs, 100000, "documents in the corpus (~100 tokens each)");
+ABSL_FLAG(int, dim, 128, "vector dimension");
+ABSL_FLAG(int, queries, 100, "queries (each derived from one document)");
+ABSL_FLAG(int, query_tokens, 32, "tokens per query");
+ABSL_FLAG(std::string, nbits, "2,4", "comma-separated residual bits to benchmark");
+ABSL_FLAG(std::string, nprobe, "4,8,16", "comma-separated probes per query token (grid)");
+ABSL_FLAG(int, n_rerank_exact, 256, "candidates decompressed and scored exactly for the k=100 run (recall@100)");
+ABSL_FLAG(int, baseline_queries, 10, "queries timed for the brute-force baseline");
+ABSL_FLAG(std::string, dir, "/tmp/tartan_index_bench", "scratch directory (deleted first)");
+ABSL_FLAG(bool, keep_dir, false, "keep the last index directory for inspection");
+ABSL_FLAG(int, kmeans_iterations, 6, "k-means iterations");
+ABSL_FLAG(int, kmeans_sample_per_centroid, 16, "k-means training vectors per centroid");
+
+namespace tartan::index {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
+
+// Exact top-100 over the original vectors, block GEMMs. Returns ids' numbers.
+std::vector<int> BruteForce(const std::vector<Document>& docs, const float* q, int nq, int dim,
+                            size_t k) {
+  std::vector<float> block, scratch, scores;
+  std::vector<uint32_t> offsets{0};
+  std::vector<std::pair<float, int>> all;
+  all.reserve(docs.size());
+  int first = 0;
+  auto run = [&](int end) {
+    scores.resize(end - first);
+    kernels::MaxSimBlock(q, nq, block.data(), offsets.data(), end - first, dim, scores.data(), &scratch);
+    for (int i = first; i < end; ++i) all.emplace_back(scores[i - first], i);
+    first = end;
+    offsets.assign(1, 0);
+    block.clear();
+  };
+  for (int i = 0; i < int(docs.size()); ++i) {
+    if (offsets.back() + docs[i].num_tokens > 8192) run(i);
+    block.insert(block.end(), docs[i].vectors.begin(), docs[i].vectors.end());
+    offsets.push_back(offsets.back() + docs[i].num_tokens);
+  }
+  run(int(docs.size()));
+  k = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + k, all.end(),
+                    [](auto& a, auto& b) { return a.first > b.first; });
+  std::vector<int> out;
+  for (size_t i = 0; i < k; ++i) out.push_back(all[i].second);
+  return out;
+}
+
+int DocNumber(const std::string& id) { return std::stoi(id.substr(3)); }
+
+double Recall(const std::vector<Hit>& got, const std::vector<int>& truth, size_t k) {
+  size_t n = std::min(k, truth.size()), hit = 0;
+  for (size_t i = 0; i < std::min(k, got.size()); ++i)
+    for (size_t j = 0; j < n; ++j) hit += DocNumber(got[i].id) == truth[j];
+  return n ? double(hit) / double(n) : 0;
+}
+
+std::vector<int> Ids(const std::vector<Hit>& hits) {
+  std::vector<int> v;
+  for (const Hit& h : hits) v.push_back(DocNumber(h.id));
+  return v;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
+}
+
+int Main() {
+  openblas_set_num_threads(1);  // one thread per search: QPS per core is what we compare
+  SyntheticOptions so;
+  so.dim = absl::GetFlag(FLAGS_dim);
+  so.num_docs = absl::GetFlag(FLAGS_docs);
+  so.query_tokens = absl::GetFlag(FLAGS_query_tokens);
+  const int nqueries = absl::GetFlag(FLAGS_queries);
+  struct utsname un;
+  uname(&un);
+  std::printf("## index_bench\n\ncommand: index_bench --docs=%d --dim=%d --queries=%d --query_tokens=%d "
+              "--nbits=%s --nprobe=%s --n_rerank_exact=%d\nmachine: %s %s, %u hardware threads, "
+              "AVX2 %s; OpenBLAS 1 thread\n\n",
+              so.num_docs, so.dim, nqueries, so.query_tokens, absl::GetFlag(FLAGS_nbits).c_str(),
+              absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact), un.sysname,
+              un.machine, std::thread::hardware_concurrency(), kernels::HasAvx2() ? "yes" : "no");
+  SyntheticCorpus corpus(so);
+  auto t = Clock::now();
+  std::vector<Document> docs(so.num_docs);
+  size_t tokens = 0;
+  for (int i = 0; i < so.num_docs; ++i) tokens += (docs[i] = corpus.MakeDocument(i)).num_tokens;
+  std::printf("corpus: %d docs, %zu tokens (%.1f per doc), generated in %.1f s\n", so.num_docs,
+              tokens, double(tokens) / so.num_docs, Seconds(t));
+  std::vector<std::vector<float>> queries;
+  std::vector<int> positives;
+  for (int i = 0; i < nqueries; ++i) {
+    positives.push_back(int((uint64_t(i) * 2654435761ull) % uint64_t(so.num_docs)));
+    queries.push_back(corpus.MakeQuery(positives.back(), uint64_t(i)));
+  }
+  // Ground truth on the originals; the first baseline_queries are timed.
+  std::vector<std::vector<int>> truth(nqueries);
+  t = Clock::now();
+  const int nbase = std::min(nqueries, absl::GetFlag(FLAGS_baseline_queries));
+  for (int i = 0; i < nqueries; ++i) {
+    if (i == nbase) {
+      const double s = Seconds(t);
+      std::printf("baseline exact brute force (BLAS, originals): %.3f s/query, %.2f QPS (1 thread)\n",
+                  s / nbase, nbase / s);
+    }
+    truth[i] = BruteForce(docs, queries[i].data(), so.query_tokens, so.dim, 100);
+  }
+  // Measure again cleanly for the ratio.
+  t = Clock::now();
+  for (int i = 0; i < nbase; ++i) BruteForce(docs, queries[i].data(), so.query_tokens, so.dim, 100);
+  const double base_qps = nbase / Seconds(t);
+  double truth_mrr = 0;
+  for (int i = 0; i < nqueries; ++i)
+    for (size_t r = 0; r < truth[i].size(); ++r)
+      if (truth[i][r] == positives[i]) truth_mrr += 1.0 / double(r + 1);
+  std::printf("baseline QPS %.2f; MRR@100 of the positive under exact MaxSim on originals: %.3f\n\n",
+              base_qps, truth_mrr / nqueries);
+
+  std::printf("| nbits | nprobe | R@10 vs orig | R@100 vs orig | ceiling R@10 | ceiling R@100 | "
+              "R@10 vs decompressed | MRR@10 | QPS 1t | QPS 2t | p50 ms | p99 ms | x brute force |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::string notes;
+  for (const auto& nb : absl::StrSplit(absl::GetFlag(FLAGS_nbits), ',')) {
+    ShardOptions o;
+    o.data_dir = absl::GetFlag(FLAGS_dir);
+    std::filesystem::remove_all(o.data_dir);
+    o.dim = so.dim;
+    o.nbits = std::stoi(std::string(nb));
+    o.background_compaction = false;
+    o.flush_threshold_tokens = size_t(1) << 40;
+    o.num_threads = 2;
+    o.kmeans_iterations = absl::GetFlag(FLAGS_kmeans_iterations);
+    o.kmeans_sample_per_centroid = absl::GetFlag(FLAGS_kmeans_sample_per_centroid);
+    openblas_set_num_threads(2);  // index build may use both cores
+    auto shard_or = Shard::Open(o);
+    if (!shard_or.ok()) {
+      std::fprintf(stderr, "open: %s\n", std::string(shard_or.status().message()).c_str());
+      return 1;
+    }
+    Shard& shard = **shard_or;
+    // Build: 90% in the first segment, the rest later as a second segment (for compaction).
+    const int first_part = so.num_docs * 9 / 10;
+    t = Clock::now();
+    for (int b = 0; b < first_part; b += 1000)
+      if (!shard.Upsert({docs.begin() + b, docs.begin() + std::min(first_part, b + 1000)}).ok()) return 1;
+    const double ingest_s = Seconds(t);
+    t = Clock::now();
+    if (!shard.Flush().ok()) return 1;
+    const double flush_s = Seconds(t);
+    for (int b = first_part; b < so.num_docs; b += 1000)
+      if (!shard.Upsert({docs.begin() + b, docs.begin() + std::min(so.num_docs, b + 1000)}).ok()) return 1;
+    if (!shard.Flush().ok()) return 1;
+    // Delete 2% (not positives' ground truth; just churn) and reinsert them: tombstones +
+    // replacements that compaction must purge.
+    std::vector<Document> again;
+    for (int i = 0; i < so.num_docs; i += 50) again.push_back(docs[i]);
+    if (!shard.Upsert(again).ok() || !shard.Flush().ok()) return 1;
+    const ShardStats before = shard.Stats();
+    t = Clock::now();
+    if (!shard.Compact().ok()) return 1;
+    const double compact_s = Seconds(t);
+    const ShardStats st = shard.Stats();
+    openblas_set_num_threads(1);
+    notes += absl::StrFormat(
+        "- nbits=%s: ingest (SQLite, group commit) %.1f s, flush of %d docs (k-means %d centroids "
+        "+ encode) %.1f s; compaction of %d segments (%d dead docs) %.1f s. After compaction: %d "
+        "docs, %d tokens; disk %.1f bytes/token (segment %.1f of which centroids %.1f; "
+        "SQLite ids/metadata %.1f), RAM %.1f bytes/token (excluding the mmapped segment, which "
+        "the OS pages in).\n",
+        std::string(nb), ingest_s, first_part, st.num_centroids, flush_s, int(before.segments),
+        int(before.dead_documents), compact_s, int(st.documents), int(st.token_vectors),
+        double(st.bytes_on_disk) / double(st.token_vectors),
+        double(st.bytes_segments) / double(st.token_vectors),
+        double(st.bytes_centroids) / double(st.token_vectors),
+        double(st.bytes_on_disk - st.bytes_segments) / double(st.token_vectors),
+        double(st.bytes_in_ram) / double(st.token_vectors));
+
+    // Ceiling: exact MaxSim on the decompressed vectors.
+    std::vector<std::vector<Hit>> dec_truth(nqueries);
+    double ceil10 = 0, ceil100 = 0;
+    SearchParams exact;
+    exact.exact = true;
+    exact.k = 100;
+    for (int i = 0; i < nqueries; ++i) {
+      dec_truth[i] = *shard.Search(queries[i].data(), so.query_tokens, exact);
+      ceil10 += Recall(dec_truth[i], truth[i], 10);
+      ceil100 += Recall(dec_truth[i], truth[i], 100);
+    }
+    for (const auto& np : absl::StrSplit(absl::GetFlag(FLAGS_nprobe), ',')) {
+      // k=10 at the default parameters: recall@10, MRR, latency, QPS.
+      SearchParams p;
+      p.k = 10;
+      p.nprobe = std::stoi(std::string(np));
+      // k=100 (recall@100) needs a deeper rerank.
+      SearchParams p100 = p;
+      p100.k = 100;
+      p100.n_candidates_approx = 4 * absl::GetFlag(FLAGS_n_rerank_exact);
+      p100.n_rerank_exact = absl::GetFlag(FLAGS_n_rerank_exact);
+      double r10 = 0, r100 = 0, a10 = 0, mrr = 0;
+      std::vector<double> lat;
+      std::vector<std::vector<Hit>> results(nqueries);
+      for (int i = 0; i < nqueries; ++i) {
+        auto q0 = Clock::now();
+        results[i] = *shard.Search(queries[i].data(), so.query_tokens, p);
+        lat.push_back(Seconds(q0));
+      }
+      for (int i = 0; i < nqueries; ++i) {
+        r10 += Recall(results[i], truth[i], 10);
+        r100 += Recall(*shard.Search(queries[i].data(), so.query_tokens, p100), truth[i], 100);
+        a10 += Recall(results[i], Ids(dec_truth[i]), 10);
+        for (size_t r = 0; r < results[i].size(); ++r)
+          if (DocNumber(results[i][r].id) == positives[i]) mrr += 1.0 / double(r + 1);
+      }
+      const double qps1 = nqueries / std::accumulate(lat.begin(), lat.end(), 0.0);
+      std::vector<const float*> qp;
+      std::vector<int> qn;
+      for (auto& q : queries) qp.push_back(q.data()), qn.push_back(so.query_tokens);
+      auto b0 = Clock::now();
+      if (!shard.SearchBatch(qp, qn, p).ok()) return 1;
+      const double qps2 = nqueries / Seconds(b0);
+      std::printf("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.2f | %.2f | %.0fx |\n",
+                  std::string(nb).c_str(), p.nprobe, r10 / nqueries, r100 / nqueries, ceil10 / nqueries,
+                  ceil100 / nqueries, a10 / nqueries, mrr / nqueries, qps1, qps2,
+                  1e3 * Percentile(lat, 0.5), 1e3 * Percentile(lat, 0.99), qps1 / base_qps);
+      std::fflush(stdout);
+    }
+    shard.Close().IgnoreError();
+  }
+  std::printf("\n%s", notes.c_str());
+  if (!absl::GetFlag(FLAGS_keep_dir)) std::filesystem::remove_all(absl::GetFlag(FLAGS_dir));
+  return 0;
+}
+
+}  // namespace
+}  // namespace tartan::index
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return tartan::index::Main();
+}
