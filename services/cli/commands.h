@@ -13,5 +13,11 @@ struct Command {
 
 int RunEncode(int argc, char** argv);         // encode_command.cc
 int RunMakeTestModel(int argc, char** argv);  // make_test_model_command.cc
+// Cluster clients (talk to tartan-router).
+int RunIngest(int argc, char** argv);  // ingest_command.cc
+int RunSearch(int argc, char** argv);  // cluster_commands.cc
+int RunDelete(int argc, char** argv);  // cluster_commands.cc
+int RunStatus(int argc, char** argv);  // cluster_commands.cc
+int RunEval(int argc, char** argv);    // eval_command.cc
 
 }  // namespace tartan::cli

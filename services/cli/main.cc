@@ -15,6 +15,11 @@ constexpr Command kCommands[] = {
      &RunEncode},
     {"make-test-model", "write a random-weight ColBERT checkpoint in PyLate folder layout",
      &RunMakeTestModel},
+    {"ingest", "stream JSON lines or a BEIR corpus into the cluster (resumable)", &RunIngest},
+    {"search", "search the cluster with a text query", &RunSearch},
+    {"delete", "delete documents by id", &RunDelete},
+    {"status", "cluster status: encoder, shards, documents", &RunStatus},
+    {"eval", "nDCG@10 / recall@100 / MRR@10 / latency of a BEIR folder's queries", &RunEval},
 };
 
 void PrintHelp(FILE* out) {

@@ -1,0 +1,187 @@
+// tartanctl ingest: stream documents (JSON lines or a BEIR folder) to the router in batches,
+// with a progress line (docs/s, ETA), resumable after an interruption (a checkpoint file
+// records how many records the cluster acknowledged; upserts are idempotent, so replaying the
+// last unacknowledged batch is safe), and a summary at the end.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <xxhash.h>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "services/cli/beir.h"
+#include "services/cli/commands.h"
+#include "services/cli/router_client.h"
+
+namespace tartan::cli {
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+const std::vector<FlagSpec>& IngestFlags() {
+  static const std::vector<FlagSpec> kFlags = {
+      {"input", "PATH", "JSON lines file, or a BEIR folder with corpus.jsonl (required)"},
+      kRouterFlag,
+      {"batch-size", "N", "documents per AddDocuments call (default 32)"},
+      {"limit", "N", "stop after N records (default: all)"},
+      {"pool-factor", "N", "token pooling factor for documents (default 1: none)"},
+      {"prompt-name", "NAME", "encoder prompt for documents"},
+      {"checkpoint", "FILE", "progress file (default ~/.cache/tartan/ingest-<hash>.json)"},
+      {"restart", nullptr, "ignore an existing checkpoint and start from the first record"},
+      {"timeout", "SECONDS", "per-batch deadline (default 120)"},
+      {"help", nullptr, "show this help"},
+  };
+  return kFlags;
+}
+
+std::string DefaultCheckpoint(const std::string& input, const std::string& router) {
+  const char* home = std::getenv("HOME");
+  const std::string key = fs::absolute(input).string() + "|" + router;
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx",
+                static_cast<unsigned long long>(XXH64(key.data(), key.size(), 0)));
+  return absl::StrCat(home ? home : "/tmp", "/.cache/tartan/ingest-", hex, ".json");
+}
+
+size_t ReadCheckpoint(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return 0;
+  try {
+    return nlohmann::json::parse(in).value("acknowledged", size_t{0});
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+bool WriteCheckpoint(const std::string& path, const std::string& input, size_t acknowledged) {
+  std::error_code ec;
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << nlohmann::json{{"input", input}, {"acknowledged", acknowledged}}.dump() << "\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;  // atomic: never a torn checkpoint
+}
+
+void Progress(size_t done, size_t total, size_t session_docs, double seconds, bool tty, bool final) {
+  const double rate = seconds > 0 ? session_docs / seconds : 0;
+  const double eta = rate > 0 ? (total - done) / rate : 0;
+  const int width = 30;
+  const int filled = total ? static_cast<int>(width * static_cast<double>(done) / total) : width;
+  std::string bar(filled, '=');
+  bar.resize(width, ' ');
+  std::fprintf(stderr, "%s[%s] %zu/%zu docs  %.1f docs/s  ETA %.0fs%s", tty ? "\r" : "", bar.c_str(),
+               done, total, rate, eta, tty && !final ? "" : "\n");
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int RunIngest(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, IngestFlags());
+  if (!args.ok()) {
+    std::fprintf(stderr, "%s\n%s", std::string(args.status().message()).c_str(),
+                 Usage("ingest", "--input PATH [flags]", IngestFlags()).c_str());
+    return 2;
+  }
+  if (args->Has("help") || !args->Has("input")) {
+    std::fprintf(args->Has("help") ? stdout : stderr, "%s",
+                 Usage("ingest", "--input PATH [flags]", IngestFlags()).c_str());
+    return args->Has("help") ? 0 : 2;
+  }
+  const std::string input = *args->Get("input");
+  auto batch_size = args->GetInt("batch-size", 32, 1, 1000);
+  auto limit = args->GetInt("limit", -1, -1, 1LL << 40);
+  auto pool_factor = args->GetInt("pool-factor", 1, 1, 64);
+  auto timeout = args->GetInt("timeout", 120, 1, 86400);
+  for (const auto* s : {&batch_size, &limit, &pool_factor, &timeout}) {
+    if (!s->ok()) {
+      std::fprintf(stderr, "ingest: %s\n", std::string(s->status().message()).c_str());
+      return 2;
+    }
+  }
+  auto files = CorpusFiles(input);
+  if (!files.ok()) {
+    std::fprintf(stderr, "ingest: %s\n", std::string(files.status().message()).c_str());
+    return 1;
+  }
+  auto count = CountRecords(*files);
+  if (!count.ok()) {
+    std::fprintf(stderr, "ingest: %s\n", std::string(count.status().message()).c_str());
+    return 1;
+  }
+  size_t total = *count;
+  if (*limit >= 0) total = std::min<size_t>(total, static_cast<size_t>(*limit));
+
+  const std::string router = RouterAddress(*args);
+  const std::string checkpoint = args->GetOr("checkpoint", DefaultCheckpoint(input, router));
+  size_t skip = args->Has("restart") ? 0 : ReadCheckpoint(checkpoint);
+  if (skip > total) skip = total;
+  if (skip > 0) std::fprintf(stderr, "ingest: resuming after %zu acknowledged records (%s)\n", skip, checkpoint.c_str());
+
+  auto stub = MakeRouterStub(router);
+  const bool tty = isatty(STDERR_FILENO);
+  const auto start = Clock::now();
+  auto last_report = start;
+  size_t seen = 0, acknowledged = skip, session_docs = 0;
+  uint64_t tokens = 0;
+  std::string error;
+  tartan::v1::AddDocumentsRequest request;
+  auto flush = [&]() -> bool {
+    if (request.documents_size() == 0) return true;
+    if (auto prompt = args->Get("prompt-name")) request.set_prompt_name(*prompt);
+    request.set_pool_factor(static_cast<uint32_t>(*pool_factor));
+    grpc::ClientContext context;
+    SetTimeout(&context, static_cast<double>(*timeout));
+    tartan::v1::AddDocumentsResponse response;
+    grpc::Status status = stub->AddDocuments(&context, request, &response);
+    if (!status.ok()) {
+      error = Describe(status);
+      return false;
+    }
+    acknowledged += request.documents_size();
+    session_docs += request.documents_size();
+    tokens += response.tokens();
+    request.clear_documents();
+    WriteCheckpoint(checkpoint, input, acknowledged);
+    const auto now = Clock::now();
+    if (tty || now - last_report > std::chrono::seconds(5)) {
+      Progress(acknowledged, total, session_docs, std::chrono::duration<double>(now - start).count(), tty, false);
+      last_report = now;
+    }
+    return true;
+  };
+  absl::Status status = ForEachRecord(*files, [&](const TextRecord& record) {
+    if (seen >= total) return false;
+    if (seen++ < skip) return true;
+    auto* doc = request.add_documents();
+    doc->set_id(record.id);
+    doc->set_text(record.text);
+    doc->mutable_metadata()->insert(record.metadata.begin(), record.metadata.end());
+    if (request.documents_size() >= *batch_size) return flush();
+    return true;
+  });
+  if (status.ok() && error.empty()) flush();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  Progress(acknowledged, total, session_docs, seconds, tty, true);
+  if (!status.ok() || !error.empty()) {
+    std::fprintf(stderr, "ingest: stopped after %zu acknowledged records: %s\n"
+                 "ingest: run the same command again to resume\n",
+                 acknowledged, !error.empty() ? error.c_str() : std::string(status.message()).c_str());
+    return 1;
+  }
+  std::printf("ingested %zu documents (%llu token vectors) in %.1f s: %.1f docs/s%s\n", session_docs,
+              static_cast<unsigned long long>(tokens), seconds, seconds > 0 ? session_docs / seconds : 0.0,
+              skip ? absl::StrCat(" (", skip, " skipped: already acknowledged)").c_str() : "");
+  std::error_code ec;
+  fs::remove(checkpoint, ec);  // complete: a later run starts afresh
+  return 0;
+}
+
+}  // namespace tartan::cli
