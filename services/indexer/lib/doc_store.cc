@@ -265,6 +265,41 @@ absl::Status DocStore::CommitSegments(const SegmentRow& added, const std::vector
   return absl::OkStatus();
 }
 
+absl::Status DocStore::CommitImport(const SegmentRow& added, const std::vector<std::string>& ids,
+                                    const std::map<std::string, std::string>& metadata) {
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto fail = [&](const char* what) {
+    absl::Status st = Err(what);
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    return st;
+  };
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO segments VALUES(?1, ?2, ?3, ?4)", -1, &st, nullptr) !=
+      SQLITE_OK)
+    return fail("prepare insert segment");
+  sqlite3_bind_int64(st, 1, added.id);
+  sqlite3_bind_text(st, 2, added.file.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 3, int64_t(added.num_docs));
+  sqlite3_bind_int64(st, 4, int64_t(added.num_tokens));
+  const int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return fail("insert segment");
+  const std::string meta = EncodeMetadata(metadata);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    sqlite3_reset(upsert_);
+    sqlite3_bind_blob(upsert_, 1, ids[i].data(), int(ids[i].size()), SQLITE_STATIC);
+    sqlite3_bind_int64(upsert_, 2, added.id);
+    sqlite3_bind_int64(upsert_, 3, int64_t(i));
+    sqlite3_bind_int64(upsert_, 4, 0);
+    sqlite3_bind_blob(upsert_, 5, meta.data(), int(meta.size()), SQLITE_STATIC);
+    sqlite3_bind_null(upsert_, 6);
+    sqlite3_bind_int64(upsert_, 7, 0);
+    if (sqlite3_step(upsert_) != SQLITE_DONE) return fail("insert imported document");
+  }
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  return absl::OkStatus();
+}
+
 uint64_t DocStore::FileBytes() const {
   return FileSize(dir_ + "/shard.db") + FileSize(dir_ + "/shard.db-wal");
 }

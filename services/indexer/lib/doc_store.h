@@ -64,6 +64,10 @@ class DocStore {
   // moves[i] = {doc id, local row in added}; their vectors are dropped from the db.
   absl::Status CommitSegments(const SegmentRow& added, const std::vector<int64_t>& removed,
                               const std::vector<std::pair<std::string, uint32_t>>& moves);
+  // Atomically adds segment `added` whose rows 0..ids.size()-1 are the given documents,
+  // inserting or replacing their rows (used by imports, which have no mutable phase).
+  absl::Status CommitImport(const SegmentRow& added, const std::vector<std::string>& ids,
+                            const std::map<std::string, std::string>& metadata);
   uint64_t FileBytes() const;  // db + wal
 
  private:

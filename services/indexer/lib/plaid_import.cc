@@ -1,8 +1,183 @@
+// Import of a PLAID index written by stanford ColBERT / fast-plaid / pylate-rs:
+//   metadata.json {nbits, num_chunks, ...}; centroids.npy [nc, dim] (f2/f4);
+//   bucket_cutoffs.npy [2^nbits-1]; bucket_weights.npy [2^nbits]; per chunk i:
+//   doclens.<i>.json [ndocs], <i>.codes.npy [n] (int), <i>.residuals.npy [n, dim*nbits/8] u8;
+//   ivf.npy + ivf_lengths.npy (centroid -> passage ids), used here as a consistency check.
+// Decompression in fast-plaid is normalize(centroid[code] + bucket_weights[bucket_d]) with the
+// same bit layout as ours, so codes and residuals are copied unchanged: the global cutoffs
+// and weights become per-dimension tables with identical rows. avg_residual is not used by
+// fast-plaid's decompression and is ignored.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
+#include "services/indexer/lib/npy.h"
 #include "services/indexer/lib/shard_impl.h"
 
 namespace tartan::index {
-absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::string& prefix) {
-  return absl::UnimplementedError("PLAID import is not implemented yet");
+namespace {
+
+absl::StatusOr<nlohmann::json> ReadJson(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  try {
+    return nlohmann::json::parse(f);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": invalid JSON: ", e.what()));
+  }
 }
+
+}  // namespace
+
+absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::string& prefix) {
+  std::lock_guard<std::mutex> m(maint_mu_);
+  ASSIGN_OR_RETURN(nlohmann::json meta, ReadJson(dir + "/metadata.json"));
+  int nbits = 0, num_chunks = 0;
+  try {
+    nbits = meta.at("nbits").get<int>();
+    num_chunks = meta.at("num_chunks").get<int>();
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(dir, "/metadata.json: ", e.what()));
+  }
+  if (nbits != 1 && nbits != 2 && nbits != 4)
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": unsupported nbits ", nbits));
+  ASSIGN_OR_RETURN(NpyArray centroids_npy, ReadNpy(dir + "/centroids.npy"));
+  if (centroids_npy.shape.size() != 2)
+    return absl::DataLossError(absl::StrCat(dir, "/centroids.npy must be 2-D"));
+  const int nc = int(centroids_npy.shape[0]), dim = int(centroids_npy.shape[1]);
+  if (dim != opts_.dim)
+    return absl::FailedPreconditionError(absl::StrCat("PLAID index ", dir, " has dim ", dim,
+                                                      ", shard dim is ", opts_.dim));
+  Codec codec;
+  codec.dim = dim;
+  codec.nbits = nbits;
+  codec.num_centroids = nc;
+  codec.normalize = true;
+  ASSIGN_OR_RETURN(codec.centroids, centroids_npy.AsFloat());
+  ASSIGN_OR_RETURN(NpyArray cut_npy, ReadNpy(dir + "/bucket_cutoffs.npy"));
+  ASSIGN_OR_RETURN(NpyArray w_npy, ReadNpy(dir + "/bucket_weights.npy"));
+  ASSIGN_OR_RETURN(std::vector<float> cutoffs, cut_npy.AsFloat());
+  ASSIGN_OR_RETURN(std::vector<float> weights, w_npy.AsFloat());
+  const int nopts = 1 << nbits;
+  if (int(cutoffs.size()) != nopts - 1 || int(weights.size()) != nopts)
+    return absl::DataLossError(absl::StrCat(dir, ": expected ", nopts - 1, " cutoffs and ", nopts,
+                                            " weights, got ", cutoffs.size(), " and ", weights.size()));
+  for (int d = 0; d < dim; ++d) {
+    codec.bucket_cutoffs.insert(codec.bucket_cutoffs.end(), cutoffs.begin(), cutoffs.end());
+    codec.bucket_weights.insert(codec.bucket_weights.end(), weights.begin(), weights.end());
+  }
+
+  SegmentData data;
+  data.doc_offsets.push_back(0);
+  const int pb = dim * nbits / 8;
+  for (int chunk = 0; chunk < num_chunks; ++chunk) {
+    ASSIGN_OR_RETURN(nlohmann::json doclens, ReadJson(absl::StrCat(dir, "/doclens.", chunk, ".json")));
+    ASSIGN_OR_RETURN(NpyArray codes_npy, ReadNpy(absl::StrCat(dir, "/", chunk, ".codes.npy")));
+    ASSIGN_OR_RETURN(NpyArray res_npy, ReadNpy(absl::StrCat(dir, "/", chunk, ".residuals.npy")));
+    ASSIGN_OR_RETURN(std::vector<int64_t> codes, codes_npy.AsInt64());
+    if (res_npy.dtype.substr(1) != "u1" || res_npy.shape.size() != 2 || res_npy.shape[1] != pb ||
+        res_npy.shape[0] != int64_t(codes.size()))
+      return absl::DataLossError(absl::StrCat(dir, "/", chunk, ".residuals.npy: expected uint8 [",
+                                              codes.size(), ", ", pb, "]"));
+    uint64_t chunk_tokens = 0;
+    try {
+      for (const auto& len : doclens) {
+        const int64_t n = len.get<int64_t>();
+        if (n < 0) return absl::DataLossError("negative document length");
+        data.ids.push_back(absl::StrCat(prefix, data.ids.size()));
+        data.doc_offsets.push_back(data.doc_offsets.back() + uint64_t(n));
+        chunk_tokens += uint64_t(n);
+      }
+    } catch (const std::exception& e) {
+      return absl::DataLossError(absl::StrCat(dir, "/doclens.", chunk, ".json: ", e.what()));
+    }
+    if (chunk_tokens != codes.size())
+      return absl::DataLossError(absl::StrCat(dir, ": chunk ", chunk, " doclens sum to ",
+                                              chunk_tokens, " but there are ", codes.size(), " codes"));
+    for (int64_t c : codes) {
+      if (c < 0 || c >= nc)
+        return absl::DataLossError(absl::StrCat(dir, ": code ", c, " out of range [0, ", nc, ")"));
+      data.codes.push_back(uint32_t(c));
+    }
+    data.residuals.insert(data.residuals.end(), res_npy.data.begin(), res_npy.data.end());
+  }
+  const size_t ndocs = data.ids.size();
+  if (ndocs == 0) return absl::InvalidArgumentError(absl::StrCat(dir, " holds no documents"));
+  for (const std::string& id : data.ids)
+    if (id.size() > 256) return absl::InvalidArgumentError("id prefix too long");
+
+  // Consistency check against the index's own inverted file, when present.
+  if (std::filesystem::exists(dir + "/ivf.npy") && std::filesystem::exists(dir + "/ivf_lengths.npy")) {
+    ASSIGN_OR_RETURN(NpyArray ivf_npy, ReadNpy(dir + "/ivf.npy"));
+    ASSIGN_OR_RETURN(NpyArray len_npy, ReadNpy(dir + "/ivf_lengths.npy"));
+    ASSIGN_OR_RETURN(std::vector<int64_t> ivf, ivf_npy.AsInt64());
+    ASSIGN_OR_RETURN(std::vector<int64_t> lens, len_npy.AsInt64());
+    if (int(lens.size()) != nc) return absl::DataLossError(absl::StrCat(dir, "/ivf_lengths.npy size"));
+    std::vector<std::vector<uint32_t>> expect(nc);
+    for (uint32_t d = 0; d < ndocs; ++d)
+      for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t)
+        if (expect[data.codes[t]].empty() || expect[data.codes[t]].back() != d)
+          expect[data.codes[t]].push_back(d);
+    size_t pos = 0;
+    for (int c = 0; c < nc; ++c) {
+      if (lens[c] < 0 || pos + size_t(lens[c]) > ivf.size())
+        return absl::DataLossError(absl::StrCat(dir, ": ivf lengths exceed ivf.npy"));
+      std::vector<uint32_t> got(ivf.begin() + long(pos), ivf.begin() + long(pos + lens[c]));
+      std::sort(got.begin(), got.end());
+      got.erase(std::unique(got.begin(), got.end()), got.end());
+      if (got != expect[c])
+        return absl::DataLossError(absl::StrCat(dir, ": ivf.npy disagrees with the codes at centroid ", c));
+      pos += size_t(lens[c]);
+    }
+  }
+
+  codec.trained_tokens = data.doc_offsets.back();
+  codec.Finalize();
+  int64_t seg_id;
+  {
+    std::unique_lock l(mu_);
+    seg_id = next_segment_id_++;
+  }
+  const std::string file = absl::StrCat("seg-", seg_id, ".tseg");
+  const std::string path = opts_.data_dir + "/" + file;
+  RETURN_IF_ERROR(WriteSegment(path, codec, data));
+  ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg, Segment::Open(path));
+  auto h = std::make_shared<SegmentHandle>();
+  h->id = seg_id;
+  h->file = file;
+  h->seg = std::move(seg);
+  h->Init(uint32_t(ndocs));
+  const Metadata metadata = {{"source", "plaid"}};
+  auto meta_ptr = std::make_shared<const Metadata>(metadata);
+  for (size_t i = 0; i < ndocs; ++i) h->metadata[i] = meta_ptr;
+  {
+    std::lock_guard<std::mutex> w(write_mu_);
+    if (!store_) return absl::FailedPreconditionError("shard is closed");
+    absl::Status st = store_->CommitImport(
+        SegmentRow{seg_id, file, ndocs, data.doc_offsets.back()}, data.ids, metadata);
+    if (!st.ok()) {
+      std::remove(path.c_str());
+      return st;
+    }
+    std::unique_lock l(mu_);
+    for (size_t i = 0; i < ndocs; ++i) {
+      RemoveLocked(data.ids[i]);
+      locs_[data.ids[i]] = Loc{seg_id, uint32_t(i), next_seq_++};
+      h->SetAlive(uint32_t(i));
+    }
+    segments_.push_back(h);
+    // A fresh shard adopts the imported centroids for what it ingests next (as after a
+    // restart, where the newest segment's codec is current).
+    if (!codec_) codec_ = h->seg->codec();
+  }
+  LOG_INFO << "imported PLAID index " << dir << ": " << ndocs << " documents, "
+           << data.doc_offsets.back() << " tokens, " << nc << " centroids, nbits " << nbits;
+  return int(ndocs);
+}
+
 }  // namespace tartan::index

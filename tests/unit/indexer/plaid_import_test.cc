@@ -1,0 +1,159 @@
+// Import of the small pylate-rs PLAID index in $TARTAN_SHARED_DIR/data/pylate-rs-plaid-index.
+// The reference decompression below follows fast-plaid's own algorithm (a per-byte
+// bit-reversal map, then a byte -> bucket-indices table, then centroid + weight and L2
+// normalisation), written independently of our codec's bit-stream unpacking.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "services/indexer/lib/npy.h"
+#include "services/indexer/lib/shard.h"
+#include "tests/unit/indexer/test_util.h"
+
+namespace tartan::index {
+namespace {
+
+std::string PlaidDir() {
+  const char* s = std::getenv("TARTAN_SHARED_DIR");
+  return std::string(s ? s : "../shared") + "/data/pylate-rs-plaid-index";
+}
+
+// fast-plaid style: out[d] for one token.
+std::vector<float> ReferenceDecode(const std::vector<float>& centroids, int dim, int code,
+                                   const uint8_t* packed, int nbits,
+                                   const std::vector<float>& weights) {
+  const int per_byte = 8 / nbits, mask = (1 << nbits) - 1;
+  uint8_t reversed[256];
+  for (int v = 0; v < 256; ++v) {
+    int out = 0;
+    for (int pos = 8; pos >= nbits; pos -= nbits) {
+      const int seg = (v >> (pos - nbits)) & mask;
+      int rev = 0;
+      for (int k = 0; k < nbits; ++k)
+        if (seg & (1 << k)) rev |= 1 << (nbits - 1 - k);
+      out |= rev;
+      if (pos > nbits) out <<= nbits;
+    }
+    reversed[v] = uint8_t(out);
+  }
+  std::vector<float> x(dim);
+  for (int b = 0; b < dim * nbits / 8; ++b) {
+    const int r = reversed[packed[b]];
+    for (int j = 0; j < per_byte; ++j) {
+      const int idx = (r >> ((per_byte - 1 - j) * nbits)) & mask;
+      const int d = b * per_byte + j;
+      x[d] = centroids[size_t(code) * dim + d] + weights[idx];
+    }
+  }
+  double n = 0;
+  for (float v : x) n += double(v) * v;
+  for (float& v : x) v = float(v / std::sqrt(n));
+  return x;
+}
+
+class PlaidImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(PlaidDir() + "/metadata.json"))
+      GTEST_SKIP() << "PLAID example index not found at " << PlaidDir();
+  }
+};
+
+TEST_F(PlaidImportTest, DecompressionMatchesFastPlaidAndRanksPassagesFirst) {
+  const std::string dir = PlaidDir();
+  auto centroids_npy = ReadNpy(dir + "/centroids.npy");
+  ASSERT_TRUE(centroids_npy.ok()) << centroids_npy.status();
+  const int dim = int(centroids_npy->shape[1]);
+  ShardOptions o;
+  o.data_dir = testing::TempDir("plaid");
+  o.dim = dim;
+  o.background_compaction = false;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok());
+  auto n = (*shard)->ImportPlaidIndex(dir, "p");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 20);
+  EXPECT_EQ((*shard)->Stats().documents, 20u);
+  EXPECT_EQ((*shard)->Stats().token_vectors, 560u);
+
+  auto centroids = *centroids_npy->AsFloat();
+  auto weights = *(*ReadNpy(dir + "/bucket_weights.npy")).AsFloat();
+  auto codes = *(*ReadNpy(dir + "/0.codes.npy")).AsInt64();
+  auto residuals = *ReadNpy(dir + "/0.residuals.npy");
+  const int nbits = 4, pb = dim * nbits / 8;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back("p" + std::to_string(i));
+  auto docs = (*shard)->Get(ids);
+  ASSERT_TRUE(docs.ok());
+  size_t token = 0;
+  double max_err = 0;
+  for (int i = 0; i < 20; ++i) {
+    const auto& d = (*docs)[i];
+    ASSERT_TRUE(d.has_value());
+    for (int t = 0; t < d->num_tokens; ++t, ++token) {
+      auto ref = ReferenceDecode(centroids, dim, int(codes[token]),
+                                 residuals.data.data() + token * pb, nbits, weights);
+      for (int k = 0; k < dim; ++k)
+        max_err = std::max(max_err, double(std::abs(ref[k] - d->vectors[size_t(t) * dim + k])));
+    }
+  }
+  EXPECT_EQ(token, 560u);
+  EXPECT_LT(max_err, 1e-5);
+
+  // A query made of half of one passage's tokens finds that passage first, exact and PLAID.
+  for (int i = 0; i < 20; ++i) {
+    const auto& d = *(*docs)[i];
+    for (bool exact : {true, false}) {
+      SearchParams p;
+      p.k = 3;
+      p.exact = exact;
+      auto hits = (*shard)->Search(d.vectors.data(), d.num_tokens / 2, p);
+      ASSERT_TRUE(hits.ok());
+      ASSERT_FALSE(hits->empty());
+      EXPECT_EQ((*hits)[0].id, ids[i]) << (exact ? "exact" : "plaid");
+    }
+  }
+  // Survives a restart.
+  ASSERT_TRUE((*shard)->Close().ok());
+  auto again = Shard::Open(o);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)->Stats().documents, 20u);
+}
+
+TEST_F(PlaidImportTest, DimMismatchAndMissingFilesAreErrors) {
+  ShardOptions o;
+  o.data_dir = testing::TempDir("plaid_bad");
+  o.dim = 64;
+  o.background_compaction = false;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok());
+  auto n = (*shard)->ImportPlaidIndex(PlaidDir(), "p");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("dim"), std::string::npos) << n.status();
+  n = (*shard)->ImportPlaidIndex(o.data_dir + "/nowhere", "p");
+  ASSERT_FALSE(n.ok());
+  EXPECT_NE(n.status().message().find("metadata.json"), std::string::npos) << n.status();
+}
+
+TEST(NpyTest, TruncatedFileIsAnError) {
+  const std::string dir = testing::TempDir("npy");
+  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }\n";
+  std::string file = std::string("\x93NUMPY\x01\x00", 8);
+  file += char(header.size());
+  file += '\0';
+  file += header;
+  std::ofstream(dir + "/ok.npy", std::ios::binary) << file << std::string(16, '\0');
+  auto ok = ReadNpy(dir + "/ok.npy");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->shape, std::vector<int64_t>{4});
+  EXPECT_EQ(ok->AsFloat()->size(), 4u);
+  std::ofstream(dir + "/x.npy", std::ios::binary) << file << std::string(8, '\0');
+  auto a = ReadNpy(dir + "/x.npy");
+  EXPECT_FALSE(a.ok());
+}
+
+}  // namespace
+}  // namespace tartan::index
