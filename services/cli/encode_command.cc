@@ -1,6 +1,7 @@
 // tartanctl encode: JSON lines {"text": "..."} on stdin -> one JSON line per input on stdout,
 // {"ids": [model input ids], "embeddings": [[float, ...], ...]}, in input order. Floats are
 // printed with %.9g, enough to round-trip float32 exactly.
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -41,10 +42,12 @@ const std::vector<FlagSpec>& EncodeFlags() {
 constexpr char kSynopsis[] =
     "--model DIR (--queries|--documents) [flags] < inputs.jsonl > vectors.jsonl";
 
+// Same text as printf("%.9g") (9 significant digits round-trip float32), without printf's
+// locale and parsing overhead.
 void AppendFloat(std::string* out, float v) {
   char buf[32];
-  const int n = std::snprintf(buf, sizeof(buf), "%.9g", static_cast<double>(v));
-  out->append(buf, n);
+  const auto result = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::general, 9);
+  out->append(buf, result.ptr);
 }
 
 void WriteResult(const EncodedText& r, std::string* out) {
