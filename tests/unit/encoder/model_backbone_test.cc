@@ -315,6 +315,47 @@ TEST_F(BackboneTest, MalformedBatchesAreRejected) {
   EXPECT_TRUE(empty->empty());
 }
 
+// bf16 products (oneDNN where the CPU has native bf16, else the emulation with identical
+// rounding) against float32 on a model of realistic width.
+TEST_F(BackboneTest, BFloat16MatchesFloat32OnWideModel) {
+  for (const char* arch : {"modernbert", "bert"}) {
+    TestBackboneShape shape;
+    shape.arch = arch;
+    shape.vocab_size = 500;
+    shape.hidden = 384;
+    shape.heads = 6;
+    shape.intermediate = 576;
+    shape.layers = 4;
+    shape.local_attention = 32;
+    ASSERT_TRUE(WriteTestBackbone(Dir(arch), shape, 11, false).ok());
+    BackboneOptions opts;
+    opts.precision = Precision::kBFloat16;
+    opts.emulate_bf16_if_unsupported = true;
+    auto fp32 = LoadBackbone(Dir(arch), {});
+    auto bf16 = LoadBackbone(Dir(arch), opts);
+    ASSERT_TRUE(fp32.ok() && bf16.ok()) << bf16.status();
+    EXPECT_EQ((*bf16)->precision(), Precision::kBFloat16);
+    const PackedBatch batch = RandomBatch({32, 180, 7}, 500, 12);
+    auto a = (*fp32)->Forward(batch);
+    auto b = (*bf16)->Forward(batch);
+    ASSERT_TRUE(a.ok() && b.ok());
+    const int h = shape.hidden;
+    double worst = 1.0;
+    for (size_t t = 0; t < batch.ids.size(); ++t) {
+      double dot = 0, na = 0, nb = 0;
+      for (int d = 0; d < h; ++d) {
+        const double x = (*a)[t * h + d], y = (*b)[t * h + d];
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+      }
+      worst = std::min(worst, dot / std::sqrt(na * nb));
+    }
+    std::cout << arch << ": bf16 worst per-token cosine vs fp32 " << worst << "\n";
+    EXPECT_GE(worst, 0.999) << arch;
+  }
+}
+
 TEST(ModelConfigTest, NewerRopeParametersSpelling) {
   auto c = ParseModelConfig(
       R"({"model_type": "modernbert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 3,

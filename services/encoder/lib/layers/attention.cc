@@ -8,16 +8,28 @@
 #include "services/encoder/lib/layers/parallel.h"
 #include "services/encoder/lib/layers/softmax.h"
 
+#ifndef TARTAN_GLOBAL_TILE
+#define TARTAN_GLOBAL_TILE 256
+#endif
+
 namespace tartan::encoder {
 namespace {
 
-constexpr int kQueryTile = 64;  // query rows per work item (and per score GEMM)
+// Query rows per work item (and per score GEMM). Local layers use a small tile so the band
+// wasted outside the window stays small. Global layers on long sequences use a larger tile:
+// with head_dim-deep products BLAS spends much of its time packing K and V, once per tile.
+constexpr int kLocalQueryTile = 64;
+int QueryTile(bool local, int len) {
+  if (local) return kLocalQueryTile;
+  return len >= 1024 ? TARTAN_GLOBAL_TILE : 64;
+}
 
 struct WorkItem {
   int32_t seq_begin;  // token offset of the sequence
   int32_t seq_len;
   int32_t head;
   int32_t q0;  // first query row of the tile, relative to the sequence
+  int32_t rows;
 };
 
 }  // namespace
@@ -29,28 +41,36 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
   const bool local = p.half_window >= 0;
 
   std::vector<WorkItem> items;
-  int max_keys = 0;
+  int64_t max_scores = 0;  // largest rows x keys block of any item
   for (size_t b = 0; b + 1 < offsets.size(); ++b) {
     const int32_t len = offsets[b + 1] - offsets[b];
     if (len <= 0) continue;
-    max_keys = std::max(max_keys, local ? std::min<int>(len, kQueryTile + 2 * p.half_window) : len);
+    const int tile = QueryTile(local, len);
+    const int keys = local ? std::min<int>(len, tile + 2 * p.half_window) : len;
+    max_scores = std::max<int64_t>(max_scores, static_cast<int64_t>(std::min(tile, len)) * keys);
     for (int h = 0; h < p.num_heads; ++h) {
-      for (int32_t q0 = 0; q0 < len; q0 += kQueryTile) items.push_back({offsets[b], len, h, q0});
+      for (int32_t q0 = 0; q0 < len; q0 += tile) {
+        items.push_back({offsets[b], len, h, q0, std::min(tile, len - q0)});
+      }
     }
   }
+  // The softmax kernel reads the mask as 0/1 floats (multiplies instead of branches).
+  std::vector<float> mask_f(offsets.empty() ? 0 : offsets.back());
+  for (size_t t = 0; t < mask_f.size(); ++t) mask_f[t] = key_mask[t] ? 1.0f : 0.0f;
   const int workers = std::max(1, std::min<int>(p.num_threads, static_cast<int>(items.size())));
   // With several workers each GEMM runs single-threaded on its own tile; with one worker the
   // (large, global) GEMMs may still use BLAS threads.
   const int blas_threads = workers > 1 ? 1 : p.num_threads;
-  std::vector<std::vector<float>> scores(workers,
-                                         std::vector<float>(static_cast<size_t>(kQueryTile) * max_keys));
+  int max_rows = 0;
+  for (const WorkItem& it : items) max_rows = std::max<int>(max_rows, it.rows);
+  std::vector<std::vector<float>> scores(workers, std::vector<float>(max_scores));
   std::vector<std::vector<float>> mean_v(workers, std::vector<float>(p.head_dim));
-  std::vector<std::vector<uint8_t>> degenerate(workers, std::vector<uint8_t>(kQueryTile));
+  std::vector<std::vector<uint8_t>> degenerate(workers, std::vector<uint8_t>(max_rows));
 
   ParallelFor(static_cast<int64_t>(items.size()), workers, [&](int64_t idx, int w) {
     const WorkItem& it = items[idx];
-    const int32_t q1 = std::min(it.seq_len, it.q0 + kQueryTile);
-    const int rows = q1 - it.q0;
+    const int32_t q1 = it.q0 + it.rows;
+    const int rows = it.rows;
     int32_t k0 = 0, k1 = it.seq_len;
     if (local) {
       k0 = std::max(0, it.q0 - p.half_window);
@@ -61,7 +81,7 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
     const float* q = seq + static_cast<int64_t>(it.q0) * ld + it.head * p.head_dim;
     const float* k = seq + static_cast<int64_t>(k0) * ld + hidden + it.head * p.head_dim;
     const float* v = seq + static_cast<int64_t>(k0) * ld + 2 * hidden + it.head * p.head_dim;
-    const uint8_t* kmask = key_mask + it.seq_begin + k0;
+    const float* kmask = mask_f.data() + it.seq_begin + k0;
     float* s = scores[w].data();
     uint8_t* degen = degenerate[w].data();
 

@@ -1,20 +1,102 @@
 #include "services/encoder/lib/layers/softmax.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace tartan::encoder {
+namespace {
 
-void ExpInPlace(float* x, int n) {
-  for (int i = 0; i < n; ++i) x[i] = std::exp(x[i]);
+// exp(x) for x <= 0 (softmax arguments after subtracting the max), 8 lanes: Cody-Waite range
+// reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial for e^r; ~1 ulp.
+// Arguments below -87.3 flush to 0 (exp underflows to subnormal there anyway).
+__attribute__((target("avx2,fma"))) inline __m256 Exp256(__m256 x) {
+  const __m256 kLog2e = _mm256_set1_ps(1.44269504088896341f);
+  const __m256 kLn2Hi = _mm256_set1_ps(0.693359375f);
+  const __m256 kLn2Lo = _mm256_set1_ps(-2.12194440e-4f);
+  const __m256 kMin = _mm256_set1_ps(-87.3365447505531f);
+  const __m256 underflow = _mm256_cmp_ps(x, kMin, _CMP_LT_OQ);
+  x = _mm256_max_ps(x, kMin);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, kLog2e),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, kLn2Hi, x);
+  r = _mm256_fnmadd_ps(n, kLn2Lo, r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(underflow, result);
 }
 
-bool MaskedSoftmaxRow(float* row, int n, int lo, int hi, const uint8_t* key_mask) {
+__attribute__((target("avx2,fma"))) bool MaskedSoftmaxRowAvx2(float* row, int n, int lo, int hi,
+                                                              const float* key_mask) {
+  std::fill(row, row + lo, 0.0f);
+  std::fill(row + hi, row + n, 0.0f);
+  const __m256 neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 zero = _mm256_setzero_ps();
+  // Pass 1: max over visible entries.
+  __m256 vmax = neg_inf;
+  int j = lo;
+  for (; j + 8 <= hi; j += 8) {
+    const __m256 visible = _mm256_cmp_ps(_mm256_loadu_ps(key_mask + j), zero, _CMP_NEQ_OQ);
+    vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(neg_inf, _mm256_loadu_ps(row + j), visible));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  float mx = *std::max_element(lanes, lanes + 8);
+  for (; j < hi; ++j) {
+    if (key_mask[j] != 0.0f) mx = std::max(mx, row[j]);
+  }
+  if (mx == -std::numeric_limits<float>::infinity()) {
+    std::fill(row + lo, row + hi, 0.0f);
+    return false;
+  }
+  // Pass 2: e = exp(x - max) on visible entries, 0 elsewhere; running sum.
+  const __m256 vm = _mm256_set1_ps(mx);
+  __m256 vsum = zero;
+  j = lo;
+  for (; j + 8 <= hi; j += 8) {
+    const __m256 mask = _mm256_loadu_ps(key_mask + j);
+    const __m256 e = _mm256_mul_ps(Exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm)), mask);
+    _mm256_storeu_ps(row + j, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  _mm256_store_ps(lanes, vsum);
+  double sum = 0.0;
+  for (float v : lanes) sum += v;
+  for (; j < hi; ++j) {
+    row[j] = key_mask[j] != 0.0f ? std::exp(row[j] - mx) : 0.0f;
+    sum += row[j];
+  }
+  // Pass 3: normalise.
+  const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
+  j = lo;
+  for (; j + 8 <= hi; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
+  const float inv_s = static_cast<float>(1.0 / sum);
+  for (; j < hi; ++j) row[j] *= inv_s;
+  return true;
+}
+
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+
+}  // namespace
+
+bool SoftmaxUsesAvx2() { return kHaveAvx2; }
+
+bool MaskedSoftmaxRowScalar(float* row, int n, int lo, int hi, const float* key_mask) {
   float mx = -std::numeric_limits<float>::infinity();
   bool any = false;
   for (int j = lo; j < hi; ++j) {
-    if (key_mask[j]) {
+    if (key_mask[j] != 0.0f) {
       mx = std::max(mx, row[j]);
       any = true;
     }
@@ -25,13 +107,19 @@ bool MaskedSoftmaxRow(float* row, int n, int lo, int hi, const uint8_t* key_mask
     std::fill(row + lo, row + hi, 0.0f);
     return false;
   }
-  for (int j = lo; j < hi; ++j) row[j] = key_mask[j] ? row[j] - mx : -INFINITY;
-  ExpInPlace(row + lo, hi - lo);
   double sum = 0.0;
-  for (int j = lo; j < hi; ++j) sum += row[j];
+  for (int j = lo; j < hi; ++j) {
+    row[j] = key_mask[j] != 0.0f ? std::exp(row[j] - mx) : 0.0f;
+    sum += row[j];
+  }
   const float inv = static_cast<float>(1.0 / sum);
   for (int j = lo; j < hi; ++j) row[j] *= inv;
   return true;
+}
+
+bool MaskedSoftmaxRow(float* row, int n, int lo, int hi, const float* key_mask) {
+  return kHaveAvx2 ? MaskedSoftmaxRowAvx2(row, n, lo, hi, key_mask)
+                   : MaskedSoftmaxRowScalar(row, n, lo, hi, key_mask);
 }
 
 }  // namespace tartan::encoder

@@ -1,15 +1,20 @@
-// Masked softmax over one attention row (float32).
+// Masked softmax over one attention row (float32), with an AVX2+FMA kernel chosen at run time
+// (the portable build targets baseline x86-64) and a scalar reference it is tested against.
 #pragma once
 
 #include <cstdint>
 
 namespace tartan::encoder {
 
-// Softmax of row[lo, hi) restricted to entries whose key_mask is non-zero; every other entry of
-// row[0, n) becomes 0. Returns false (and leaves the row all zero) when no entry is visible.
-bool MaskedSoftmaxRow(float* row, int n, int lo, int hi, const uint8_t* key_mask);
+// Softmax of row[lo, hi) restricted to entries whose key_mask is 1.0f (0.0f = hidden); every
+// other entry of row[0, n) becomes 0. Returns false (and leaves the row all zero) when no entry
+// of [lo, hi) is visible.
+bool MaskedSoftmaxRow(float* row, int n, int lo, int hi, const float* key_mask);
 
-// out[i] = exp(x[i]) for n values (vectorised where the CPU allows; ~1 ulp of std::exp).
-void ExpInPlace(float* x, int n);
+// The scalar reference (std::exp), exposed for tests.
+bool MaskedSoftmaxRowScalar(float* row, int n, int lo, int hi, const float* key_mask);
+
+// True when MaskedSoftmaxRow uses the AVX2 kernel on this CPU.
+bool SoftmaxUsesAvx2();
 
 }  // namespace tartan::encoder

@@ -1,0 +1,205 @@
+// Backbone throughput: tokens/s for queries and documents on ModernBERT-base and Ettin-32M
+// shapes (random weights written with WriteTestBackbone), 1 and 2 threads, fp32 and bf16,
+// plus the GEMM GFLOP/s issued through the sgemm seam as a fraction of a plain sgemm peak
+// measured in the same run.
+//
+//   encoder_bench [--models=base,ettin32m] [--threads=1,2] [--precisions=fp32,bf16]
+//                 [--long] [--min_seconds=1.5] [--max_reps=3]
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/blas/bf16_matmul.h"
+#include "services/encoder/lib/blas/gemm.h"
+
+ABSL_FLAG(std::string, models, "base,ettin32m", "shapes: base (ModernBERT-base), ettin32m");
+ABSL_FLAG(std::string, threads, "1,2", "thread counts");
+ABSL_FLAG(std::string, precisions, "fp32,bf16", "fp32 and/or bf16");
+ABSL_FLAG(bool, long_docs, false, "also run 8192-token documents on ModernBERT-base (slow)");
+ABSL_FLAG(int, min_length, 0, "skip workloads with shorter sequences");
+ABSL_FLAG(int, max_length, 8192, "skip workloads with longer sequences");
+ABSL_FLAG(double, min_seconds, 1.5, "time budget per configuration (after one warm-up)");
+ABSL_FLAG(int, max_reps, 3, "repetitions per configuration (median reported)");
+
+namespace tartan::encoder {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Process CPU seconds (all threads). The build machine is shared, so wall time includes time
+// spent descheduled; efficiency figures use CPU time on both sides of the ratio.
+double CpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct Workload {
+  std::string name;
+  int length;
+  int batch;
+};
+
+PackedBatch MakeBatch(const Workload& w, int vocab) {
+  std::mt19937 rng(42);
+  PackedBatch b;
+  b.offsets.push_back(0);
+  for (int s = 0; s < w.batch; ++s) {
+    for (int i = 0; i < w.length; ++i) {
+      b.ids.push_back(static_cast<int32_t>(rng() % vocab));
+      b.key_mask.push_back(1);
+    }
+    b.offsets.push_back(static_cast<int32_t>(b.ids.size()));
+  }
+  return b;
+}
+
+// Best-of sgemm GFLOP/s for a square-ish product representative of the model's GEMMs.
+double SgemmPeak(int threads) {
+  const int m = 1024, n = 2304, k = 768;
+  std::vector<float> a(static_cast<size_t>(m) * k, 0.5f), b(static_cast<size_t>(n) * k, 0.25f),
+      c(static_cast<size_t>(m) * n);
+  Sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n, threads);
+  double best = 0;
+  for (int rep = 0; rep < 5; ++rep) {
+    const double t0 = CpuSeconds();
+    Sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n, threads);
+    best = std::max(best, 2.0 * m * n * k / (CpuSeconds() - t0) / 1e9 * threads);
+  }
+  return best;
+}
+
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+int Main() {
+  namespace fs = std::filesystem;
+  const fs::path tmp = fs::temp_directory_path() / ("tartan_encoder_bench_" + std::to_string(::getpid()));
+  std::vector<int> thread_counts;
+  for (auto s : absl::StrSplit(absl::GetFlag(FLAGS_threads), ',')) {
+    thread_counts.push_back(std::stoi(std::string(s)));
+  }
+  const std::vector<std::string> models = absl::StrSplit(absl::GetFlag(FLAGS_models), ',');
+  const std::vector<std::string> precisions = absl::StrSplit(absl::GetFlag(FLAGS_precisions), ',');
+
+  std::printf("machine: %s, %u hardware threads; native bf16 (AVX512-BF16/AMX): %s; oneDNN: %s\n",
+              CpuModel().c_str(), std::thread::hardware_concurrency(),
+              CpuHasNativeBf16() ? "yes" : "no", HaveBf16Backend() ? "yes" : "no");
+  std::vector<double> peak(8, 0.0);
+  for (int t : thread_counts) {
+    peak[t] = SgemmPeak(t);
+    std::printf("sgemm peak (1024x2304x768, best of 5, per CPU-second x threads), %d thread(s): "
+                "%.1f GFLOP/s\n", t, peak[t]);
+  }
+  std::printf("\n| model | workload | tokens | threads | precision | ms/batch (median wall) | "
+              "tokens/s (wall) | tokens/s (CPU time) | GEMM GFLOP/s (CPU time) | of sgemm peak |\n");
+  std::printf("|---|---|---:|---:|---|---:|---:|---:|---:|---:|\n");
+
+  for (const std::string& model : models) {
+    TestBackboneShape shape;
+    shape.vocab_size = 1024;  // vocabulary size does not change compute; keeps the file small
+    shape.max_position = 8192;
+    shape.local_attention = 128;
+    shape.global_every = 3;
+    if (model == "base") {
+      shape.hidden = 768, shape.layers = 22, shape.heads = 12, shape.intermediate = 1152;
+    } else if (model == "ettin32m") {
+      shape.hidden = 384, shape.layers = 10, shape.heads = 6, shape.intermediate = 576;
+    } else {
+      std::fprintf(stderr, "unknown model %s\n", model.c_str());
+      return 2;
+    }
+    const std::string dir = (tmp / model).string();
+    if (auto st = WriteTestBackbone(dir, shape, 1, false); !st.ok()) {
+      std::fprintf(stderr, "%s\n", st.ToString().c_str());
+      return 1;
+    }
+    std::vector<Workload> workloads = {{"query", 32, 1},  {"query", 32, 32}, {"doc", 180, 8},
+                                       {"doc", 512, 2},   {"doc", 2048, 1}};
+    if (model != "base" || absl::GetFlag(FLAGS_long_docs)) workloads.push_back({"doc", 8192, 1});
+    for (const std::string& prec : precisions) {
+      for (int threads : thread_counts) {
+        BackboneOptions opts;
+        opts.num_threads = threads;
+        opts.precision = prec == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;
+        auto bb = LoadBackbone(dir, opts);
+        if (!bb.ok()) {
+          std::fprintf(stderr, "%s\n", bb.status().ToString().c_str());
+          return 1;
+        }
+        if (opts.precision == Precision::kBFloat16 && (*bb)->precision() != Precision::kBFloat16) {
+          std::printf("| %s | (all) | | %d | bf16 | skipped: no native bf16 on this CPU | | | | |\n",
+                      model.c_str(), threads);
+          continue;
+        }
+        for (const Workload& w : workloads) {
+          if (w.length < absl::GetFlag(FLAGS_min_length) ||
+              w.length > absl::GetFlag(FLAGS_max_length)) {
+            continue;
+          }
+          const PackedBatch batch = MakeBatch(w, shape.vocab_size);
+          if (!(*bb)->Forward(batch).ok()) return 1;  // warm-up
+          std::vector<double> times;
+          const uint64_t flops0 = GemmFlopCount();
+          double total = 0;
+          const double cpu0 = CpuSeconds();
+          while (static_cast<int>(times.size()) < absl::GetFlag(FLAGS_max_reps) &&
+                 (times.empty() || total < absl::GetFlag(FLAGS_min_seconds))) {
+            const auto t0 = Clock::now();
+            auto out = (*bb)->Forward(batch);
+            const double s = Seconds(t0, Clock::now());
+            if (!out.ok()) return 1;
+            times.push_back(s);
+            total += s;
+          }
+          // CPU seconds divided by threads approximates the time with the cores to ourselves.
+          const double cpu = (CpuSeconds() - cpu0) / threads;
+          const double gflops = (GemmFlopCount() - flops0) / cpu / 1e9;
+          std::sort(times.begin(), times.end());
+          const double median = times[times.size() / 2];
+          const double tokens = static_cast<double>(batch.ids.size());
+          // The peak is float32 sgemm; for bf16 the ratio only says how far past it we got.
+          std::printf("| %s | %s %dx%d | %.0f | %d | %s | %.1f | %.0f | %.0f | %.1f | %.0f%% |\n",
+                      model.c_str(), w.name.c_str(), w.batch, w.length, tokens, threads,
+                      prec.c_str(), median * 1e3, tokens / median,
+                      tokens * times.size() / cpu, gflops, 100.0 * gflops / peak[threads]);
+          std::fflush(stdout);
+        }
+      }
+    }
+  }
+  fs::remove_all(tmp);
+  return 0;
+}
+
+}  // namespace
+}  // namespace tartan::encoder
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return tartan::encoder::Main();
+}
