@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""Checks that the deployment files (helm/tartan, docker/compose.yaml) and the binaries agree.
+
+1. Every `.Values.<path>` (and alias such as `$v := .Values.encoder`) used in the chart's
+   templates exists in values.yaml, so a typo cannot render as an empty flag value.
+2. Every TARTAN_<FLAG> the chart's ConfigMaps or the compose file set, and every --flag in the
+   values' extraArgs, is a flag of the binary that receives it (from `<binary> --helpfull`).
+3. The chart's default values parse as flags: each service is started with its ConfigMap
+   environment (ports moved to free ones) and must not reject a value (exit 2, "invalid
+   value"). The indexer and router must reach SERVING and exit 0 on SIGTERM; the encoder has
+   no model here and must fail only on loading it.
+
+Usage: check_deploy_config.py --source-dir REPO --bin-dir BUILD/bin
+Exit 0 pass, 1 fail, 77 skipped (a binary or PyYAML missing).
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+SERVICES = {"encoder": "tartan-encoder", "indexer": "tartan-indexer", "router": "tartan-router"}
+failures = []
+
+
+def fail(message):
+    failures.append(message)
+    print("FAIL:", message)
+
+
+def binary_flags(path):
+    out = subprocess.run([path, "--helpfull"], capture_output=True, text=True, timeout=30)
+    flags = set(re.findall(r"^\s+--(\w+) \(", out.stdout + out.stderr, re.M))
+    if "grpc_port" not in flags:
+        raise RuntimeError(f"cannot read flags from {path} --helpfull")
+    return flags
+
+
+def lookup(tree, dotted):
+    node = tree
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def check_values_paths(chart_dir, values):
+    tdir = os.path.join(chart_dir, "templates")
+    for name in sorted(os.listdir(tdir)):
+        text = open(os.path.join(tdir, name)).read()
+        aliases = dict(re.findall(r"\$(\w+) := \.Values\.([\w.]+)", text))
+        # Helpers get one component's values as `.values` (encoder, indexer and router).
+        for path in re.findall(r"(?<![\w$])\.Values\.([\w.]+)", text):
+            if not lookup(values, path)[0]:
+                fail(f"{name}: .Values.{path} is not in values.yaml")
+        for alias, base in aliases.items():
+            for path in re.findall(r"\$" + alias + r"\.([\w.]+)", text):
+                if not lookup(values, base + "." + path)[0]:
+                    fail(f"{name}: ${alias}.{path} (.Values.{base}.{path}) is not in values.yaml")
+        if name.startswith("_"):
+            for path in set(re.findall(r"\$v\.([\w.]+)", text)):
+                for component in SERVICES:
+                    if not lookup(values, f"{component}.{path}")[0]:
+                        fail(f"{name}: $v.{path} missing from values.yaml {component}")
+
+
+# Stand-ins for the chart's computed helpers when rendering the ConfigMap without helm.
+HELPER_VALUES = {
+    "tartan.modelPath": "/nonexistent/models/test-model",
+    "tartan.shardList": "demo-indexer-0.demo-indexer.ns.svc.cluster.local:50061,"
+                        "demo-indexer-1.demo-indexer.ns.svc.cluster.local:50061",
+    "tartan.encoderAddress": "demo-encoder:50051",
+}
+
+
+def configmap_env(chart_dir, values):
+    """{component: {TARTAN_X: value}} from templates/configmap.yaml with the default values."""
+    text = open(os.path.join(chart_dir, "templates", "configmap.yaml")).read()
+    envs = {}
+    for doc in text.split("\n---\n"):
+        match = re.search(r"name: \{\{ \$fullname \}\}-(\w+)", doc)
+        if not match:
+            continue
+        env = {}
+        for key, rhs in re.findall(r"^  (TARTAN_\w+): (.*)$", doc, re.M):
+            expr = re.fullmatch(r"\{\{ (.*) \}\}", rhs.strip())
+            if not expr:
+                env[key] = rhs.strip()
+                continue
+            inner = expr.group(1)
+            helper = re.match(r'include "([\w.]+)"', inner)
+            if helper:
+                env[key] = HELPER_VALUES[helper.group(1)]
+                continue
+            path = re.match(r"\.Values\.([\w.]+)", inner)
+            found, value = lookup(values, path.group(1)) if path else (False, None)
+            if not found:
+                fail(f"configmap.yaml: cannot evaluate {key}: {rhs}")
+                continue
+            env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        envs[match.group(1)] = env
+    return envs
+
+
+def compose_env(repo):
+    import yaml  # noqa: PLC0415 (optional dependency)
+    compose = yaml.safe_load(open(os.path.join(repo, "docker", "compose.yaml")))
+    result = []
+    for name, service in compose["services"].items():
+        command = service.get("command") or []
+        binary = command[0] if command else ""
+        component = next((c for c, b in SERVICES.items() if b == binary), None)
+        if component is None:
+            continue
+        env = {}
+        for key, value in (service.get("environment") or {}).items():
+            value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+            env[key] = value
+        result.append((f"compose {name}", component, env))
+    return result
+
+
+def check_flags_exist(label, flags, env, extra_args):
+    for key in env:
+        if not key.startswith("TARTAN_"):
+            continue
+        flag = key[len("TARTAN_"):].lower()
+        if flag not in flags:
+            fail(f"{label}: {key} names no flag --{flag}")
+    for arg in extra_args:
+        flag = re.match(r"--(\w+)", arg)
+        if flag and flag.group(1) not in flags:
+            fail(f"{label}: extraArgs {arg} names no flag")
+
+
+def run_with_env(binary, component, env, workdir):
+    """Starts the binary with `env`; returns (exit code, stderr, reached SERVING)."""
+    port_file = os.path.join(workdir, f"{component}.ports.json")
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TARTAN_")}
+    full_env.update(env)
+    full_env.update({"TARTAN_GRPC_PORT": "0", "TARTAN_METRICS_PORT": "0",
+                     "TARTAN_HOST": "127.0.0.1", "TARTAN_PORT_FILE": port_file,
+                     "TARTAN_DRAIN_GRACE_S": "1"})
+    if component == "indexer":
+        full_env["TARTAN_DATA_DIR"] = os.path.join(workdir, "shard")
+        full_env["TARTAN_SHARD_NAME"] = "shard-0"
+    log = open(os.path.join(workdir, f"{component}.log"), "w+")
+    proc = subprocess.Popen([binary], env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                            cwd=workdir)
+    serving = False
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(port_file):
+            ports = json.load(open(port_file))
+            if metric_serving(component, ports["metrics_port"]):
+                serving = True
+                break
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.seek(0)
+    return proc.returncode, log.read(), serving
+
+
+def metric_serving(component, port):
+    import urllib.request  # noqa: PLC0415
+    try:
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return False
+    return re.search(rf"^tartan_{component}_lifecycle_state(\{{[^}}]*\}})? 2(\.0+)?$", body, re.M) is not None
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--source-dir", required=True)
+    parser.add_argument("--bin-dir", required=True)
+    args = parser.parse_args()
+    try:
+        import yaml
+    except ImportError:
+        print("SKIP: PyYAML (python3-yaml) is not installed")
+        return SKIP
+    chart_dir = os.path.join(args.source_dir, "helm", "tartan")
+    values = yaml.safe_load(open(os.path.join(chart_dir, "values.yaml")))
+    check_values_paths(chart_dir, values)
+
+    binaries = {c: os.path.join(args.bin_dir, b) for c, b in SERVICES.items()}
+    missing = [b for b in binaries.values() if not os.access(b, os.X_OK)]
+    if len(missing) == len(binaries):
+        print("SKIP: no service binary built in", args.bin_dir)
+        return SKIP
+    flags = {c: binary_flags(b) for c, b in binaries.items() if b not in missing}
+    for b in missing:
+        print("note: not built, its flags are not checked:", b)
+
+    chart_envs = configmap_env(chart_dir, values)
+    if set(chart_envs) != set(SERVICES):
+        fail(f"configmap.yaml defines ConfigMaps {sorted(chart_envs)}, want {sorted(SERVICES)}")
+    sources = [(f"chart {c}", c, env) for c, env in chart_envs.items()] + compose_env(args.source_dir)
+    for label, component, env in sources:
+        if component in flags:
+            extra = values[component].get("extraArgs") or [] if label.startswith("chart") else []
+            check_flags_exist(label, flags[component], env, extra)
+    # The indexer's pod-level env (TARTAN_SHARD_NAME) is set in indexer.yaml, not the ConfigMap.
+    indexer_yaml = open(os.path.join(chart_dir, "templates", "indexer.yaml")).read()
+    if "indexer" in flags:
+        for key in re.findall(r"name: (TARTAN_\w+)", indexer_yaml):
+            check_flags_exist("chart indexer pod env", flags["indexer"], {key: ""}, [])
+
+    with tempfile.TemporaryDirectory(prefix="tartan-deploy-") as workdir:
+        for component, env in sorted(chart_envs.items()):
+            if component not in flags:
+                continue
+            code, log, serving = run_with_env(binaries[component], component, env, workdir)
+            if code == 2 or "invalid value" in log:
+                fail(f"chart {component}: default values rejected as flags:\n{log}")
+            elif component == "encoder":
+                if code != 1 or "model" not in log.lower():
+                    fail(f"chart encoder: expected a model-load failure (exit 1), got {code}:\n{log}")
+            elif not serving or code != 0:
+                fail(f"chart {component}: serving={serving} exit={code}, want SERVING then 0:\n{log}")
+            else:
+                print(f"ok: {component} started with the chart's ConfigMap env and drained")
+
+    if failures:
+        print(f"{len(failures)} failure(s)")
+        return 1
+    print("deploy config: all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
