@@ -105,9 +105,12 @@ The router's --shards value: the indexer pods' stable DNS names in ordinal order
 {{/*
 Lifecycle, probes and security shared by the three containers.
 Call with (dict "root" $ "values" .Values.<component>).
-Native gRPC probes (grpc.health.v1, empty service name) take a port *number*: Kubernetes does
-not resolve named ports for them. The health status turns SERVING only once the model is
-loaded / the shard recovered, and NOT_SERVING again while draining.
+Startup and readiness use the native gRPC probe (grpc.health.v1, empty service name), which
+turns SERVING only once the model is loaded / the shard recovered and NOT_SERVING again while
+draining. It takes a port *number*: Kubernetes does not resolve named ports for gRPC probes.
+Liveness asks the separate metrics server (named port) instead: it only has to show the
+process is alive, and must not fail because gRPC is saturated by a burst of searches or
+encodes, since a restart costs a model load or a WAL replay.
 */}}
 {{- define "tartan.containerCommon" -}}
 {{- $v := .values -}}
@@ -137,8 +140,9 @@ readinessProbe:
   failureThreshold: {{ $v.readinessProbe.failureThreshold }}
   timeoutSeconds: 3
 livenessProbe:
-  grpc:
-    port: {{ int $v.ports.grpc }}
+  httpGet:
+    path: /metrics
+    port: metrics
   periodSeconds: {{ $v.livenessProbe.periodSeconds }}
   failureThreshold: {{ $v.livenessProbe.failureThreshold }}
   timeoutSeconds: {{ $v.livenessProbe.timeoutSeconds }}
