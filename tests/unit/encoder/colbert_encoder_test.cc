@@ -245,6 +245,14 @@ TEST_F(ColbertEncoderTest, LexicalModelMatchesTermsOnly) {
     }
   }
   EXPECT_LT(sum_abs / pairs, 0.15);
+
+  // "Music" first in the query (token "Music") and " music" inside the document ("Ġmusic")
+  // share an embedding row in the lexical model.
+  auto q2 = enc->Encode({"Music lovers"}, true, std::nullopt, 1);
+  ASSERT_TRUE(q2.ok());
+  const EncodedText& q2e = (*q2)[0];
+  ASSERT_NE(q2e.ids[2], music);  // a different token id...
+  EXPECT_NEAR(Cosine(&q2e.vectors[2 * dim], &de.vectors[dp * dim], dim), 1.0f, 1e-5);  // ...same vector
 }
 
 // A Stanford HF_ColBERT checkpoint built from the golden BERT model: `bert.`-prefixed backbone

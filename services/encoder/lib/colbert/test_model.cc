@@ -1,16 +1,20 @@
 #include "services/encoder/lib/colbert/test_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "services/encoder/lib/colbert/dense_io.h"
 #include "services/encoder/lib/colbert/model_folder.h"
+#include "services/encoder/lib/safetensors.h"
 #include "services/encoder/lib/tokenizer/tokenizer.h"
 
 namespace tartan::encoder {
@@ -226,6 +230,57 @@ absl::Status WriteSentenceTransformersFiles(const std::string& out_dir,
   return WriteJson(JoinPath(out_dir, "sentence_bert_config.json"), sbert);
 }
 
+// Lexical ModernBERT models: byte-level BPE spells one word as several tokens ("paris" at
+// the start of a text, "Ġparis" after a space, "Paris", "ĠParis"). Giving all of them the
+// embedding row of the first such token makes MaxSim match words regardless of position and
+// ASCII case. Only model-vocabulary tokens are tied (added/special tokens keep their rows).
+absl::Status TieLexicalVariants(const std::string& out_dir) {
+  const std::string tokenizer_path = JoinPath(out_dir, "tokenizer.json");
+  ASSIGN_OR_RETURN(nlohmann::json tok, ReadJson<nlohmann::json>(tokenizer_path));
+  std::vector<std::pair<int64_t, std::string>> by_id;  // (id, canonical word)
+  try {
+    const nlohmann::json& vocab = tok.at("model").at("vocab");
+    if (!vocab.is_object()) return absl::OkStatus();
+    for (const auto& [token, id] : vocab.items()) {
+      std::string word = token;
+      if (word.rfind("\xC4\xA0", 0) == 0) word = word.substr(2);  // "Ġ": a leading space
+      if (word.empty()) continue;
+      for (char& c : word) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+      by_id.emplace_back(id.get<int64_t>(), std::move(word));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(tokenizer_path, ": ", e.what()));
+  }
+  std::sort(by_id.begin(), by_id.end());
+
+  const std::string weights_path = JoinPath(out_dir, "model.safetensors");
+  std::vector<NamedTensor> tensors;
+  {
+    ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(weights_path));
+    for (const std::string& name : file->Names()) {
+      ASSIGN_OR_RETURN(TensorInfo info, file->Info(name));
+      ASSIGN_OR_RETURN(std::vector<float> data, file->LoadF32(name, info.shape));
+      tensors.push_back({name, info.shape, std::move(data)});
+    }
+  }  // unmapped before the file is rewritten
+  NamedTensor* embeddings = nullptr;
+  for (NamedTensor& t : tensors) {
+    if (t.name == "embeddings.tok_embeddings.weight") embeddings = &t;
+  }
+  if (embeddings == nullptr || embeddings->shape.size() != 2) return absl::OkStatus();
+  const int64_t rows = embeddings->shape[0];
+  const int64_t hidden = embeddings->shape[1];
+  absl::flat_hash_map<std::string, int64_t> first_row;
+  for (const auto& [id, word] : by_id) {
+    if (id < 0 || id >= rows) continue;
+    auto [it, inserted] = first_row.try_emplace(word, id);
+    if (inserted) continue;
+    std::copy_n(embeddings->data.begin() + it->second * hidden, hidden,
+                embeddings->data.begin() + id * hidden);
+  }
+  return WriteSafetensorsF32(weights_path, tensors);
+}
+
 }  // namespace
 
 absl::StatusOr<TestModelSpec> TestModelPreset(std::string_view arch, std::string_view shape) {
@@ -290,6 +345,7 @@ absl::Status WriteTestModel(const std::string& out_dir, const TestModelSpec& spe
   TestBackboneShape shape = spec.shape;
   shape.vocab_size = tokenizer->vocab_size();
   RETURN_IF_ERROR(WriteTestBackbone(out_dir, shape, spec.seed, spec.lexical));
+  if (spec.lexical && shape.arch == "modernbert") RETURN_IF_ERROR(TieLexicalVariants(out_dir));
 
   // Dense: Gaussian projection with variance 1/hidden, which keeps distinct (near-orthogonal)
   // token states near-orthogonal after projection (Johnson-Lindenstrauss).

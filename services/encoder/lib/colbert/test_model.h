@@ -27,7 +27,9 @@ struct TestModelSpec {
   std::string document_prefix;  // default: "[D] " (modernbert) / "[unused1]" (bert)
   uint64_t seed = 0;
   // Zero attention / MLP output projections: each token's vector depends on the token alone,
-  // so MaxSim becomes term matching (the demo cluster's default model).
+  // so MaxSim becomes term matching (the demo cluster's default model). For ModernBERT the
+  // spellings of one word that differ only by a leading space ("Ġ") or ASCII case share one
+  // embedding row, so "Paris" at the start of a query matches " paris" inside a document.
   bool lexical = false;
   std::string vocab_from;  // folder with tokenizer.json (+ tokenizer_config.json, ...)
 };
