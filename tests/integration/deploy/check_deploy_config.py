@@ -7,8 +7,10 @@
    values' extraArgs, is a flag of the binary that receives it (from `<binary> --helpfull`).
 3. The chart's default values parse as flags: each service is started with its ConfigMap
    environment (ports moved to free ones) and must not reject a value (exit 2, "invalid
-   value"). The indexer and router must reach SERVING and exit 0 on SIGTERM; the encoder has
-   no model here and must fail only on loading it.
+   value"); it must reach SERVING and exit 0 on SIGTERM. The encoder's model is written the
+   way the chart's initContainer does it (`tartanctl make-test-model` with the values' args)
+   when tartanctl and a tokenizer folder are available; otherwise the encoder must fail only
+   on loading the (absent) model.
 
 Usage: check_deploy_config.py --source-dir REPO --bin-dir BUILD/bin
 Exit 0 pass, 1 fail, 77 skipped (a binary or PyYAML missing).
@@ -182,6 +184,35 @@ def metric_serving(component, port):
     return re.search(rf"^tartan_{component}_lifecycle_state(\{{[^}}]*\}})? 2(\.0+)?$", body, re.M) is not None
 
 
+def tokenizer_folder(args):
+    roots = [os.environ.get("TARTAN_SHARED_DIR", ""),
+             os.path.join(args.source_dir, "..", "shared")]
+    for root in roots:
+        folder = os.path.join(root, "data", "modernbert-tokenizer") if root else ""
+        if folder and os.path.isfile(os.path.join(folder, "tokenizer.json")):
+            return folder
+    return None
+
+
+def make_test_model(args, values, encoder_env, workdir):
+    """Runs the initContainer's command; on success points encoder_env at the model."""
+    tartanctl = os.path.join(args.bin_dir, "tartanctl")
+    vocab = tokenizer_folder(args)
+    model = values["encoder"]["model"]
+    if model["source"] != "testModel" or not os.access(tartanctl, os.X_OK) or vocab is None:
+        print("note: encoder checked without a model (needs tartanctl and a tokenizer folder)")
+        return False
+    out = os.path.join(workdir, "models", "test-model")
+    command = [tartanctl, "make-test-model", "--out", out, "--vocab-from", vocab]
+    command += [str(a) for a in model["testModel"]["args"]]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0 or not os.path.isfile(os.path.join(out, "config.json")):
+        fail(f"initContainer command {command} failed ({result.returncode}):\n{result.stderr}")
+        return False
+    encoder_env["TARTAN_MODEL"] = out
+    return True
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--source-dir", required=True)
@@ -220,13 +251,16 @@ def main():
             check_flags_exist("chart indexer pod env", flags["indexer"], {key: ""}, [])
 
     with tempfile.TemporaryDirectory(prefix="tartan-deploy-") as workdir:
+        have_model = False
+        if "encoder" in chart_envs:
+            have_model = make_test_model(args, values, chart_envs["encoder"], workdir)
         for component, env in sorted(chart_envs.items()):
             if component not in flags:
                 continue
             code, log, serving = run_with_env(binaries[component], component, env, workdir)
             if code == 2 or "invalid value" in log:
                 fail(f"chart {component}: default values rejected as flags:\n{log}")
-            elif component == "encoder":
+            elif component == "encoder" and not have_model:
                 if code != 1 or "model" not in log.lower():
                     fail(f"chart encoder: expected a model-load failure (exit 1), got {code}:\n{log}")
             elif not serving or code != 0:
