@@ -56,10 +56,10 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* Grace period: the preStop sleep, then the drain, then a margin for exit. */}}
 {{- define "tartan.terminationGracePeriodSeconds" -}}
-{{- if kindIs "invalid" .Values.terminationGracePeriodSeconds -}}
-{{- add (int .Values.preStopSleepSeconds) (int (ceil .Values.drainGraceSeconds)) 10 -}}
-{{- else -}}
+{{- if gt (int .Values.terminationGracePeriodSeconds) 0 -}}
 {{- int .Values.terminationGracePeriodSeconds -}}
+{{- else -}}
+{{- add (int .Values.preStopSleepSeconds) (int (ceil .Values.drainGraceSeconds)) 10 -}}
 {{- end -}}
 {{- end -}}
 
@@ -130,22 +130,22 @@ ports:
 startupProbe:
   grpc:
     port: {{ int $v.ports.grpc }}
-  periodSeconds: {{ $v.startupProbe.periodSeconds }}
-  failureThreshold: {{ $v.startupProbe.failureThreshold }}
+  periodSeconds: {{ int $v.startupProbe.periodSeconds }}
+  failureThreshold: {{ int $v.startupProbe.failureThreshold }}
   timeoutSeconds: 5
 readinessProbe:
   grpc:
     port: {{ int $v.ports.grpc }}
-  periodSeconds: {{ $v.readinessProbe.periodSeconds }}
-  failureThreshold: {{ $v.readinessProbe.failureThreshold }}
+  periodSeconds: {{ int $v.readinessProbe.periodSeconds }}
+  failureThreshold: {{ int $v.readinessProbe.failureThreshold }}
   timeoutSeconds: 3
 livenessProbe:
   httpGet:
     path: /metrics
     port: metrics
-  periodSeconds: {{ $v.livenessProbe.periodSeconds }}
-  failureThreshold: {{ $v.livenessProbe.failureThreshold }}
-  timeoutSeconds: {{ $v.livenessProbe.timeoutSeconds }}
+  periodSeconds: {{ int $v.livenessProbe.periodSeconds }}
+  failureThreshold: {{ int $v.livenessProbe.failureThreshold }}
+  timeoutSeconds: {{ int $v.livenessProbe.timeoutSeconds }}
 {{- with $v.resources }}
 resources:
   {{- toYaml . | nindent 2 }}
