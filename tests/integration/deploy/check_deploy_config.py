@@ -4,7 +4,8 @@
 1. Every `.Values.<path>` (and alias such as `$v := .Values.encoder`) used in the chart's
    templates exists in values.yaml, so a typo cannot render as an empty flag value.
 2. Every TARTAN_<FLAG> the chart's ConfigMaps or the compose file set, and every --flag in the
-   values' extraArgs, is a flag of the binary that receives it (from `<binary> --helpfull`).
+   values' extraArgs, is a flag of the binary that receives it (from `<binary> --helpfull`);
+   the `helm test` pod's `tartanctl status --router` parses.
 3. The chart's default values parse as flags: each service is started with its ConfigMap
    environment (ports moved to free ones) and must not reject a value (exit 2, "invalid
    value"); it must reach SERVING and exit 0 on SIGTERM. The encoder's model is written the
@@ -54,8 +55,10 @@ def lookup(tree, dotted):
 
 def check_values_paths(chart_dir, values):
     tdir = os.path.join(chart_dir, "templates")
-    for name in sorted(os.listdir(tdir)):
-        text = open(os.path.join(tdir, name)).read()
+    paths = sorted(os.path.join(d, f) for d, _, files in os.walk(tdir) for f in files)
+    for path in paths:
+        name = os.path.relpath(path, tdir)
+        text = open(path).read()
         aliases = dict(re.findall(r"\$(\w+) := \.Values\.([\w.]+)", text))
         # Helpers get one component's values as `.values` (encoder, indexer and router).
         for path in re.findall(r"(?<![\w$])\.Values\.([\w.]+)", text):
@@ -213,6 +216,22 @@ def make_test_model(args, values, encoder_env, workdir):
     return True
 
 
+def check_status_test_pod(args, chart_dir):
+    """`helm test` runs `tartanctl status --router ...`: the flags must parse (exit 2 = usage)."""
+    tartanctl = os.path.join(args.bin_dir, "tartanctl")
+    text = open(os.path.join(chart_dir, "templates", "tests", "status-test.yaml")).read()
+    if '["tartanctl", "status"]' not in text or "- --router" not in text:
+        fail("tests/status-test.yaml no longer runs `tartanctl status --router`; update this check")
+        return
+    if not os.access(tartanctl, os.X_OK):
+        return
+    # Nothing listens on port 1: a parsed command fails with 1 (UNAVAILABLE), not 2 (usage).
+    result = subprocess.run([tartanctl, "status", "--router", "127.0.0.1:1"],
+                            capture_output=True, text=True, timeout=60)
+    if result.returncode != 1:
+        fail(f"tartanctl status --router: exit {result.returncode}, want 1:\n{result.stderr}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--source-dir", required=True)
@@ -250,6 +269,7 @@ def main():
         for key in re.findall(r"name: (TARTAN_\w+)", indexer_yaml):
             check_flags_exist("chart indexer pod env", flags["indexer"], {key: ""}, [])
 
+    check_status_test_pod(args, chart_dir)
     with tempfile.TemporaryDirectory(prefix="tartan-deploy-") as workdir:
         have_model = False
         if "encoder" in chart_envs:
