@@ -2,7 +2,8 @@
 """Checks that the deployment files (helm/tartan, docker/compose.yaml) and the binaries agree.
 
 1. Every `.Values.<path>` (and alias such as `$v := .Values.encoder`) used in the chart's
-   templates exists in values.yaml, so a typo cannot render as an empty flag value.
+   templates exists in values.yaml, so a typo cannot render as an empty flag value; the
+   defaults satisfy values.schema.json.
 2. Every TARTAN_<FLAG> the chart's ConfigMaps or the compose file set, and every --flag in the
    values' extraArgs, is a flag of the binary that receives it (from `<binary> --helpfull`);
    the `helm test` pod's `tartanctl status --router` parses.
@@ -232,6 +233,20 @@ def check_status_test_pod(args, chart_dir):
         fail(f"tartanctl status --router: exit {result.returncode}, want 1:\n{result.stderr}")
 
 
+def check_schema(chart_dir, values):
+    """values.yaml satisfies values.schema.json, which Helm enforces on install/upgrade."""
+    schema = json.load(open(os.path.join(chart_dir, "values.schema.json")))
+    try:
+        import jsonschema  # noqa: PLC0415 (optional: python3-jsonschema)
+    except ImportError:
+        print("note: python3-jsonschema missing; values.schema.json only parsed")
+        return
+    try:
+        jsonschema.validate(values, schema)
+    except jsonschema.ValidationError as e:
+        fail(f"values.yaml violates values.schema.json: {e.message} at {list(e.absolute_path)}")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--source-dir", required=True)
@@ -245,6 +260,7 @@ def main():
     chart_dir = os.path.join(args.source_dir, "helm", "tartan")
     values = yaml.safe_load(open(os.path.join(chart_dir, "values.yaml")))
     check_values_paths(chart_dir, values)
+    check_schema(chart_dir, values)
 
     binaries = {c: os.path.join(args.bin_dir, b) for c, b in SERVICES.items()}
     missing = [b for b in binaries.values() if not os.access(b, os.X_OK)]
