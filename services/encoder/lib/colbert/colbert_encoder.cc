@@ -147,7 +147,7 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   BackboneOptions backbone_options;
   backbone_options.num_threads = std::max(1, options.num_threads);
   backbone_options.precision = options.precision;
-  backbone_options.allow_slow_bf16 = options.allow_slow_bf16;
+  backbone_options.emulate_bf16_if_unsupported = options.emulate_bf16_if_unsupported;
   ASSIGN_OR_RETURN(encoder->backbone_, LoadBackbone(folder.backbone_dir, backbone_options));
   const int hidden = encoder->backbone_->hidden_size();
 

@@ -28,7 +28,7 @@ namespace tartan::encoder {
 struct EncoderOptions {
   int num_threads = 1;  // threads per backbone forward (BLAS and attention)
   Precision precision = Precision::kFloat32;
-  bool allow_slow_bf16 = false;  // see BackboneOptions
+  bool emulate_bf16_if_unsupported = false;  // see BackboneOptions
   // Upper bound on the tokens of one backbone forward (a single longer text still runs alone).
   int max_batch_tokens = 8192;
   int max_batch_size = 64;  // texts per backbone forward
