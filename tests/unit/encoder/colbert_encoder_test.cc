@@ -253,6 +253,13 @@ TEST_F(ColbertEncoderTest, LexicalModelMatchesTermsOnly) {
   const EncodedText& q2e = (*q2)[0];
   ASSERT_NE(q2e.ids[2], music);  // a different token id...
   EXPECT_NEAR(Cosine(&q2e.vectors[2 * dim], &de.vectors[dp * dim], dim), 1.0f, 1e-5);  // ...same vector
+
+  // Query markers score a constant against every document: [Q] equals [D], and each [MASK]
+  // expansion vector equals [CLS].
+  const int last = qe.num_tokens - 1;
+  ASSERT_EQ(qe.ids[last], enc->info().pad_id);
+  EXPECT_NEAR(Cosine(&qe.vectors[last * dim], &de.vectors[0], dim), 1.0f, 1e-5);
+  EXPECT_NEAR(Cosine(&qe.vectors[1 * dim], &de.vectors[1 * dim], dim), 1.0f, 1e-5);
 }
 
 // A Stanford HF_ColBERT checkpoint built from the golden BERT model: `bert.`-prefixed backbone

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -230,18 +231,24 @@ absl::Status WriteSentenceTransformersFiles(const std::string& out_dir,
   return WriteJson(JoinPath(out_dir, "sentence_bert_config.json"), sbert);
 }
 
-// Lexical ModernBERT models: byte-level BPE spells one word as several tokens ("paris" at
-// the start of a text, "Ġparis" after a space, "Paris", "ĠParis"). Giving all of them the
-// embedding row of the first such token makes MaxSim match words regardless of position and
-// ASCII case. Only model-vocabulary tokens are tied (added/special tokens keep their rows).
-absl::Status TieLexicalVariants(const std::string& out_dir) {
+// Ties embedding rows of a lexical model so that MaxSim scores only term overlap:
+// * Marker tokens: the query's [MASK] expansion rows copy [CLS] and the query prefix copies
+//   the document prefix. Every document keeps its [CLS] and prefix, so these query tokens
+//   each score exactly 1 against any document instead of a length-dependent max over noise.
+// * Byte-level BPE (ModernBERT) spells one word as several tokens ("paris" at the start of a
+//   text, "Ġparis" after a space, "Paris", "ĠParis"); all of them get the row of the first
+//   such token, so words match regardless of position and ASCII case. Only model-vocabulary
+//   tokens are tied this way (added/special tokens keep their rows).
+absl::Status TieLexicalVariants(const std::string& out_dir, const Tokenizer& tokenizer,
+                                const TestModelSpec& spec) {
   const std::string tokenizer_path = JoinPath(out_dir, "tokenizer.json");
   ASSIGN_OR_RETURN(nlohmann::json tok, ReadJson<nlohmann::json>(tokenizer_path));
   std::vector<std::pair<int64_t, std::string>> by_id;  // (id, canonical word)
+  const bool tie_words = spec.shape.arch == "modernbert";
   try {
     const nlohmann::json& vocab = tok.at("model").at("vocab");
-    if (!vocab.is_object()) return absl::OkStatus();
     for (const auto& [token, id] : vocab.items()) {
+      if (!tie_words || !vocab.is_object()) break;
       std::string word = token;
       if (word.rfind("\xC4\xA0", 0) == 0) word = word.substr(2);  // "Ġ": a leading space
       if (word.empty()) continue;
@@ -267,9 +274,23 @@ absl::Status TieLexicalVariants(const std::string& out_dir) {
   for (NamedTensor& t : tensors) {
     if (t.name == "embeddings.tok_embeddings.weight") embeddings = &t;
   }
-  if (embeddings == nullptr || embeddings->shape.size() != 2) return absl::OkStatus();
+  for (NamedTensor& t : tensors) {
+    if (t.name == "embeddings.word_embeddings.weight") embeddings = &t;  // BERT
+  }
+  if (embeddings == nullptr || embeddings->shape.size() != 2) {
+    return absl::InternalError(absl::StrCat(weights_path, ": no token embedding matrix"));
+  }
   const int64_t rows = embeddings->shape[0];
   const int64_t hidden = embeddings->shape[1];
+  auto copy_row = [&](std::optional<int32_t> from, std::optional<int32_t> to) {
+    if (!from || !to || *from < 0 || *to < 0 || *from >= rows || *to >= rows) return;
+    std::copy_n(embeddings->data.begin() + static_cast<int64_t>(*from) * hidden, hidden,
+                embeddings->data.begin() + static_cast<int64_t>(*to) * hidden);
+  };
+  copy_row(tokenizer.TokenToId("[CLS]"), tokenizer.mask_id());
+  if (!spec.query_prefix.empty() && !spec.document_prefix.empty()) {
+    copy_row(tokenizer.TokenToId(spec.document_prefix), tokenizer.TokenToId(spec.query_prefix));
+  }
   absl::flat_hash_map<std::string, int64_t> first_row;
   for (const auto& [id, word] : by_id) {
     if (id < 0 || id >= rows) continue;
@@ -345,7 +366,7 @@ absl::Status WriteTestModel(const std::string& out_dir, const TestModelSpec& spe
   TestBackboneShape shape = spec.shape;
   shape.vocab_size = tokenizer->vocab_size();
   RETURN_IF_ERROR(WriteTestBackbone(out_dir, shape, spec.seed, spec.lexical));
-  if (spec.lexical && shape.arch == "modernbert") RETURN_IF_ERROR(TieLexicalVariants(out_dir));
+  if (spec.lexical) RETURN_IF_ERROR(TieLexicalVariants(out_dir, *tokenizer, spec));
 
   // Dense: Gaussian projection with variance 1/hidden, which keeps distinct (near-orthogonal)
   // token states near-orthogonal after projection (Johnson-Lindenstrauss).
