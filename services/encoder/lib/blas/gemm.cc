@@ -10,6 +10,8 @@ namespace {
 std::atomic<int> g_blas_threads{-1};
 std::atomic<uint64_t> g_flops{0};
 
+}  // namespace
+
 void SetBlasThreads(int n) {
   if (n < 1) n = 1;
   if (g_blas_threads.load(std::memory_order_relaxed) != n) {
@@ -17,8 +19,6 @@ void SetBlasThreads(int n) {
     g_blas_threads.store(n, std::memory_order_relaxed);
   }
 }
-
-}  // namespace
 
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, int num_threads) {

@@ -14,6 +14,11 @@ namespace tartan::encoder {
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, int num_threads);
 
+// Sets OpenBLAS's (process-wide) thread count now, if it differs. Call it before fanning
+// Sgemm calls out to several threads, so those calls find the count already set and never
+// change it concurrently with each other.
+void SetBlasThreads(int num_threads);
+
 // Y[rows, out] = X[rows, in] * W[out, in]^T (+ bias[out] broadcast over rows when non-null).
 void LinearF32(const float* x, int rows, int in, const float* w, int out, const float* bias,
                float* y, int num_threads);

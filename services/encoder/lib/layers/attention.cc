@@ -61,6 +61,7 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
   // With several workers each GEMM runs single-threaded on its own tile; with one worker the
   // (large, global) GEMMs may still use BLAS threads.
   const int blas_threads = workers > 1 ? 1 : p.num_threads;
+  SetBlasThreads(blas_threads);
   int max_rows = 0;
   for (const WorkItem& it : items) max_rows = std::max<int>(max_rows, it.rows);
   std::vector<std::vector<float>> scores(workers, std::vector<float>(max_scores));
