@@ -86,6 +86,23 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
       for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t)
         if (last[data.codes[t]] != d) last[data.codes[t]] = d, ivf_docs[fill[data.codes[t]]++] = d;
   }
+  // Varint-delta encode each list.
+  std::vector<uint64_t> ivf_byte_offsets(nc + 1, 0);
+  std::vector<uint8_t> ivf_bytes;
+  ivf_bytes.reserve(ivf_docs.size() * 2);
+  for (int c = 0; c < nc; ++c) {
+    uint32_t prev = 0;
+    for (uint64_t i = ivf_offsets[c]; i < ivf_offsets[c + 1]; ++i) {
+      uint32_t delta = ivf_docs[i] - prev;
+      prev = ivf_docs[i];
+      while (delta >= 0x80) {
+        ivf_bytes.push_back(uint8_t(delta | 0x80));
+        delta >>= 7;
+      }
+      ivf_bytes.push_back(uint8_t(delta));
+    }
+    ivf_byte_offsets[c + 1] = ivf_bytes.size();
+  }
   std::vector<uint16_t> codes16;
   if (small_codes) codes16.assign(data.codes.begin(), data.codes.end());
   std::vector<uint32_t> id_offsets(ndocs + 1, 0);
@@ -104,8 +121,8 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
       {small_codes ? static_cast<const void*>(codes16.data()) : data.codes.data(),
        ntokens * (small_codes ? 2 : 4)},
       {data.residuals.data(), data.residuals.size()},
-      {ivf_offsets.data(), ivf_offsets.size() * 8},
-      {ivf_docs.data(), ivf_docs.size() * 4},
+      {ivf_byte_offsets.data(), ivf_byte_offsets.size() * 8},
+      {ivf_bytes.data(), ivf_bytes.size()},
       {id_offsets.data(), id_offsets.size() * 4},
       {id_bytes.data(), id_bytes.size()}};
   Header h{};
@@ -237,7 +254,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(const std::string& path, 
     seg->codes32_ = reinterpret_cast<const uint32_t*>(sec(kCodes));
   seg->residuals_ = sec(kResiduals);
   seg->ivf_offsets_ = reinterpret_cast<const uint64_t*>(sec(kIvfOffsets));
-  seg->ivf_docs_ = reinterpret_cast<const uint32_t*>(sec(kIvfDocs));
+  seg->ivf_bytes_ = sec(kIvfDocs);
   seg->id_offsets_ = reinterpret_cast<const uint32_t*>(sec(kIdOffsets));
   seg->id_bytes_ = reinterpret_cast<const char*>(sec(kIdBytes));
   // Structural checks so a bad (but checksummed-by-accident or unverified) file cannot
@@ -246,10 +263,26 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(const std::string& path, 
     return corrupt("doc offsets inconsistent");
   for (uint64_t d = 0; d < h.num_docs; ++d)
     if (seg->doc_offsets_[d + 1] < seg->doc_offsets_[d]) return corrupt("doc offsets decrease");
-  if (seg->ivf_offsets_[h.num_centroids] * 4 != h.sections[kIvfDocs][1])
+  if (seg->ivf_offsets_[0] != 0 || seg->ivf_offsets_[h.num_centroids] != h.sections[kIvfDocs][1])
     return corrupt("inverted lists inconsistent");
+  for (uint32_t c = 0; c < h.num_centroids; ++c)
+    if (seg->ivf_offsets_[c + 1] < seg->ivf_offsets_[c]) return corrupt("inverted list offsets decrease");
   if (seg->id_offsets_[h.num_docs] != h.sections[kIdBytes][1]) return corrupt("ids inconsistent");
   return seg;
+}
+
+void Segment::IvfDocs(uint32_t c, std::vector<uint32_t>* out) const {
+  const uint8_t* p = ivf_bytes_ + ivf_offsets_[c];
+  const uint8_t* end = ivf_bytes_ + ivf_offsets_[c + 1];
+  uint32_t doc = 0;
+  while (p < end) {
+    uint32_t delta = 0;
+    int shift = 0;
+    while (p < end && (*p & 0x80) && shift < 28) delta |= uint32_t(*p++ & 0x7f) << shift, shift += 7;
+    if (p < end) delta |= uint32_t(*p++) << shift;
+    doc += delta;
+    if (doc < num_docs_) out->push_back(doc);
+  }
 }
 
 void Segment::DocCodes(uint32_t doc, uint32_t* out) const {

@@ -4,8 +4,9 @@
 // id, a table of section {offset, size}), 64-byte aligned sections, and a trailing xxh64 of
 // every preceding byte. Sections: centroids f32 [nc, dim]; bucket cutoffs f32 [dim, 2^b-1];
 // bucket weights f32 [dim, 2^b]; doc offsets u64 [ndocs+1] (token rows); codes u16 or u32
-// [ntokens]; residuals u8 [ntokens, dim*nbits/8]; inverted lists: offsets u64 [nc+1] and
-// local doc numbers u32 (sorted, unique per centroid); ids: offsets u32 [ndocs+1] + bytes.
+// [ntokens]; residuals u8 [ntokens, dim*nbits/8]; inverted lists: byte offsets u64 [nc+1]
+// into a byte array holding, per centroid, its sorted unique local doc numbers as LEB128
+// varint deltas (about 1-2 bytes per entry instead of 4); ids: offsets u32 [ndocs+1] + bytes.
 #pragma once
 
 #include <cstdint>
@@ -47,9 +48,8 @@ class Segment {
   uint32_t doc_len(uint32_t doc) const { return uint32_t(doc_offsets_[doc + 1] - doc_offsets_[doc]); }
   uint32_t code(uint64_t token) const { return codes16_ ? codes16_[token] : codes32_[token]; }
   const uint8_t* residual(uint64_t token) const { return residuals_ + token * packed_bytes_; }
-  // Local doc numbers whose tokens include centroid c: [begin, end).
-  const uint32_t* ivf_begin(uint32_t c) const { return ivf_docs_ + ivf_offsets_[c]; }
-  const uint32_t* ivf_end(uint32_t c) const { return ivf_docs_ + ivf_offsets_[c + 1]; }
+  // Local doc numbers (ascending) whose tokens include centroid c, appended to *out.
+  void IvfDocs(uint32_t c, std::vector<uint32_t>* out) const;
   std::string_view id(uint32_t doc) const {
     return std::string_view(id_bytes_ + id_offsets_[doc], id_offsets_[doc + 1] - id_offsets_[doc]);
   }
@@ -72,7 +72,7 @@ class Segment {
   const uint32_t* codes32_ = nullptr;
   const uint8_t* residuals_ = nullptr;
   const uint64_t* ivf_offsets_ = nullptr;
-  const uint32_t* ivf_docs_ = nullptr;
+  const uint8_t* ivf_bytes_ = nullptr;
   const uint32_t* id_offsets_ = nullptr;
   const char* id_bytes_ = nullptr;
 };

@@ -38,7 +38,7 @@ struct ShardOptions {
   enum class Fsync { kAlways, kGroupCommit } fsync = Fsync::kGroupCommit;
   int group_commit_ms = 2;
   // The mutable segment is flushed once it holds this many token vectors.
-  size_t flush_threshold_tokens = 1 << 18;
+  size_t flush_threshold_tokens = 1 << 16;
   int num_threads = 1;  // search threads (SearchBatch) and k-means
   bool background_compaction = true;  // background flush + compaction thread
   // Compaction merges all segments once there are this many, or once this fraction of

@@ -176,9 +176,12 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
     const Segment& s = *h.seg;
     const CodecScores& cs = *seg_scores[si];
     std::vector<uint8_t> seen(s.num_docs(), 0);  // 0 unseen, 1 candidate, 2 rejected
+    std::vector<uint32_t> list;
     for (int c = 0; c < cs.codec->num_centroids; ++c) {
       if (!cs.probe[c]) continue;
-      for (const uint32_t* d = s.ivf_begin(c); d != s.ivf_end(c); ++d) {
+      list.clear();
+      s.IvfDocs(uint32_t(c), &list);
+      for (const uint32_t* d = list.data(); d != list.data() + list.size(); ++d) {
         if (seen[*d]) continue;
         const bool ok = h.IsAlive(*d) && eligible(s.id(*d), *h.metadata[*d]);
         seen[*d] = ok ? 1 : 2;
