@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "services/encoder/lib/layers/attention.h"
+#include "services/encoder/lib/layers/ops.h"
 #include "services/encoder/lib/layers/softmax.h"
 
 namespace tartan::encoder {
@@ -110,13 +111,38 @@ TEST(AttentionTest, Avx2SoftmaxMatchesScalar) {
     ASSERT_EQ(ra, rb);
     for (int j = 0; j < n; ++j) {
       EXPECT_NEAR(a[j], b[j], 1e-6f * std::max(1.0f, b[j])) << n << " " << j;
-      if (j < lo || j >= hi || mask[j] == 0.0f) EXPECT_EQ(a[j], 0.0f);
+      if (j < lo || j >= hi || mask[j] == 0.0f) {
+        EXPECT_EQ(a[j], 0.0f);
+      }
     }
   }
   std::vector<float> row(16, 1.0f), none(16, 0.0f);
   EXPECT_FALSE(MaskedSoftmaxRow(row.data(), 16, 0, 16, none.data()));
   for (float v : row) EXPECT_EQ(v, 0.0f);
   std::cout << "softmax kernel: " << (SoftmaxUsesAvx2() ? "avx2" : "scalar") << "\n";
+}
+
+// The vectorised GELU (A&S erf, as PyTorch's vectorised CPU erf) against std::erf.
+TEST(ActivationTest, GeluErfMatchesLibm) {
+  std::vector<float> in;
+  for (float x = -12.0f; x <= 12.0f; x += 0.01f) in.push_back(x);
+  in.push_back(0.0f);
+  in.push_back(-0.0f);
+  in.push_back(1e-30f);
+  const int64_t n = static_cast<int64_t>(in.size());
+  std::vector<float> gated(2 * n), out(n), inplace = in;
+  for (int64_t i = 0; i < n; ++i) {
+    gated[i] = in[i];
+    gated[n + i] = 1.5f;  // gate
+  }
+  GatedActivation(gated.data(), 1, static_cast<int>(n), Activation::kGeluErf, out.data());
+  ActivateInPlace(inplace.data(), n, Activation::kGeluErf);
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = in[i];
+    const double want = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    EXPECT_NEAR(inplace[i], want, 2e-7 * std::max(1.0, std::abs(x))) << x;
+    EXPECT_NEAR(out[i], 1.5 * want, 3e-7 * std::max(1.0, std::abs(x))) << x;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
 #include "services/encoder/lib/layers/ops.h"
 
+#include <immintrin.h>
+
 #include <cmath>
 #include <cstring>
+
+#include "services/encoder/lib/layers/simd_avx2.h"
 
 namespace tartan::encoder {
 namespace {
@@ -21,6 +25,27 @@ inline float Apply(float v, Activation act) {
     case Activation::kRelu: return v > 0.0f ? v : 0.0f;
   }
   return v;
+}
+
+__attribute__((target("avx2,fma"))) void GatedGeluErfAvx2(const float* in, int64_t rows,
+                                                          int inter, float* out) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* input = in + r * 2 * inter;
+    const float* gate = input + inter;
+    float* o = out + r * inter;
+    int i = 0;
+    for (; i + 8 <= inter; i += 8) {
+      _mm256_storeu_ps(o + i, _mm256_mul_ps(GeluErf256(_mm256_loadu_ps(input + i)),
+                                            _mm256_loadu_ps(gate + i)));
+    }
+    for (; i < inter; ++i) o[i] = GeluErf(input[i]) * gate[i];
+  }
+}
+
+__attribute__((target("avx2,fma"))) void GeluErfInPlaceAvx2(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, GeluErf256(_mm256_loadu_ps(x + i)));
+  for (; i < n; ++i) x[i] = GeluErf(x[i]);
 }
 
 }  // namespace
@@ -52,10 +77,12 @@ void LayerNormRows(const float* x, int64_t rows, int dim, const float* gamma, co
 }
 
 void ActivateInPlace(float* x, int64_t n, Activation act) {
+  if (act == Activation::kGeluErf && CpuHasAvx2Fma()) return GeluErfInPlaceAvx2(x, n);
   for (int64_t i = 0; i < n; ++i) x[i] = Apply(x[i], act);
 }
 
 void GatedActivation(const float* in, int64_t rows, int inter, Activation act, float* out) {
+  if (act == Activation::kGeluErf && CpuHasAvx2Fma()) return GatedGeluErfAvx2(in, rows, inter, out);
   for (int64_t r = 0; r < rows; ++r) {
     const float* input = in + r * 2 * inter;
     const float* gate = input + inter;

@@ -2,40 +2,14 @@
 
 #include <immintrin.h>
 
+#include "services/encoder/lib/layers/simd_avx2.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 namespace tartan::encoder {
 namespace {
-
-// exp(x) for x <= 0 (softmax arguments after subtracting the max), 8 lanes: Cody-Waite range
-// reduction x = n ln2 + r, |r| <= ln2/2, then a degree-6 polynomial for e^r; ~1 ulp.
-// Arguments below -87.3 flush to 0 (exp underflows to subnormal there anyway).
-__attribute__((target("avx2,fma"))) inline __m256 Exp256(__m256 x) {
-  const __m256 kLog2e = _mm256_set1_ps(1.44269504088896341f);
-  const __m256 kLn2Hi = _mm256_set1_ps(0.693359375f);
-  const __m256 kLn2Lo = _mm256_set1_ps(-2.12194440e-4f);
-  const __m256 kMin = _mm256_set1_ps(-87.3365447505531f);
-  const __m256 underflow = _mm256_cmp_ps(x, kMin, _CMP_LT_OQ);
-  x = _mm256_max_ps(x, kMin);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, kLog2e),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, kLn2Hi, x);
-  r = _mm256_fnmadd_ps(n, kLn2Lo, r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 r2 = _mm256_mul_ps(r, r);
-  p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  const __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-  return _mm256_andnot_ps(underflow, result);
-}
 
 __attribute__((target("avx2,fma"))) bool MaskedSoftmaxRowAvx2(float* row, int n, int lo, int hi,
                                                               const float* key_mask) {
@@ -86,7 +60,7 @@ __attribute__((target("avx2,fma"))) bool MaskedSoftmaxRowAvx2(float* row, int n,
   return true;
 }
 
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+const bool kHaveAvx2 = CpuHasAvx2Fma();
 
 }  // namespace
 
