@@ -2,7 +2,12 @@
 
 #include <cpuid.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -79,45 +84,21 @@ dnnl::engine& CpuEngine() {
   return *engine;
 }
 
+// oneDNN's fast bf16 kernels (brgemm, AMX) need M at primitive creation, so primitives are
+// created per bucket of row counts (rows padded with zeros up to the bucket) and cached.
 class DnnlBf16Matmul final : public Bf16Matmul {
  public:
   absl::Status Init(const float* weight, int out, int in) {
     out_ = out;
     in_ = in;
-    using dt = dnnl::memory::data_type;
-    using tag = dnnl::memory::format_tag;
+    // W [out, in] row-major is W^T [in, out] in "ba" layout; kept to reorder into whatever
+    // layout a primitive prefers (blocked for AMX/AVX512).
+    plain_.resize(static_cast<size_t>(out) * in);
+    for (size_t i = 0; i < plain_.size(); ++i) plain_[i] = ToBf16(weight[i]);
     try {
-      const dnnl::memory::dims src_dims = {DNNL_RUNTIME_DIM_VAL, in};
-      const dnnl::memory::dims wei_dims = {in, out};
-      const dnnl::memory::dims dst_dims = {DNNL_RUNTIME_DIM_VAL, out};
-      dnnl::memory::desc src_md(src_dims, dt::bf16, tag::ab);
-      dnnl::memory::desc wei_any(wei_dims, dt::bf16, tag::any);
-      dnnl::memory::desc dst_md(dst_dims, dt::f32, tag::ab);
-      for (int acc = 0; acc < 2; ++acc) {
-        dnnl::primitive_attr attr;
-        if (acc) {
-          dnnl::post_ops ops;
-          ops.append_sum(1.0f);
-          attr.set_post_ops(ops);
-        }
-        dnnl::matmul::desc desc(src_md, wei_any, dst_md);
-        pd_[acc] = dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
-        prim_[acc] = dnnl::matmul(pd_[acc]);
-      }
-      // W [out, in] row-major is W^T [in, out] in "ba" layout; reorder once into the layout the
-      // primitive prefers (blocked for AMX/AVX512).
-      std::vector<uint16_t> wbf(static_cast<size_t>(out) * in);
-      for (size_t i = 0; i < wbf.size(); ++i) wbf[i] = ToBf16(weight[i]);
-      dnnl::memory::desc wei_plain(wei_dims, dt::bf16, tag::ba);
-      dnnl::memory plain(wei_plain, CpuEngine(), wbf.data());
-      weights_ = dnnl::memory(pd_[0].weights_desc(), CpuEngine());
-      if (pd_[1].weights_desc() != pd_[0].weights_desc()) {
-        return absl::InternalError("oneDNN chose different weight layouts for matmul variants");
-      }
-      dnnl::stream s(CpuEngine());
-      dnnl::reorder(plain, weights_).execute(s, plain, weights_);
-      s.wait();
-      impl_ = pd_[0].impl_info_str();
+      std::lock_guard<std::mutex> lock(mu_);
+      const Entry* e = GetEntryLocked(64);  // fails early if oneDNN has no bf16 matmul here
+      impl_ = e->pd[0].impl_info_str();
     } catch (const dnnl::error& e) {
       return absl::InternalError(absl::StrCat("oneDNN bf16 matmul [", out, "x", in,
                                               "] setup failed: ", e.what()));
@@ -129,24 +110,110 @@ class DnnlBf16Matmul final : public Bf16Matmul {
            int num_threads) const override {
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
-    std::vector<uint16_t> xb(static_cast<size_t>(rows) * in_);
-    for (size_t i = 0; i < xb.size(); ++i) xb[i] = ToBf16(x[i]);
+    const int64_t padded = Bucket(rows);
+    const Entry* e;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      e = GetEntryLocked(padded);
+    }
+    std::vector<uint16_t> xb(static_cast<size_t>(padded) * in_, 0);
+    for (size_t i = 0; i < static_cast<size_t>(rows) * in_; ++i) xb[i] = ToBf16(x[i]);
+    std::vector<float> tmp;
+    float* dst_ptr = y;
+    if (padded != rows) {
+      tmp.assign(static_cast<size_t>(padded) * out_, 0.0f);
+      if (accumulate) std::memcpy(tmp.data(), y, sizeof(float) * rows * out_);
+      dst_ptr = tmp.data();
+    }
     omp_set_num_threads(num_threads < 1 ? 1 : num_threads);
-    dnnl::memory src({{rows, in_}, dt::bf16, tag::ab}, CpuEngine(), xb.data());
-    dnnl::memory dst({{rows, out_}, dt::f32, tag::ab}, CpuEngine(), y);
+    dnnl::memory src({{padded, in_}, dt::bf16, tag::ab}, CpuEngine(), xb.data());
+    dnnl::memory dst({{padded, out_}, dt::f32, tag::ab}, CpuEngine(), dst_ptr);
     dnnl::stream s(CpuEngine());
-    prim_[accumulate ? 1 : 0].execute(
-        s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst}});
+    e->prim[accumulate ? 1 : 0].execute(
+        s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst}});
     s.wait();
+    if (padded != rows) std::memcpy(y, tmp.data(), sizeof(float) * rows * out_);
   }
   std::string backend() const override { return "onednn:" + impl_; }
 
  private:
+  struct Entry {
+    dnnl::matmul::primitive_desc pd[2];  // [0]: y = xW^T, [1]: y += xW^T (sum post-op)
+    dnnl::matmul prim[2];
+    std::shared_ptr<dnnl::memory> weights;  // in the layout pd[0] asked for
+  };
+
+  // Rows rounded up: to 16 up to 64, to 64 up to 1024, then to 256 (padding <= ~25 %).
+  static int64_t Bucket(int64_t rows) {
+    const int64_t step = rows <= 64 ? 16 : rows <= 1024 ? 64 : 256;
+    return std::max<int64_t>(step, (rows + step - 1) / step * step);
+  }
+
+  // Requires mu_. Throws dnnl::error when oneDNN cannot build the primitive.
+  const Entry* GetEntryLocked(int64_t m) const {
+    auto it = entries_.find(m);
+    if (it != entries_.end()) return it->second.get();
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    auto e = std::make_unique<Entry>();
+    const dnnl::memory::desc src_md({m, in_}, dt::bf16, tag::ab);
+    const dnnl::memory::desc wei_any({in_, out_}, dt::bf16, tag::any);
+    const dnnl::memory::desc dst_md({m, out_}, dt::f32, tag::ab);
+    for (int acc = 0; acc < 2; ++acc) {
+      dnnl::primitive_attr attr;
+      if (acc) {
+        dnnl::post_ops ops;
+        ops.append_sum(1.0f);
+        attr.set_post_ops(ops);
+      }
+      dnnl::matmul::desc desc(src_md, wei_any, dst_md);
+      e->pd[acc] = dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
+      e->prim[acc] = dnnl::matmul(e->pd[acc]);
+    }
+    if (e->pd[1].weights_desc() != e->pd[0].weights_desc()) {
+      // Both variants must read the same packed weights; fall back to a plain layout for both.
+      const dnnl::memory::desc wei_plain({in_, out_}, dt::bf16, tag::ba);
+      for (int acc = 0; acc < 2; ++acc) {
+        dnnl::primitive_attr attr;
+        if (acc) {
+          dnnl::post_ops ops;
+          ops.append_sum(1.0f);
+          attr.set_post_ops(ops);
+        }
+        dnnl::matmul::desc desc(src_md, wei_plain, dst_md);
+        e->pd[acc] = dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
+        e->prim[acc] = dnnl::matmul(e->pd[acc]);
+      }
+    }
+    e->weights = WeightsFor(e->pd[0].weights_desc());
+    const Entry* raw = e.get();
+    entries_.emplace(m, std::move(e));
+    return raw;
+  }
+
+  // Requires mu_. One reordered copy of the weights per distinct layout (usually one).
+  std::shared_ptr<dnnl::memory> WeightsFor(const dnnl::memory::desc& md) const {
+    for (const auto& [desc, mem] : layouts_) {
+      if (desc == md) return mem;
+    }
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    const dnnl::memory::desc plain_md({in_, out_}, dt::bf16, tag::ba);
+    dnnl::memory plain(plain_md, CpuEngine(), const_cast<uint16_t*>(plain_.data()));
+    auto mem = std::make_shared<dnnl::memory>(md, CpuEngine());
+    dnnl::stream s(CpuEngine());
+    dnnl::reorder(plain, *mem).execute(s, plain, *mem);
+    s.wait();
+    layouts_.emplace_back(md, mem);
+    return mem;
+  }
+
   int out_ = 0;
   int in_ = 0;
-  dnnl::matmul::primitive_desc pd_[2];
-  dnnl::matmul prim_[2];
-  dnnl::memory weights_;
+  std::vector<uint16_t> plain_;  // bf16 weights [out, in]
+  mutable std::mutex mu_;
+  mutable std::map<int64_t, std::unique_ptr<Entry>> entries_;
+  mutable std::vector<std::pair<dnnl::memory::desc, std::shared_ptr<dnnl::memory>>> layouts_;
   std::string impl_;
 };
 
