@@ -6,21 +6,10 @@
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "services/indexer/lib/codec.h"
 
 namespace tartan::index {
 namespace {
-
-float HalfToFloat(uint16_t h) {
-  const int sign = (h >> 15) & 1, exp = (h >> 10) & 31, mant = h & 1023;
-  float v;
-  if (exp == 0)
-    v = std::ldexp(float(mant), -24);
-  else if (exp == 31)
-    v = mant ? NAN : INFINITY;
-  else
-    v = std::ldexp(float(mant + 1024), exp - 25);
-  return sign ? -v : v;
-}
 
 // Value of 'key': in a python dict literal header.
 std::string Field(const std::string& header, const std::string& key) {

@@ -59,6 +59,8 @@ absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::st
   codec.num_centroids = nc;
   codec.normalize = true;
   ASSIGN_OR_RETURN(codec.centroids, centroids_npy.AsFloat());
+  // Segments store centroids as fp16 (fast-plaid's own format; lossless for f2 input).
+  for (float& v : codec.centroids) v = HalfToFloat(FloatToHalf(v));
   ASSIGN_OR_RETURN(NpyArray cut_npy, ReadNpy(dir + "/bucket_cutoffs.npy"));
   ASSIGN_OR_RETURN(NpyArray w_npy, ReadNpy(dir + "/bucket_weights.npy"));
   ASSIGN_OR_RETURN(std::vector<float> cutoffs, cut_npy.AsFloat());

@@ -112,9 +112,11 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
     id_offsets[d + 1] = uint32_t(id_bytes.size());
   }
 
+  std::vector<uint16_t> centroids16(codec.centroids.size());
+  for (size_t i = 0; i < centroids16.size(); ++i) centroids16[i] = FloatToHalf(codec.centroids[i]);
   struct Blob { const void* p; size_t n; };
   Blob blobs[kNumSections] = {
-      {codec.centroids.data(), codec.centroids.size() * 4},
+      {centroids16.data(), centroids16.size() * 2},
       {codec.bucket_cutoffs.data(), codec.bucket_cutoffs.size() * 4},
       {codec.bucket_weights.data(), codec.bucket_weights.size() * 4},
       {data.doc_offsets.data(), data.doc_offsets.size() * 8},
@@ -212,7 +214,7 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(const std::string& path, 
   if (h.code_bytes != 2 && h.code_bytes != 4) return corrupt("bad code width");
   const uint64_t nopts = 1ull << h.nbits, pb = h.dim * h.nbits / 8;
   const uint64_t expect[kNumSections] = {
-      uint64_t(h.num_centroids) * h.dim * 4, h.dim * (nopts - 1) * 4, h.dim * nopts * 4,
+      uint64_t(h.num_centroids) * h.dim * 2, h.dim * (nopts - 1) * 4, h.dim * nopts * 4,
       (h.num_docs + 1) * 8, h.num_tokens * h.code_bytes, h.num_tokens * pb,
       (uint64_t(h.num_centroids) + 1) * 8, UINT64_MAX, (h.num_docs + 1) * 4, UINT64_MAX};
   for (int s = 0; s < kNumSections; ++s) {
@@ -238,7 +240,12 @@ absl::StatusOr<std::shared_ptr<Segment>> Segment::Open(const std::string& path, 
     out->resize(h.sections[s][1] / 4);
     std::memcpy(out->data(), sec(s), h.sections[s][1]);
   };
-  floats(kCentroids, &codec->centroids);
+  codec->centroids.resize(h.sections[kCentroids][1] / 2);
+  for (size_t i = 0; i < codec->centroids.size(); ++i) {
+    uint16_t v;
+    std::memcpy(&v, sec(kCentroids) + 2 * i, 2);
+    codec->centroids[i] = HalfToFloat(v);
+  }
   floats(kCutoffs, &codec->bucket_cutoffs);
   floats(kWeights, &codec->bucket_weights);
   codec->Finalize();

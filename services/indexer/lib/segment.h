@@ -2,7 +2,7 @@
 //
 // Layout (little endian): a 256-byte header (magic "TARTSEG\0", version, dims, counts, codec
 // id, a table of section {offset, size}), 64-byte aligned sections, and a trailing xxh64 of
-// every preceding byte. Sections: centroids f32 [nc, dim]; bucket cutoffs f32 [dim, 2^b-1];
+// every preceding byte. Sections: centroids f16 [nc, dim]; bucket cutoffs f32 [dim, 2^b-1];
 // bucket weights f32 [dim, 2^b]; doc offsets u64 [ndocs+1] (token rows); codes u16 or u32
 // [ntokens]; residuals u8 [ntokens, dim*nbits/8]; inverted lists: byte offsets u64 [nc+1]
 // into a byte array holding, per centroid, its sorted unique local doc numbers as LEB128

@@ -324,7 +324,7 @@ ShardStats ShardImpl::Stats() const {
     s.dead_documents += h->seg->num_docs() - h->live_docs.load();
     s.bytes_on_disk += h->seg->file_bytes();
     s.bytes_segments += h->seg->file_bytes();
-    s.bytes_centroids += h->seg->codec()->centroids.size() * sizeof(float);
+    s.bytes_centroids += h->seg->codec()->centroids.size() * sizeof(uint16_t);  // fp16 on disk
     ram += h->seg->num_docs() * (sizeof(std::shared_ptr<const Metadata>) + 1) / 1;
     const Codec* c = h->seg->codec().get();
     if (std::find(seen.begin(), seen.end(), c) == seen.end()) {

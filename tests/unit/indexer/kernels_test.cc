@@ -95,6 +95,17 @@ TEST(CodecTest, LutDecodeMatchesScalarAndApproximates) {
   EXPECT_LT(prev_err, 0.05);  // 4 bits: mean squared error per unit vector
 }
 
+TEST(CodecTest, HalfPrecisionRoundTrips) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue;  // NaN payloads
+    ASSERT_EQ(FloatToHalf(HalfToFloat(uint16_t(h))), h) << h;
+  }
+  EXPECT_EQ(HalfToFloat(FloatToHalf(1.0f)), 1.0f);
+  EXPECT_EQ(FloatToHalf(1.0f + 1.0f / 4096), FloatToHalf(1.0f));  // ties to even
+  EXPECT_EQ(HalfToFloat(FloatToHalf(-0.333333f)), -0.333251953125f);
+  EXPECT_EQ(FloatToHalf(1e6f), 0x7c00);  // overflow -> inf
+}
+
 TEST(CodecTest, RejectsBadArguments) {
   auto x = RandomUnit(10, 12, 1);
   CodecTrainOptions o;
