@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/server/parse_error_interceptor.h"
 #include "common/server/shutdown_signal.h"
 #include "common/status_macros.h"
 
@@ -103,6 +104,8 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   for (const HostedService& hosted : services) builder.RegisterService(hosted.service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+  // Order matters: the parse-error rewrite runs first so the metrics record the final code.
+  creators.push_back(ParseErrorInterceptorFactory());
   creators.push_back(host->rpc_metrics_->InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(creators));
   host->server_ = builder.BuildAndStart();
