@@ -106,7 +106,7 @@ grpc::Status EncoderService::Encode(grpc::ServerContext* context,
   if (request->kind() == tartan::v1::QUERY && request->pool_factor() > 1) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "pool_factor applies to documents only");
   }
-  if (request->has_prompt_name() && !current->encoder->info().prompts.contains(request->prompt_name())) {
+  if (!request->prompt_name().empty() && !current->encoder->info().prompts.contains(request->prompt_name())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("unknown prompt_name '", request->prompt_name(),
                                      "' (see GetModelInfo.prompts)"));
@@ -114,7 +114,7 @@ grpc::Status EncoderService::Encode(grpc::ServerContext* context,
 
   EncodeParams params;
   params.is_query = request->kind() == tartan::v1::QUERY;
-  if (request->has_prompt_name()) params.prompt_name = request->prompt_name();
+  if (!request->prompt_name().empty()) params.prompt_name = request->prompt_name();
   params.pool_factor = std::max<int>(1, static_cast<int>(request->pool_factor()));
   std::vector<std::string> texts(request->texts().begin(), request->texts().end());
   std::future<EncodeResult> future =

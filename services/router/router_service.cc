@@ -234,7 +234,7 @@ grpc::Status RouterService::Search(grpc::ServerContext* context,
   api::Matrix query;
   if (request->query_case() == tartan::v1::SearchRequest::kText) {
     std::optional<std::string> prompt;
-    if (request->has_prompt_name()) prompt = request->prompt_name();
+    if (!request->prompt_name().empty()) prompt = request->prompt_name();
     auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, prompt, 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     query = std::move((*encoded)[0]);
@@ -267,7 +267,7 @@ grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
     if (auto status = ValidateSearch(one); !status.ok()) {
       return ToGrpcStatus(absl::Status(status.code(), absl::StrCat("requests[", i, "]: ", status.message())));
     }
-    if (one.has_prompt_name()) {
+    if (!one.prompt_name().empty()) {
       return ToGrpcStatus(absl::InvalidArgumentError(
           absl::StrCat("requests[", i, "]: prompt_name is not supported in SearchBatch")));
     }
@@ -336,7 +336,7 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
   if (request->query_case() == tartan::v1::RerankRequest::kText) {
     if (auto status = CheckText(request->text(), "query"); !status.ok()) return ToGrpcStatus(status);
     std::optional<std::string> prompt;
-    if (request->has_prompt_name()) prompt = request->prompt_name();
+    if (!request->prompt_name().empty()) prompt = request->prompt_name();
     auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, prompt, 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     query = std::move((*encoded)[0]);

@@ -65,7 +65,7 @@ absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& requ
   }
   if (!texts.empty()) {
     std::optional<std::string> prompt;
-    if (request.has_prompt_name()) prompt = request.prompt_name();
+    if (!request.prompt_name().empty()) prompt = request.prompt_name();
     ASSIGN_OR_RETURN(auto encoded, EncodeTexts(texts, tartan::v1::DOCUMENT, prompt,
                                                request.pool_factor(), deadline));
     for (size_t j = 0; j < text_slots.size(); ++j) vectors[text_slots[j]] = std::move(encoded[j]);
