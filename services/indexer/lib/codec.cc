@@ -10,6 +10,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "services/indexer/lib/kernels.h"
 
 namespace tartan::index {
 namespace {
@@ -183,7 +184,7 @@ void Codec::DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n,
 }
 
 // GCC emits AVX2 and baseline clones and picks one at load time (runtime dispatch).
-__attribute__((target_clones("avx2", "default"))) static void DecodeRows(
+TARTAN_TARGET_CLONES_AVX2 static void DecodeRows(
     const float* centroids, const float* lut, const uint32_t* codes, const uint8_t* packed,
     size_t n, int dim, int pbytes, int per_byte, bool normalize, float* out) {
   for (size_t r = 0; r < n; ++r) {

@@ -5,6 +5,15 @@
 #include <cstdint>
 #include <vector>
 
+// Loops the compiler vectorises well get AVX2 and baseline clones chosen at load time (GCC
+// ifunc). Sanitizer runtimes are not initialised when ifunc resolvers run, so sanitized
+// builds use the baseline only.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TARTAN_TARGET_CLONES_AVX2
+#else
+#define TARTAN_TARGET_CLONES_AVX2 __attribute__((target_clones("avx2", "default")))
+#endif
+
 namespace tartan::index::kernels {
 
 // sum_i max_j q_i . d_j. q: [nq, dim], d: [nd, dim]. Returns 0 when nd == 0.

@@ -63,7 +63,7 @@ CodecScores ScoreCentroids(const Codec& codec, const float* q, int nq, int nprob
 // Approximate score from centroids alone: sum_i max_t st[code_t, i]. With prune, tokens
 // whose centroid scores below the threshold against every query token are skipped (their
 // contribution counts as 0 — PLAID's centroid pruning).
-__attribute__((target_clones("avx2", "default"))) float CentroidScore(
+TARTAN_TARGET_CLONES_AVX2 float CentroidScore(
     const CodecScores& cs, const Segment& s, uint32_t doc, int nq, bool prune, float threshold,
     float* maxes) {
   for (int i = 0; i < nq; ++i) maxes[i] = prune ? 0.f : -1e30f;
