@@ -238,6 +238,10 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
   std::vector<float> sample(sample_n * dim);
   for (size_t i = 0; i < sample_n; ++i)
     std::copy_n(x + order[i] * dim, dim, sample.data() + i * dim);
+  // At least 8 training vectors per centroid, or the centroids memorise the sample and
+  // the residual buckets (fitted on near-zero residuals) do not fit later documents.
+  if (options.num_centroids <= 0)
+    while (k > 1 && size_t(k) * 8 > sample_n) k /= 2;
   k = int(std::min<size_t>(k, sample_n));
   codec.num_centroids = k;
 

@@ -2,6 +2,7 @@
 // deletes). Both build their segment without blocking searches or writes, then take the
 // write lock only to commit the manifest change and swap the in-memory segment list.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -97,11 +98,13 @@ absl::Status ShardImpl::Flush() {
   std::lock_guard<std::mutex> m(maint_mu_);
   std::vector<std::shared_ptr<const MutableDoc>> docs;
   std::shared_ptr<const Codec> codec;
+  std::vector<std::shared_ptr<SegmentHandle>> segs;
   uint64_t total_tokens = 0;
   {
     std::shared_lock l(mu_);
     for (const auto& [id, d] : mutable_) docs.push_back(d);
     codec = codec_;
+    segs = segments_;
     total_tokens = mutable_tokens_;
     for (const auto& h : segments_) total_tokens += h->live_tokens.load();
   }
@@ -125,10 +128,40 @@ absl::Status ShardImpl::Flush() {
     t.sample_per_centroid = opts_.kmeans_sample_per_centroid;
     t.iterations = opts_.kmeans_iterations;
     t.total_tokens = total_tokens;
-    ASSIGN_OR_RETURN(Codec trained, TrainCodec(all.data(), ntok, opts_.dim, t));
+    // A retrain sizes the centroids for the whole index, so the new documents alone may be
+    // far too few to train them: top the sample up with decoded tokens spread evenly over
+    // the live documents of the existing segments.
+    const double target_k = std::exp2(std::floor(std::log2(16.0 * std::sqrt(double(total_tokens)))));
+    const size_t want = size_t(target_k) * size_t(std::max(1, t.sample_per_centroid));
+    std::vector<float> train;
+    const float* train_x = all.data();
+    size_t train_n = ntok;
+    uint64_t seg_tokens = 0;
+    for (const auto& h : segs) seg_tokens += h->live_tokens.load();
+    if (ntok < want && seg_tokens > 0) {
+      train = all;
+      const uint64_t step = std::max<uint64_t>(1, seg_tokens / (want - ntok));
+      std::vector<float> buf;
+      uint64_t seen = 0;
+      for (const auto& h : segs)
+        for (uint32_t i = 0; i < h->seg->num_docs(); ++i) {
+          if (!h->IsAlive(i)) continue;
+          const uint32_t n = h->seg->doc_len(i);
+          // Take the whole document each time the running token count crosses a step.
+          if ((seen + n) / step > seen / step) {
+            buf.resize(size_t(n) * opts_.dim);
+            h->seg->DecodeDoc(i, buf.data());
+            train.insert(train.end(), buf.begin(), buf.end());
+          }
+          seen += n;
+        }
+      train_x = train.data();
+      train_n = train.size() / opts_.dim;
+    }
+    ASSIGN_OR_RETURN(Codec trained, TrainCodec(train_x, train_n, opts_.dim, t));
     codec = std::make_shared<const Codec>(std::move(trained));
     retrained = true;
-    LOG_INFO << "trained codec: " << codec->num_centroids << " centroids on " << ntok
+    LOG_INFO << "trained codec: " << codec->num_centroids << " centroids on " << train_n
              << " tokens (index holds " << total_tokens << ")";
   }
   if (!codec) {  // only empty documents so far: any codec will do, train on a zero vector

@@ -264,6 +264,36 @@ TEST(ShardTest, CompactionPurgesDeletesAndKeepsResults) {
   ExpectHitsNear(*after, *before);
 }
 
+TEST(ShardTest, CodecRetrainsWhenTheIndexOutgrowsItAndCompactionReencodes) {
+  ShardOptions o = Opts(TempDir("retrain"));
+  o.retrain_growth_factor = 3;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok());
+  auto docs = Docs(400);
+  ASSERT_TRUE((*shard)->Upsert({docs.begin(), docs.begin() + 40}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  const int first_k = (*shard)->Stats().num_centroids;
+  ASSERT_TRUE((*shard)->Upsert({docs.begin() + 40, docs.end()}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  EXPECT_GT((*shard)->Stats().num_centroids, first_k);
+  ASSERT_TRUE((*shard)->Compact().ok());
+  EXPECT_EQ((*shard)->Stats().segments, 1u);
+  EXPECT_EQ((*shard)->Stats().documents, 400u);
+  // Documents of the first segment went through decode + re-encode; they stay close.
+  auto got = (*shard)->Get({"d3", "d300"});
+  ASSERT_TRUE(got.ok());
+  for (int which = 0; which < 2; ++which) {
+    const Document& orig = docs[which == 0 ? 3 : 300];
+    const Document& back = *(*got)[which];
+    ASSERT_EQ(back.num_tokens, orig.num_tokens);
+    for (int t = 0; t < orig.num_tokens; ++t) {
+      double dot = 0;
+      for (int k = 0; k < kDim; ++k) dot += orig.vectors[t * kDim + k] * back.vectors[t * kDim + k];
+      EXPECT_GT(dot, 0.85) << orig.id << " token " << t;
+    }
+  }
+}
+
 TEST(ShardTest, CorruptedAndTruncatedSegmentsGiveClearErrors) {
   const std::string dir = TempDir("corrupt");
   {
