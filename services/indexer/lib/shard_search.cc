@@ -170,7 +170,6 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
   }
   std::vector<Candidate> cands;
   std::vector<float> maxes(nq);
-  size_t eligible_total = 0;
   for (size_t si = 0; si < snap.segments.size(); ++si) {
     const SegmentHandle& h = *snap.segments[si];
     const Segment& s = *h.seg;
@@ -188,7 +187,6 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
         if (ok) cands.push_back(Candidate{0.f, uint32_t(si), *d});
       }
     }
-    eligible_total += cands.size();
   }
   // A selective filter may leave fewer than k candidates near the query: widen to every
   // eligible document so k results come back whenever k exist.

@@ -12,13 +12,30 @@
 
 namespace tartan::index::testing {
 
+namespace {
+std::vector<std::string>& CreatedDirs() {
+  static auto* dirs = new std::vector<std::string>();
+  return *dirs;
+}
+void RemoveCreatedDirs() {
+  for (const std::string& d : CreatedDirs()) {
+    std::error_code ec;
+    std::filesystem::remove_all(d, ec);
+  }
+}
+}  // namespace
+
 std::string TempDir(const std::string& name) {
   static std::atomic<int> counter{0};
+  // Removed when the test binary exits normally (forked children _exit and leave them).
+  static const bool registered = (std::atexit(RemoveCreatedDirs), true);
+  (void)registered;
   const char* base = std::getenv("TMPDIR");
   std::string dir = std::string(base ? base : "/tmp") + "/tartan_index_test_" +
                     std::to_string(::getpid()) + "_" + name + "_" + std::to_string(counter++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  CreatedDirs().push_back(dir);
   return dir;
 }
 
