@@ -9,6 +9,7 @@ every process with SIGTERM and checks each exits 0.
 
 Env: TARTAN_BIN_DIR, TARTAN_SOURCE_DIR, TARTAN_SHARED_DIR (skips with 77 without it).
 """
+import ctypes
 import json
 import os
 import signal
@@ -48,6 +49,11 @@ def generate_stubs(out_dir):
     sys.path.insert(0, out_dir)
 
 
+def die_with_parent():
+    # PR_SET_PDEATHSIG = 1, SIGKILL = 9: a killed test must not leave services behind.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)
+
+
 class Service:
     def __init__(self, binary, name, args, work):
         self.name = name
@@ -56,7 +62,7 @@ class Service:
         self.proc = subprocess.Popen(
             [os.path.join(BIN, binary)] + args +
             ["--host=127.0.0.1", "--grpc_port=0", "--metrics_port=0", "--port_file=" + self.port_file],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         deadline = time.time() + 120
         while not os.path.exists(self.port_file):
             check(self.proc.poll() is None, f"{name} exited during start-up")
