@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/api/request_checks.h"
 #include "common/api/token_vectors.h"
 #include "common/server/grpc_status.h"
 #include "common/server/rpc_metrics.h"
@@ -50,14 +51,6 @@ absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, in
       return absl::InvalidArgumentError("filter: a clause sets none of equals/in/and/or");
   }
   return absl::InvalidArgumentError("filter: unknown clause");
-}
-
-absl::Status CheckId(const std::string& id, const std::string& field) {
-  if (id.empty() || id.size() > static_cast<size_t>(kMaxIdBytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": id must be 1..", kMaxIdBytes, " bytes, got ", id.size()));
-  }
-  return absl::OkStatus();
 }
 
 bool DeadlinePassed(const grpc::ServerContext* context) {
@@ -123,19 +116,16 @@ absl::StatusOr<std::shared_ptr<index::Shard>> IndexerService::ShardFor(
     const std::string& collection) const {
   auto shard = std::atomic_load(&shard_);
   if (!shard) return absl::UnavailableError("shard is recovering; retry shortly");
-  if (!collection.empty() && collection != "default") {
-    return absl::NotFoundError(absl::StrCat("unknown collection '", collection,
-                                            "' (this shard serves only 'default')"));
-  }
+  RETURN_IF_ERROR(api::CheckCollection(collection));
   return shard;
 }
 
 absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted) {
   ASSIGN_OR_RETURN(auto shard, ShardFor(request.collection()));
-  if (request.documents_size() > kMaxDocumentsPerRequest) {
+  if (request.documents_size() > api::kMaxDocumentsPerRequest) {
     return absl::InvalidArgumentError(absl::StrCat("documents: ", request.documents_size(),
                                                    " exceeds the limit of ",
-                                                   kMaxDocumentsPerRequest, " per request"));
+                                                   api::kMaxDocumentsPerRequest, " per request"));
   }
   std::vector<index::Document> docs;
   docs.reserve(request.documents_size());
@@ -143,13 +133,13 @@ absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request, 
   for (int i = 0; i < request.documents_size(); ++i) {
     const auto& in = request.documents(i);
     const std::string field = absl::StrCat("documents[", i, "]");
-    RETURN_IF_ERROR(CheckId(in.id(), field));
+    RETURN_IF_ERROR(api::CheckDocumentId(in.id(), field));
     if (!seen.insert(in.id()).second) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate id '", in.id(),
                                                      "' in one request"));
     }
     ASSIGN_OR_RETURN(api::Matrix matrix,
-                     api::DecodeTokenVectors(in.vectors(), dim_, kMaxTokensPerDocument,
+                     api::DecodeTokenVectors(in.vectors(), dim_, api::kMaxTokensPerDocument,
                                              field + ".vectors"));
     index::Document doc;
     doc.id = in.id();
@@ -202,7 +192,7 @@ grpc::Status IndexerService::Delete(grpc::ServerContext* context,
   if (!shard.ok()) return ToGrpcStatus(shard.status());
   std::vector<std::string> ids(request->ids().begin(), request->ids().end());
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (auto status = CheckId(ids[i], absl::StrCat("ids[", i, "]")); !status.ok()) {
+    if (auto status = api::CheckDocumentId(ids[i], absl::StrCat("ids[", i, "]")); !status.ok()) {
       return ToGrpcStatus(status);
     }
   }
@@ -218,11 +208,8 @@ grpc::Status IndexerService::Search(grpc::ServerContext* context,
                                     tartan::v1::ShardSearchResponse* response) {
   auto shard = ShardFor(request->collection());
   if (!shard.ok()) return ToGrpcStatus(shard.status());
-  if (request->k() < 1 || request->k() > static_cast<uint32_t>(kMaxK)) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("k must be in [1, ", kMaxK, "], got ", request->k())));
-  }
-  auto query = api::DecodeTokenVectors(request->query(), dim_, kMaxQueryTokens, "query");
+  if (auto status = api::CheckK(request->k()); !status.ok()) return ToGrpcStatus(status);
+  auto query = api::DecodeTokenVectors(request->query(), dim_, api::kMaxQueryTokens, "query");
   if (!query.ok()) return ToGrpcStatus(query.status());
 
   index::SearchParams params;
@@ -279,9 +266,9 @@ grpc::Status IndexerService::Get(grpc::ServerContext* context,
                                  tartan::v1::GetResponse* response) {
   auto shard = ShardFor(request->collection());
   if (!shard.ok()) return ToGrpcStatus(shard.status());
-  if (request->ids_size() > kMaxDocumentsPerRequest) {
+  if (request->ids_size() > api::kMaxDocumentsPerRequest) {
     return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("ids: at most ", kMaxDocumentsPerRequest, " per request")));
+        absl::StrCat("ids: at most ", api::kMaxDocumentsPerRequest, " per request")));
   }
   std::vector<std::string> ids(request->ids().begin(), request->ids().end());
   auto docs = (*shard)->Get(ids);

@@ -16,13 +16,6 @@
 
 namespace tartan::indexer {
 
-// Request limits (documented in indexer.proto).
-inline constexpr int kMaxDocumentsPerRequest = 1000;
-inline constexpr int kMaxIdBytes = 256;
-inline constexpr int kMaxTokensPerDocument = 16384;
-inline constexpr int kMaxQueryTokens = 1024;
-inline constexpr int kMaxK = 1000;
-
 class IndexerService final : public tartan::v1::Indexer::Service {
  public:
   IndexerService(std::string shard_name, prometheus::Registry& registry);

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/api/request_checks.h"
 #include "common/server/grpc_status.h"
 #include "common/server/rpc_metrics.h"
 #include "common/status_macros.h"
@@ -13,35 +14,12 @@
 #include "services/router/lib/merge.h"
 
 namespace tartan::router {
-namespace {
 
-constexpr int kMaxK = 1000;
-constexpr int kMaxIdBytes = 256;
-constexpr int kMaxQueryTokens = 1024;
-constexpr int kMaxDocTokens = 16384;
-
-absl::Status CheckCollection(const std::string& collection) {
-  if (collection.empty() || collection == "default") return absl::OkStatus();
-  return absl::NotFoundError(
-      absl::StrCat("unknown collection '", collection, "' (this cluster serves only 'default')"));
-}
-
-absl::Status CheckId(const std::string& id, const std::string& field) {
-  if (id.empty() || id.size() > static_cast<size_t>(kMaxIdBytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(field, ": id must be 1..", kMaxIdBytes, " bytes, got ", id.size()));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status CheckText(const std::string& text, const std::string& field) {
-  for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) return absl::OkStatus();
-  }
-  return absl::InvalidArgumentError(absl::StrCat(field, ": text is empty"));
-}
-
-}  // namespace
+using api::CheckCollection;
+using api::CheckDocumentId;
+using api::CheckNonBlankText;
+using api::kMaxQueryTokens;
+using api::kMaxTokensPerDocument;
 
 RouterService::RouterService(const RouterOptions& options,
                              std::shared_ptr<grpc::Channel> encoder_channel, ShardClients* shards,
@@ -97,7 +75,7 @@ absl::StatusOr<tartan::v1::ModelInfo> RouterService::ModelInfo(absl::Time deadli
 
 absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
     const std::vector<std::string>& texts, tartan::v1::TextKind kind,
-    const std::optional<std::string>& prompt_name, uint32_t pool_factor, absl::Time deadline) {
+    const std::string& prompt_name, uint32_t pool_factor, absl::Time deadline) {
   ASSIGN_OR_RETURN(tartan::v1::ModelInfo info, ModelInfo(deadline));
   const size_t chunk = std::max<size_t>(
       1, std::min<size_t>(info.max_texts_per_request(), options_.encode_batch_texts));
@@ -107,7 +85,7 @@ absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
     tartan::v1::EncodeRequest request;
     for (size_t i = begin; i < std::min(texts.size(), begin + chunk); ++i) request.add_texts(texts[i]);
     request.set_kind(kind);
-    if (prompt_name) request.set_prompt_name(*prompt_name);
+    request.set_prompt_name(prompt_name);
     request.set_pool_factor(pool_factor);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
@@ -130,7 +108,7 @@ absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
     }
     for (const auto& result : response.results()) {
       ASSIGN_OR_RETURN(api::Matrix matrix,
-                       api::DecodeTokenVectors(result.vectors(), info.dim(), kMaxDocTokens,
+                       api::DecodeTokenVectors(result.vectors(), info.dim(), kMaxTokensPerDocument,
                                                "encoder result"));
       out.push_back(std::move(matrix));
     }
@@ -140,17 +118,15 @@ absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
 
 absl::Status RouterService::ValidateSearch(const tartan::v1::SearchRequest& request) {
   RETURN_IF_ERROR(CheckCollection(request.collection()));
-  if (request.k() < 1 || request.k() > static_cast<uint32_t>(kMaxK)) {
-    return absl::InvalidArgumentError(absl::StrCat("k must be in [1, ", kMaxK, "], got ", request.k()));
-  }
+  RETURN_IF_ERROR(api::CheckK(request.k()));
   if (request.query_case() == tartan::v1::SearchRequest::QUERY_NOT_SET) {
     return absl::InvalidArgumentError("query: set text or vectors");
   }
   if (request.query_case() == tartan::v1::SearchRequest::kText) {
-    RETURN_IF_ERROR(CheckText(request.text(), "query"));
+    RETURN_IF_ERROR(CheckNonBlankText(request.text(), "query"));
   }
   for (int i = 0; i < request.id_subset_size(); ++i) {
-    RETURN_IF_ERROR(CheckId(request.id_subset(i), absl::StrCat("id_subset[", i, "]")));
+    RETURN_IF_ERROR(CheckDocumentId(request.id_subset(i), absl::StrCat("id_subset[", i, "]")));
   }
   return absl::OkStatus();
 }
@@ -233,9 +209,7 @@ grpc::Status RouterService::Search(grpc::ServerContext* context,
   if (auto status = ValidateSearch(*request); !status.ok()) return ToGrpcStatus(status);
   api::Matrix query;
   if (request->query_case() == tartan::v1::SearchRequest::kText) {
-    std::optional<std::string> prompt;
-    if (!request->prompt_name().empty()) prompt = request->prompt_name();
-    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, prompt, 0, deadline);
+    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     query = std::move((*encoded)[0]);
   } else {
@@ -282,7 +256,7 @@ grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
     }
   }
   if (!texts.empty()) {
-    auto encoded = EncodeTexts(texts, tartan::v1::QUERY, std::nullopt, 0, deadline);
+    auto encoded = EncodeTexts(texts, tartan::v1::QUERY, "", 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     for (size_t j = 0; j < text_slots.size(); ++j) queries[text_slots[j]] = std::move((*encoded)[j]);
   }
@@ -334,10 +308,8 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
 
   api::Matrix query;
   if (request->query_case() == tartan::v1::RerankRequest::kText) {
-    if (auto status = CheckText(request->text(), "query"); !status.ok()) return ToGrpcStatus(status);
-    std::optional<std::string> prompt;
-    if (!request->prompt_name().empty()) prompt = request->prompt_name();
-    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, prompt, 0, deadline);
+    if (auto status = CheckNonBlankText(request->text(), "query"); !status.ok()) return ToGrpcStatus(status);
+    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     query = std::move((*encoded)[0]);
   } else {
@@ -351,13 +323,13 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
   for (int i = 0; i < request->candidates_size(); ++i) {
     const auto& candidate = request->candidates(i);
     const std::string field = absl::StrCat("candidates[", i, "]");
-    if (auto status = CheckId(candidate.id(), field); !status.ok()) return ToGrpcStatus(status);
+    if (auto status = CheckDocumentId(candidate.id(), field); !status.ok()) return ToGrpcStatus(status);
     if (candidate.has_text()) {
-      if (auto status = CheckText(candidate.text(), field); !status.ok()) return ToGrpcStatus(status);
+      if (auto status = CheckNonBlankText(candidate.text(), field); !status.ok()) return ToGrpcStatus(status);
       texts.push_back(candidate.text());
       slots.push_back(i);
     } else if (candidate.has_vectors()) {
-      auto decoded = api::DecodeTokenVectors(candidate.vectors(), query.dim, kMaxDocTokens, field + ".vectors");
+      auto decoded = api::DecodeTokenVectors(candidate.vectors(), query.dim, kMaxTokensPerDocument, field + ".vectors");
       if (!decoded.ok()) return ToGrpcStatus(decoded.status());
       docs[i] = std::move(*decoded);
     } else {
@@ -365,7 +337,7 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
     }
   }
   if (!texts.empty()) {
-    auto encoded = EncodeTexts(texts, tartan::v1::DOCUMENT, std::nullopt, 0, deadline);
+    auto encoded = EncodeTexts(texts, tartan::v1::DOCUMENT, "", 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     for (size_t j = 0; j < slots.size(); ++j) docs[slots[j]] = std::move((*encoded)[j]);
   }

@@ -57,10 +57,11 @@ class RouterService final : public tartan::v1::Router::Service {
   absl::Time Deadline(const grpc::ServerContext* context) const;
   // The encoder's ModelInfo, fetched once and cached.
   absl::StatusOr<tartan::v1::ModelInfo> ModelInfo(absl::Time deadline);
-  // Encodes texts in chunks of at most the encoder's max_texts_per_request.
+  // Encodes texts in chunks of at most the encoder's max_texts_per_request. prompt_name ""
+  // means none.
   absl::StatusOr<std::vector<api::Matrix>> EncodeTexts(const std::vector<std::string>& texts,
                                                        tartan::v1::TextKind kind,
-                                                       const std::optional<std::string>& prompt_name,
+                                                       const std::string& prompt_name,
                                                        uint32_t pool_factor, absl::Time deadline);
   // Validates one SearchRequest (without the query) and its vectors, if given.
   absl::Status ValidateSearch(const tartan::v1::SearchRequest& request);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/request_checks.h"
 #include "common/server/grpc_status.h"
 #include "common/status_macros.h"
 #include "services/router/fanout.h"
@@ -10,20 +11,10 @@
 #include "services/router/router_service.h"
 
 namespace tartan::router {
-namespace {
-
-constexpr int kMaxIdBytes = 256;
-constexpr int kMaxDocTokens = 16384;
-
-}  // namespace
-
 absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& request,
                                      absl::Time deadline,
                                      tartan::v1::AddDocumentsResponse* response) {
-  if (!request.collection().empty() && request.collection() != "default") {
-    return absl::NotFoundError(absl::StrCat("unknown collection '", request.collection(),
-                                            "' (this cluster serves only 'default')"));
-  }
+  RETURN_IF_ERROR(api::CheckCollection(request.collection()));
   if (request.documents_size() > options_.max_documents_per_request) {
     return absl::InvalidArgumentError(absl::StrCat("documents: at most ",
                                                    options_.max_documents_per_request,
@@ -38,25 +29,20 @@ absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& requ
   for (int i = 0; i < request.documents_size(); ++i) {
     const auto& doc = request.documents(i);
     const std::string field = absl::StrCat("documents[", i, "]");
-    if (doc.id().empty() || doc.id().size() > static_cast<size_t>(kMaxIdBytes)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ": id must be 1..", kMaxIdBytes, " bytes, got ", doc.id().size()));
-    }
+    RETURN_IF_ERROR(api::CheckDocumentId(doc.id(), field));
     if (!seen.insert(doc.id()).second) {
       return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate id '", doc.id(), "'"));
     }
     switch (doc.content_case()) {
       case tartan::v1::NewDocument::kText: {
-        const bool blank = std::all_of(doc.text().begin(), doc.text().end(),
-                                       [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
-        if (blank) return absl::InvalidArgumentError(field + ": text is empty");
+        RETURN_IF_ERROR(api::CheckNonBlankText(doc.text(), field));
         texts.push_back(doc.text());
         text_slots.push_back(i);
         break;
       }
       case tartan::v1::NewDocument::kVectors: {
         ASSIGN_OR_RETURN(vectors[i], api::DecodeTokenVectors(doc.vectors(), info.dim(),
-                                                             kMaxDocTokens, field + ".vectors"));
+                                                             api::kMaxTokensPerDocument, field + ".vectors"));
         break;
       }
       case tartan::v1::NewDocument::CONTENT_NOT_SET:
@@ -64,9 +50,7 @@ absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& requ
     }
   }
   if (!texts.empty()) {
-    std::optional<std::string> prompt;
-    if (!request.prompt_name().empty()) prompt = request.prompt_name();
-    ASSIGN_OR_RETURN(auto encoded, EncodeTexts(texts, tartan::v1::DOCUMENT, prompt,
+    ASSIGN_OR_RETURN(auto encoded, EncodeTexts(texts, tartan::v1::DOCUMENT, request.prompt_name(),
                                                request.pool_factor(), deadline));
     for (size_t j = 0; j < text_slots.size(); ++j) vectors[text_slots[j]] = std::move(encoded[j]);
   }
@@ -154,14 +138,12 @@ grpc::Status RouterService::AddDocumentsStream(
 grpc::Status RouterService::DeleteDocuments(grpc::ServerContext* context,
                                             const tartan::v1::DeleteDocumentsRequest* request,
                                             tartan::v1::DeleteDocumentsResponse* response) {
-  if (!request->collection().empty() && request->collection() != "default") {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("unknown collection '", request->collection(), "'"));
+  if (auto status = api::CheckCollection(request->collection()); !status.ok()) {
+    return ToGrpcStatus(status);
   }
   for (int i = 0; i < request->ids_size(); ++i) {
-    if (request->ids(i).empty() || request->ids(i).size() > static_cast<size_t>(kMaxIdBytes)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("ids[", i, "]: id must be 1..", kMaxIdBytes, " bytes"));
+    if (auto status = api::CheckDocumentId(request->ids(i), absl::StrCat("ids[", i, "]")); !status.ok()) {
+      return ToGrpcStatus(status);
     }
   }
   auto set = shards_->Current();
