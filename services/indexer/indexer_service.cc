@@ -69,9 +69,19 @@ IndexerService::IndexerService(std::string shard_name, prometheus::Registry& reg
       compactions_(MakeGauge(registry, "compactions", "Compactions run since the shard opened")),
       search_latency_(prometheus::BuildHistogram()
                           .Name(MetricName("indexer", "search_latency_seconds"))
-                          .Help("Shard search latency (all stages)")
-                          .Register(registry)
-                          .Add({{"stage", "total"}}, LatencyBuckets())),
+                          .Help("Shard search latency by stage: total, exact_segment, candidates, "
+                                "approx, rerank")
+                          .Register(registry)),
+      candidates_(prometheus::BuildCounter()
+                      .Name(MetricName("indexer", "search_candidates_total"))
+                      .Help("Documents taken from inverted lists as candidates")
+                      .Register(registry)
+                      .Add({})),
+      exact_scored_(prometheus::BuildCounter()
+                        .Name(MetricName("indexer", "search_exact_scored_total"))
+                        .Help("Documents scored by exact MaxSim")
+                        .Register(registry)
+                        .Add({})),
       write_latency_(prometheus::BuildHistogram()
                          .Name(MetricName("indexer", "durable_write_latency_seconds"))
                          .Help("Upsert latency until durable (log write and fsync included)")
@@ -236,9 +246,17 @@ grpc::Status IndexerService::Search(grpc::ServerContext* context,
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before search");
   }
 
+  index::SearchTrace trace;
+  params.trace = &trace;
   const auto start = Clock::now();
   auto hits = (*shard)->Search(query->data.data(), query->rows, params);
-  search_latency_.Observe(SecondsSince(start));
+  search_latency_.Add({{"stage", "total"}}, LatencyBuckets()).Observe(SecondsSince(start));
+  search_latency_.Add({{"stage", "exact_segment"}}, LatencyBuckets()).Observe(trace.exact_segment_seconds);
+  search_latency_.Add({{"stage", "candidates"}}, LatencyBuckets()).Observe(trace.candidates_seconds);
+  search_latency_.Add({{"stage", "approx"}}, LatencyBuckets()).Observe(trace.approx_seconds);
+  search_latency_.Add({{"stage", "rerank"}}, LatencyBuckets()).Observe(trace.rerank_seconds);
+  candidates_.Increment(static_cast<double>(trace.candidates));
+  exact_scored_.Increment(static_cast<double>(trace.exact_scored));
   query_tokens_.Observe(query->rows);
   if (!hits.ok()) return ToGrpcStatus(hits.status());
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -57,7 +58,9 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   prometheus::Gauge& bytes_on_disk_;
   prometheus::Gauge& bytes_in_ram_;
   prometheus::Gauge& compactions_;
-  prometheus::Histogram& search_latency_;
+  prometheus::Family<prometheus::Histogram>& search_latency_;  // by stage
+  prometheus::Counter& candidates_;
+  prometheus::Counter& exact_scored_;
   prometheus::Histogram& write_latency_;
   prometheus::Histogram& query_tokens_;
   prometheus::Counter& documents_written_;

@@ -52,6 +52,17 @@ struct ShardOptions {
   double retrain_growth_factor = 4.0;
 };
 
+// Where one search spent its time and how many documents each stage scored (optional output
+// of SearchParams::trace; for metrics and debugging).
+struct SearchTrace {
+  double exact_segment_seconds = 0;  // mutable segment (exact MaxSim)
+  double candidates_seconds = 0;     // stage 1: centroid scores + inverted lists (+ filters)
+  double approx_seconds = 0;         // stages 2-3: centroid-only scores with pruning
+  double rerank_seconds = 0;         // stage 4: decompress + exact MaxSim (or brute force)
+  uint64_t candidates = 0;           // documents from the inverted lists
+  uint64_t exact_scored = 0;         // documents scored by exact MaxSim (all stages)
+};
+
 struct SearchParams {
   int k = 10;
   int nprobe = 8;                          // centroids probed per query token
@@ -62,6 +73,7 @@ struct SearchParams {
   bool exact = false;                      // brute force over every stored vector
   const Filter* filter = nullptr;          // metadata filter, applied to candidates
   std::vector<std::string> id_subset;      // when non-empty, only these ids are eligible
+  SearchTrace* trace = nullptr;            // filled when set
 };
 
 struct Hit {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
@@ -82,6 +83,22 @@ TARTAN_TARGET_CLONES_AVX2 float CentroidScore(
   return total;
 }
 
+// Accumulates stage times into an optional SearchTrace.
+class StageClock {
+ public:
+  explicit StageClock(SearchTrace* trace) : trace_(trace), last_(std::chrono::steady_clock::now()) {}
+  void Lap(double SearchTrace::*field) {
+    if (trace_ == nullptr) return;
+    const auto now = std::chrono::steady_clock::now();
+    trace_->*field += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  SearchTrace* trace_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 struct TopK {
   size_t k;
   std::vector<Hit> hits;
@@ -114,11 +131,17 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
     return p.filter == nullptr || p.filter->Matches(m);
   };
   TopK top{size_t(p.k), {}};
+  SearchTrace local_trace;
+  SearchTrace& trace = p.trace != nullptr ? *p.trace : local_trace;
+  StageClock clock(&trace);
 
   // Mutable segment: exact.
   for (const auto& d : snap.mutable_docs)
-    if (eligible(d->id, d->metadata))
+    if (eligible(d->id, d->metadata)) {
       top.Add(d->id, kernels::MaxSimDispatch(q, nq, d->vectors.data(), d->num_tokens, dim));
+      ++trace.exact_scored;
+    }
+  clock.Lap(&SearchTrace::exact_segment_seconds);
 
   std::vector<float> buf;
   if (p.exact) {
@@ -134,6 +157,7 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
         kernels::MaxSimBlock(q, nq, buf.data(), offsets.data(), int(locals.size()), dim,
                              scores.data(), &scratch);
         for (size_t j = 0; j < locals.size(); ++j) top.Add(s.id(locals[j]), scores[j]);
+        trace.exact_scored += locals.size();
         locals.clear();
         offsets.assign(1, 0);
       };
@@ -150,6 +174,7 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
       }
       run();
     }
+    clock.Lap(&SearchTrace::rerank_seconds);
     return top.Finish();
   }
 
@@ -199,6 +224,8 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
           cands.push_back(Candidate{0.f, uint32_t(si), i});
     }
   }
+  trace.candidates += cands.size();
+  clock.Lap(&SearchTrace::candidates_seconds);
   // Stage 2: pruned centroid scores.
   for (Candidate& c : cands)
     c.score = CentroidScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, nq, true,
@@ -209,6 +236,7 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
     c.score = CentroidScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, nq, false,
                             0.f, maxes.data());
   KeepTop(&cands, size_t(std::max(p.n_rerank_exact, p.k)));
+  clock.Lap(&SearchTrace::approx_seconds);
   // Stage 4: decompress the survivors into one block and score them with one GEMM.
   std::vector<uint32_t> offsets{0};
   for (const Candidate& c : cands) {
@@ -224,6 +252,8 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
                          scores.data(), &scratch);
   for (size_t j = 0; j < cands.size(); ++j)
     top.Add(snap.segments[cands[j].seg]->seg->id(cands[j].local), scores[j]);
+  trace.exact_scored += cands.size();
+  clock.Lap(&SearchTrace::rerank_seconds);
   return top.Finish();
 }
 

@@ -444,6 +444,11 @@ TEST_F(ClusterTest, ServicesExportMetrics) {
   auto shard_metrics = HttpGet(cluster_->shard(0).metrics_port(), "/metrics");
   ASSERT_TRUE(shard_metrics.ok());
   EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_documents"), 0);
+  for (const char* stage : {"total", "exact_segment", "candidates", "approx", "rerank"}) {
+    EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_search_latency_seconds_count",
+                          {std::string("stage=\"") + stage + "\""}), 0) << stage;
+  }
+  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_search_exact_scored_total"), 0);
 }
 
 }  // namespace
