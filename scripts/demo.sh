@@ -105,7 +105,7 @@ start() {  # name, binary, args...
 start encoder "$BIN/tartan-encoder" --model="$MODEL" --host=127.0.0.1 --grpc_port="$ENCODER_PORT" --metrics_port=9101 --threads="$(nproc)"
 shard_list=""
 for i in 0 1; do
-  start "indexer$i" "$BIN/tartan-indexer" --data_dir="$STATE/shard$i" --dim="$DIM" --host=127.0.0.1 \
+  start "indexer$i" "$BIN/tartan-indexer" --index_dir="$STATE/shard$i" --dim="$DIM" --host=127.0.0.1 \
     --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((9102 + i)) --shard_name="shard$i"
   shard_list+="${shard_list:+,}127.0.0.1:${SHARD_PORTS[$i]}"
 done

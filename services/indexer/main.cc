@@ -10,7 +10,7 @@
 #include "common/status_macros.h"
 #include "services/indexer/indexer_service.h"
 
-ABSL_FLAG(std::string, data_dir, "./tartan-data/shard", "Directory holding this shard's files");
+ABSL_FLAG(std::string, index_dir, "", "Directory holding this shard's files (required; created if missing)");
 ABSL_FLAG(std::string, shard_name, "", "Name reported in search hits (default: host:grpc_port)");
 ABSL_FLAG(int, dim, 128, "Token vector dimension of the collection (32..1024); fixed at creation");
 ABSL_FLAG(int, nbits, 4, "Residual bits per dimension in compressed segments: 1, 2 or 4");
@@ -24,7 +24,7 @@ namespace {
 
 absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   tartan::index::ShardOptions options;
-  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.data_dir = absl::GetFlag(FLAGS_index_dir);
   options.dim = absl::GetFlag(FLAGS_dim);
   options.nbits = absl::GetFlag(FLAGS_nbits);
   const std::string fsync = absl::GetFlag(FLAGS_fsync);
@@ -39,7 +39,7 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   options.flush_threshold_tokens = static_cast<size_t>(absl::GetFlag(FLAGS_flush_threshold_tokens));
   options.num_threads = absl::GetFlag(FLAGS_threads);
   options.background_compaction = absl::GetFlag(FLAGS_background_compaction);
-  if (options.data_dir.empty()) return absl::InvalidArgumentError("--data_dir is required");
+  if (options.data_dir.empty()) return absl::InvalidArgumentError("--index_dir is required");
   RETURN_IF_ERROR(tartan::CheckRange("dim", options.dim, 32, 1024));
   if (options.nbits != 1 && options.nbits != 2 && options.nbits != 4) {
     return absl::InvalidArgumentError("--nbits must be 1, 2 or 4");

@@ -164,7 +164,7 @@ TEST_F(ClusterTest, MergedTopKEqualsSingleShardExact) {
 
   // One more shard, fed the same encoder vectors directly.
   auto single = ServiceProcess::Start(BinaryPath("tartan-indexer"),
-                                      {"--data_dir=" + *work_dir_ + "/single", "--dim=128"}, *work_dir_, 60);
+                                      {"--index_dir=" + *work_dir_ + "/single", "--dim=128"}, *work_dir_, 60);
   ASSERT_TRUE(single.ok()) << single.status();
   auto single_stub = tartan::v1::Indexer::NewStub(
       grpc::CreateChannel(single->address(), grpc::InsecureChannelCredentials()));

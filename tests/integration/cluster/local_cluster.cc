@@ -43,7 +43,7 @@ std::unique_ptr<tartan::v1::Indexer::Stub> LocalCluster::ShardStub(int i) const 
 }
 
 absl::StatusOr<ServiceProcess> LocalCluster::StartShard(int i, int port) {
-  std::vector<std::string> args = {absl::StrCat("--data_dir=", work_dir_, "/shard", i),
+  std::vector<std::string> args = {absl::StrCat("--index_dir=", work_dir_, "/shard", i),
                                    absl::StrCat("--dim=", options_.dim), "--threads=1",
                                    absl::StrCat("--shard_name=shard", i)};
   args.insert(args.end(), options_.indexer_args.begin(), options_.indexer_args.end());

@@ -154,7 +154,7 @@ def run_with_env(binary, component, env, workdir):
                      "TARTAN_HOST": "127.0.0.1", "TARTAN_PORT_FILE": port_file,
                      "TARTAN_DRAIN_GRACE_S": "1"})
     if component == "indexer":
-        full_env["TARTAN_DATA_DIR"] = os.path.join(workdir, "shard")
+        full_env["TARTAN_INDEX_DIR"] = os.path.join(workdir, "shard")
         full_env["TARTAN_SHARD_NAME"] = "shard-0"
     log = open(os.path.join(workdir, f"{component}.log"), "w+")
     proc = subprocess.Popen([binary], env=full_env, stdout=log, stderr=subprocess.STDOUT,

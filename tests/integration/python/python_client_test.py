@@ -104,7 +104,7 @@ def main():
     try:
         encoder = Service("tartan-encoder", "encoder", ["--model=" + model, "--threads=1"], work)
         services.append(encoder)
-        shards = [Service("tartan-indexer", f"indexer{i}", [f"--data_dir={work}/shard{i}", "--dim=128"], work)
+        shards = [Service("tartan-indexer", f"indexer{i}", [f"--index_dir={work}/shard{i}", "--dim=128"], work)
                   for i in range(2)]
         services.extend(shards)
         router = Service("tartan-router", "router", ["--encoder=" + encoder.address,
