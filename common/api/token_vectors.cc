@@ -1,5 +1,7 @@
 #include "common/api/token_vectors.h"
 
+#include "common/half.h"
+
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -9,40 +11,6 @@
 namespace tartan::api {
 
 static_assert(std::endian::native == std::endian::little, "wire format is little-endian");
-
-uint16_t FloatToHalf(float value) {
-  const uint32_t x = std::bit_cast<uint32_t>(value);
-  const uint32_t sign = (x >> 16) & 0x8000u;
-  const uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) {  // Inf or NaN
-    return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
-  }
-  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow → Inf
-  if (abs < 0x38800000u) {  // subnormal or zero in half
-    const float magnitude = std::bit_cast<float>(abs);
-    // Scale so the half subnormal unit (2^-24) becomes 1, then round to nearest even.
-    const float scaled = magnitude * 16777216.0f;
-    const uint32_t mant = static_cast<uint32_t>(std::nearbyint(scaled));
-    return static_cast<uint16_t>(sign | mant);
-  }
-  // Normal: rebias exponent (127 → 15), round mantissa 23 → 10 bits to nearest even.
-  uint32_t h = ((abs - 0x38000000u) >> 13);
-  const uint32_t rem = abs & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-  return static_cast<uint16_t>(sign | h);
-}
-
-float HalfToFloat(uint16_t bits) {
-  const uint32_t sign = static_cast<uint32_t>(bits & 0x8000u) << 16;
-  const uint32_t exp = (bits >> 10) & 0x1fu;
-  const uint32_t mant = bits & 0x3ffu;
-  if (exp == 0) {
-    const float magnitude = std::ldexp(static_cast<float>(mant), -24);
-    return sign ? -magnitude : magnitude;
-  }
-  if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
-  return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
-}
 
 absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vectors,
                                           int expected_dim, int max_rows, const std::string& field) {

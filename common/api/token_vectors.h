@@ -27,8 +27,4 @@ absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vector
 void EncodeTokenVectors(const float* data, int rows, int dim, tartan::v1::DType dtype,
                         tartan::v1::TokenVectors* out);
 
-// IEEE-754 half precision conversions (round to nearest even).
-uint16_t FloatToHalf(float value);
-float HalfToFloat(uint16_t bits);
-
 }  // namespace tartan::api

@@ -1,5 +1,7 @@
 #include "services/encoder/lib/safetensors.h"
 
+#include "common/half.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -100,52 +102,6 @@ std::string_view DTypeName(DType dtype) {
   return "?";
 }
 
-float HalfToFloat(uint16_t h) {
-  const uint32_t sign = (h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f;
-  const uint32_t mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0) {
-    if (mant == 0) {
-      bits = sign;
-    } else {  // subnormal: value = mant * 2^-24
-      float v = static_cast<float>(mant) * 5.9604644775390625e-8f;
-      std::memcpy(&bits, &v, 4);
-      bits |= sign;
-    }
-  } else if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t FloatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  const uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) {  // inf or nan
-    return sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u);
-  }
-  if (abs >= 0x477ff000u) return sign | 0x7c00u;  // rounds to >= 65520: overflow to inf
-  if (abs < 0x38800000u) {                          // below 2^-14: subnormal half or zero
-    float a;
-    std::memcpy(&a, &abs, 4);
-    // Scale to units of 2^-24 and round to nearest even (the FPU's default mode).
-    const float scaled = a * 16777216.0f;
-    const uint32_t m = static_cast<uint32_t>(std::nearbyint(scaled));
-    return sign | static_cast<uint16_t>(m);
-  }
-  // Normal: rebias exponent, round the 13 dropped mantissa bits to nearest even.
-  uint32_t v = abs - (112u << 23);
-  const uint32_t round = 0xfffu + ((v >> 13) & 1u);
-  v += round;
-  return sign | static_cast<uint16_t>(v >> 13);
-}
 
 float BFloat16ToFloat(uint16_t b) {
   const uint32_t bits = static_cast<uint32_t>(b) << 16;

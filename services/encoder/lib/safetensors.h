@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/half.h"
 
 namespace tartan::encoder {
 
@@ -78,9 +79,7 @@ absl::Status WriteSafetensorsF32(const std::string& path, const std::vector<Name
 absl::Status WriteSafetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                               DType dtype);
 
-// Scalar conversions (IEEE binary16 and bfloat16), round-to-nearest-even on the way down.
-float HalfToFloat(uint16_t h);
-uint16_t FloatToHalf(float f);
+// Scalar bfloat16 conversions, round-to-nearest-even on the way down (binary16: common/half.h).
 float BFloat16ToFloat(uint16_t b);
 uint16_t FloatToBFloat16(float f);
 

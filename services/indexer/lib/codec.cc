@@ -70,41 +70,6 @@ int Bucketize(const float* cutoffs, int nopts, float v) {
 
 }  // namespace
 
-uint16_t FloatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000, raw_exp = (x >> 23) & 0xff;
-  uint32_t mant = x & 0x7fffff;
-  if (raw_exp == 0xff) return uint16_t(sign | 0x7c00 | (mant ? 0x200 : 0));
-  const int32_t exp = int32_t(raw_exp) - 127 + 15;
-  if (exp >= 31) return uint16_t(sign | 0x7c00);
-  if (exp <= 0) {  // half subnormal (or zero)
-    if (exp < -10) return uint16_t(sign);
-    mant |= 0x800000;
-    const int shift = 14 - exp;
-    uint32_t half = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
-    if (rem > mid || (rem == mid && (half & 1))) ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = sign | (uint32_t(exp) << 10) | (mant >> 13);
-  const uint32_t rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) ++half;  // a carry bumps the exponent
-  return uint16_t(half);
-}
-
-float HalfToFloat(uint16_t h) {
-  const int sign = (h >> 15) & 1, exp = (h >> 10) & 31, mant = h & 1023;
-  float v;
-  if (exp == 0)
-    v = std::ldexp(float(mant), -24);
-  else if (exp == 31)
-    v = mant ? NAN : INFINITY;
-  else
-    v = std::ldexp(float(mant + 1024), exp - 25);
-  return sign ? -v : v;
-}
-
 int UnpackBucket(const uint8_t* packed, int dimension, int nbits) {
   int v = 0;
   for (int bit = 0; bit < nbits; ++bit) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/half.h"
 
 namespace tartan::index {
 
@@ -57,10 +58,8 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
 // index contributes nbits bits, least significant first, into a bit stream packed
 // most-significant-bit first (numpy.packbits).
 int UnpackBucket(const uint8_t* packed, int dimension, int nbits);
-// IEEE half precision, round to nearest even. Centroids are stored as fp16 (half the bytes;
-// TrainCodec rounds them before computing residuals, so encoding sees what decoding uses).
-uint16_t FloatToHalf(float f);
-float HalfToFloat(uint16_t h);
+// Centroids are stored as fp16 (common/half.h; half the bytes). TrainCodec rounds them before
+// computing residuals, so encoding sees what decoding uses.
 void PackBuckets(const uint8_t* buckets, int dim, int nbits, uint8_t* packed);
 
 }  // namespace tartan::index

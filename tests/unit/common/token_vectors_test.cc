@@ -1,5 +1,7 @@
 #include "common/api/token_vectors.h"
 
+#include "common/half.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -57,3 +59,20 @@ TEST(TokenVectorsTest, RejectsBadInputNamingTheField) {
 
 }  // namespace
 }  // namespace tartan::api
+
+namespace tartan {
+namespace {
+
+TEST(HalfTest, EveryHalfRoundTripsAndRoundingIsToNearestEven) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const float f = HalfToFloat(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(FloatToHalf(f), h) << h;
+  }
+  EXPECT_EQ(FloatToHalf(1.0f + 1.0f / 2048), FloatToHalf(1.0f));  // tie → even (1.0)
+  EXPECT_EQ(FloatToHalf(1.0f + 3.0f / 2048), FloatToHalf(1.0f + 4.0f / 2048));  // tie → even
+  EXPECT_TRUE(std::isnan(HalfToFloat(FloatToHalf(std::numeric_limits<float>::quiet_NaN()))));
+}
+
+}  // namespace
+}  // namespace tartan
