@@ -10,7 +10,8 @@
 #include "common/status_macros.h"
 #include "services/router/router_service.h"
 
-ABSL_FLAG(std::string, encoder, "127.0.0.1:50051", "Encoder service address host:port");
+ABSL_FLAG(std::string, encoder, "127.0.0.1:50051",
+          "Encoder address host:port (or dns:///name:port: calls are spread over every address)");
 ABSL_FLAG(std::string, shards, "127.0.0.1:50061",
           "Shards: host:port,host:port,... or dns:///name:port (re-resolved periodically)");
 ABSL_FLAG(double, dns_refresh_s, 10.0, "Seconds between re-resolutions of a dns:/// shard source");
@@ -39,6 +40,9 @@ absl::Status Run() {
   args.SetMaxSendMessageSize(server_options.max_message_bytes);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Spread Encode calls over every address the encoder name resolves to (several encoder
+  // replicas behind a headless Service); the same as pick_first for a single address.
+  args.SetLoadBalancingPolicyName("round_robin");
   auto encoder_channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_encoder),
                                                    grpc::InsecureChannelCredentials(), args);
   auto registry = std::make_shared<prometheus::Registry>();
