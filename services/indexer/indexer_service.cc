@@ -67,6 +67,11 @@ IndexerService::IndexerService(std::string shard_name, prometheus::Registry& reg
       bytes_on_disk_(MakeGauge(registry, "disk_bytes", "Bytes of index files on disk")),
       bytes_in_ram_(MakeGauge(registry, "ram_bytes", "Bytes of index data held in memory")),
       compactions_(MakeGauge(registry, "compactions", "Compactions run since the shard opened")),
+      wal_commits_(MakeGauge(registry, "wal_commits",
+                             "Durable write-ahead-log commits since the shard opened")),
+      wal_commit_seconds_(MakeGauge(registry, "wal_commit_seconds",
+                                    "Seconds spent in those commits (append + fsync); "
+                                    "rate(seconds)/rate(commits) = mean commit latency")),
       search_latency_(prometheus::BuildHistogram()
                           .Name(MetricName("indexer", "search_latency_seconds"))
                           .Help("Shard search latency by stage: total, exact_segment, candidates, "
@@ -120,6 +125,8 @@ void IndexerService::RefreshGauges() {
   bytes_on_disk_.Set(static_cast<double>(stats.bytes_on_disk));
   bytes_in_ram_.Set(static_cast<double>(stats.bytes_in_ram));
   compactions_.Set(static_cast<double>(stats.compactions));
+  wal_commits_.Set(static_cast<double>(stats.wal_commits));
+  wal_commit_seconds_.Set(stats.wal_commit_seconds);
 }
 
 absl::StatusOr<std::shared_ptr<index::Shard>> IndexerService::ShardFor(

@@ -63,6 +63,8 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   prometheus::Counter& exact_scored_;
   prometheus::Histogram& write_latency_;
   prometheus::Histogram& query_tokens_;
+  prometheus::Gauge& wal_commits_;
+  prometheus::Gauge& wal_commit_seconds_;
   prometheus::Counter& documents_written_;
   prometheus::Counter& documents_deleted_;
 };

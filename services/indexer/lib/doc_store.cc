@@ -1,5 +1,7 @@
 #include "services/indexer/lib/doc_store.h"
 
+#include <chrono>
+
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <xxhash.h>
@@ -132,6 +134,17 @@ absl::StatusOr<std::unique_ptr<DocStore>> DocStore::Open(const std::string& dir,
   return s;
 }
 
+absl::Status DocStore::Commit() {
+  const auto start = std::chrono::steady_clock::now();
+  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return Err("commit");
+  commit_nanos_.fetch_add(uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count()),
+                          std::memory_order_relaxed);
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
 absl::Status DocStore::Apply(const std::vector<WriteOp>& ops, std::vector<int>* deleted) {
   deleted->assign(ops.size(), 0);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -162,7 +175,7 @@ absl::Status DocStore::Apply(const std::vector<WriteOp>& ops, std::vector<int>* 
     sqlite3_bind_int64(upsert_, 7, int64_t(XXH64(r.vectors.data(), vbytes, 0)));
     if (sqlite3_step(upsert_) != SQLITE_DONE) return fail("upsert");
   }
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  if (!Commit().ok()) return fail("commit");
   return absl::OkStatus();
 }
 
@@ -254,7 +267,7 @@ absl::Status DocStore::CommitSegments(const SegmentRow& added, const std::vector
     sqlite3_bind_int64(move_, 3, local);
     if (sqlite3_step(move_) != SQLITE_DONE) return fail("move document");
   }
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  if (!Commit().ok()) return fail("commit");
   // The moved vectors left mostly-empty pages behind: rewrite the database (it now holds
   // only ids, metadata and the small mutable segment, so this is cheap) and truncate the WAL.
   // Best effort: failure here costs disk space, not correctness.
@@ -296,7 +309,7 @@ absl::Status DocStore::CommitImport(const SegmentRow& added, const std::vector<s
     sqlite3_bind_int64(upsert_, 7, 0);
     if (sqlite3_step(upsert_) != SQLITE_DONE) return fail("insert imported document");
   }
-  if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
+  if (!Commit().ok()) return fail("commit");
   return absl::OkStatus();
 }
 

@@ -11,6 +11,7 @@
 // Not thread-safe: the shard serialises calls.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -70,12 +71,21 @@ class DocStore {
                             const std::map<std::string, std::string>& metadata);
   uint64_t FileBytes() const;  // db + wal
 
+  // Durable commits so far and the time spent in them (COMMIT: WAL append + fsync under
+  // synchronous=FULL), for the WAL latency metric.
+  uint64_t commits() const { return commits_.load(std::memory_order_relaxed); }
+  double commit_seconds() const { return commit_nanos_.load(std::memory_order_relaxed) * 1e-9; }
+
  private:
   DocStore() = default;
   absl::Status Exec(const char* sql);
   absl::Status Prepare(const char* sql, sqlite3_stmt** stmt);
   absl::Status Err(const char* what) const;
+  absl::Status Commit();  // COMMIT, timed
+
   std::string dir_;
+  std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> commit_nanos_{0};
   sqlite3* db_ = nullptr;
   sqlite3_stmt* upsert_ = nullptr;
   sqlite3_stmt* delete_ = nullptr;

@@ -335,7 +335,11 @@ ShardStats ShardImpl::Stats() const {
   }
   for (const auto& [id, loc] : locs_) ram += id.size() + sizeof(Loc) + 32;
   s.bytes_in_ram = ram;
-  if (store_) s.bytes_on_disk += store_->FileBytes();
+  if (store_) {
+    s.bytes_on_disk += store_->FileBytes();
+    s.wal_commits = store_->commits();
+    s.wal_commit_seconds = store_->commit_seconds();
+  }
   return s;
 }
 

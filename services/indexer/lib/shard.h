@@ -86,6 +86,8 @@ struct ShardStats {
   uint64_t documents = 0, token_vectors = 0, segments = 0, bytes_on_disk = 0, bytes_in_ram = 0,
            compactions = 0;
   uint64_t mutable_documents = 0, mutable_tokens = 0, dead_documents = 0, flushes = 0;
+  uint64_t wal_commits = 0;       // durable commits of the write-ahead log
+  double wal_commit_seconds = 0;  // time spent in them (append + fsync)
   uint64_t bytes_segments = 0;  // compressed segment files (part of bytes_on_disk)
   uint64_t bytes_centroids = 0; // centroids stored in those files (part of bytes_segments)
   int num_centroids = 0;

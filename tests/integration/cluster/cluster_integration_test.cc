@@ -449,6 +449,8 @@ TEST_F(ClusterTest, ServicesExportMetrics) {
                           {std::string("stage=\"") + stage + "\""}), 0) << stage;
   }
   EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_search_exact_scored_total"), 0);
+  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commits"), 0);
+  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commit_seconds"), 0);
 }
 
 }  // namespace
