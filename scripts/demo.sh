@@ -89,9 +89,10 @@ if [ -d "$STATE/pids" ] && ls "$STATE"/pids/*.pid >/dev/null 2>&1; then
   echo "a previous demo cluster is running; stopping it first"
   stop_cluster
 fi
-for port in $ROUTER_PORT $ENCODER_PORT "${SHARD_PORTS[@]}"; do
+METRICS_BASE=${METRICS_BASE:-9100}  # router, encoder, shard 0, shard 1 = base + 0..3
+for port in $ROUTER_PORT $ENCODER_PORT "${SHARD_PORTS[@]}" $(seq "$METRICS_BASE" $((METRICS_BASE + 3))); do
   if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-    echo "port $port is in use; set ROUTER_PORT / ENCODER_PORT / SHARD0_PORT / SHARD1_PORT" >&2
+    echo "port $port is in use; set ROUTER_PORT / ENCODER_PORT / SHARD0_PORT / SHARD1_PORT / METRICS_BASE" >&2
     exit 1
   fi
 done
@@ -102,19 +103,26 @@ start() {  # name, binary, args...
   echo $! >"$STATE/pids/$name.pid"
   echo "started $name (pid $!): log $STATE/logs/$name.log"
 }
-start encoder "$BIN/tartan-encoder" --model="$MODEL" --host=127.0.0.1 --grpc_port="$ENCODER_PORT" --metrics_port=9101 --threads="$(nproc)"
+start encoder "$BIN/tartan-encoder" --model="$MODEL" --host=127.0.0.1 --grpc_port="$ENCODER_PORT" --metrics_port=$((METRICS_BASE + 1)) --threads="$(nproc)"
 shard_list=""
 for i in 0 1; do
   start "indexer$i" "$BIN/tartan-indexer" --index_dir="$STATE/shard$i" --dim="$DIM" --host=127.0.0.1 \
-    --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((9102 + i)) --shard_name="shard$i"
+    --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((METRICS_BASE + 2 + i)) --shard_name="shard$i"
   shard_list+="${shard_list:+,}127.0.0.1:${SHARD_PORTS[$i]}"
 done
 start router "$BIN/tartan-router" --encoder=127.0.0.1:"$ENCODER_PORT" --shards="$shard_list" \
-  --host=127.0.0.1 --grpc_port="$ROUTER_PORT" --metrics_port=9100
+  --host=127.0.0.1 --grpc_port="$ROUTER_PORT" --metrics_port="$METRICS_BASE"
+ready=""
 for _ in $(seq 1 300); do
-  "$BIN/tartanctl" status >/dev/null 2>&1 && break
+  if "$BIN/tartanctl" status >/dev/null 2>&1; then ready=1; break; fi
   sleep 0.2
 done
+if [ -z "$ready" ]; then
+  echo "the cluster did not become healthy within 60 s; last log lines:" >&2
+  tail -n 5 "$STATE"/logs/*.log >&2
+  stop_cluster
+  exit 1
+fi
 "$BIN/tartanctl" status
 
 say "6/6 ingest SciFact, search, evaluate"
@@ -139,8 +147,8 @@ fi
 cat <<EOF2
 
 The cluster is still running on 127.0.0.1:
-  router  $TARTAN_ROUTER (metrics http://127.0.0.1:9100/metrics)
-  encoder 127.0.0.1:$ENCODER_PORT (metrics :9101)   shards $shard_list (metrics :9102, :9103)
+  router  $TARTAN_ROUTER (metrics http://127.0.0.1:$METRICS_BASE/metrics)
+  encoder 127.0.0.1:$ENCODER_PORT (metrics :$((METRICS_BASE + 1)))   shards $shard_list (metrics :$((METRICS_BASE + 2)), :$((METRICS_BASE + 3)))
 Try:  $BUILD_DIR/bin/tartanctl search --query "your question"
 Stop: bash scripts/demo.sh stop
 EOF2
