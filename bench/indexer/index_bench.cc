@@ -34,6 +34,8 @@ ABSL_FLAG(int, query_tokens, 32, "tokens per query");
 ABSL_FLAG(std::string, nbits, "2,4", "comma-separated residual bits to benchmark");
 ABSL_FLAG(std::string, nprobe, "4,8,16", "comma-separated probes per query token (grid)");
 ABSL_FLAG(int, n_rerank_exact, 256, "candidates decompressed and scored exactly for the k=100 run (recall@100)");
+ABSL_FLAG(int, candidates_approx, 0, "k=10 run: n_candidates_approx (0 = the library default)");
+ABSL_FLAG(int, candidates_exact, 0, "k=10 run: n_rerank_exact (0 = the library default)");
 ABSL_FLAG(int, baseline_queries, 10, "queries timed for the brute-force baseline");
 ABSL_FLAG(std::string, dir, "/tmp/tartan_index_bench", "scratch directory (deleted first)");
 ABSL_FLAG(bool, keep_dir, false, "keep the last index directory for inspection");
@@ -106,10 +108,11 @@ int Main() {
   struct utsname un;
   uname(&un);
   std::printf("## index_bench\n\ncommand: index_bench --docs=%d --dim=%d --queries=%d --query_tokens=%d "
-              "--nbits=%s --nprobe=%s --n_rerank_exact=%d\nmachine: %s %s, %u hardware threads, "
+              "--nbits=%s --nprobe=%s --n_rerank_exact=%d --candidates_approx=%d --candidates_exact=%d\nmachine: %s %s, %u hardware threads, "
               "AVX2 %s; OpenBLAS 1 thread\n\n",
               so.num_docs, so.dim, nqueries, so.query_tokens, absl::GetFlag(FLAGS_nbits).c_str(),
-              absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact), un.sysname,
+              absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact),
+              absl::GetFlag(FLAGS_candidates_approx), absl::GetFlag(FLAGS_candidates_exact), un.sysname,
               un.machine, std::thread::hardware_concurrency(), kernels::HasAvx2() ? "yes" : "no");
   SyntheticCorpus corpus(so);
   auto t = Clock::now();
@@ -222,6 +225,8 @@ int Main() {
       SearchParams p;
       p.k = 10;
       p.nprobe = std::stoi(std::string(np));
+      if (absl::GetFlag(FLAGS_candidates_approx) > 0) p.n_candidates_approx = absl::GetFlag(FLAGS_candidates_approx);
+      if (absl::GetFlag(FLAGS_candidates_exact) > 0) p.n_rerank_exact = absl::GetFlag(FLAGS_candidates_exact);
       // k=100 (recall@100) needs a deeper rerank.
       SearchParams p100 = p;
       p100.k = 100;
