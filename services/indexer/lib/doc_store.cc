@@ -234,6 +234,20 @@ absl::StatusOr<std::vector<SegmentRow>> DocStore::Segments() {
   return out;
 }
 
+bool DocStore::InsertSegment(const SegmentRow& row) {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "INSERT INTO segments VALUES(?1, ?2, ?3, ?4)", -1, &st, nullptr) !=
+      SQLITE_OK)
+    return false;
+  sqlite3_bind_int64(st, 1, row.id);
+  sqlite3_bind_text(st, 2, row.file.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 3, int64_t(row.num_docs));
+  sqlite3_bind_int64(st, 4, int64_t(row.num_tokens));
+  const int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  return rc == SQLITE_DONE;
+}
+
 absl::Status DocStore::CommitSegments(const SegmentRow& added, const std::vector<int64_t>& removed,
                                       const std::vector<std::pair<std::string, uint32_t>>& moves) {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -242,19 +256,7 @@ absl::Status DocStore::CommitSegments(const SegmentRow& added, const std::vector
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return st;
   };
-  if (added.id != 0) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "INSERT INTO segments VALUES(?1, ?2, ?3, ?4)", -1, &st, nullptr) !=
-        SQLITE_OK)
-      return fail("prepare insert segment");
-    sqlite3_bind_int64(st, 1, added.id);
-    sqlite3_bind_text(st, 2, added.file.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, int64_t(added.num_docs));
-    sqlite3_bind_int64(st, 4, int64_t(added.num_tokens));
-    const int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail("insert segment");
-  }
+  if (added.id != 0 && !InsertSegment(added)) return fail("insert segment");
   for (int64_t id : removed) {
     const std::string sql = absl::StrCat("DELETE FROM segments WHERE id=", id);
     if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK)
@@ -286,17 +288,7 @@ absl::Status DocStore::CommitImport(const SegmentRow& added, const std::vector<s
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     return st;
   };
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db_, "INSERT INTO segments VALUES(?1, ?2, ?3, ?4)", -1, &st, nullptr) !=
-      SQLITE_OK)
-    return fail("prepare insert segment");
-  sqlite3_bind_int64(st, 1, added.id);
-  sqlite3_bind_text(st, 2, added.file.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st, 3, int64_t(added.num_docs));
-  sqlite3_bind_int64(st, 4, int64_t(added.num_tokens));
-  const int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) return fail("insert segment");
+  if (!InsertSegment(added)) return fail("insert segment");
   const std::string meta = EncodeMetadata(metadata);
   for (size_t i = 0; i < ids.size(); ++i) {
     sqlite3_reset(upsert_);

@@ -82,6 +82,8 @@ class DocStore {
   absl::Status Prepare(const char* sql, sqlite3_stmt** stmt);
   absl::Status Err(const char* what) const;
   absl::Status Commit();  // COMMIT, timed
+  // Inside an open transaction: adds one row to the segment list (the manifest).
+  bool InsertSegment(const SegmentRow& row);
 
   std::string dir_;
   std::atomic<uint64_t> commits_{0};
