@@ -159,20 +159,8 @@ class DnnlBf16Matmul final : public Bf16Matmul {
     const dnnl::memory::desc src_md({m, in_}, dt::bf16, tag::ab);
     const dnnl::memory::desc wei_any({in_, out_}, dt::bf16, tag::any);
     const dnnl::memory::desc dst_md({m, out_}, dt::f32, tag::ab);
-    for (int acc = 0; acc < 2; ++acc) {
-      dnnl::primitive_attr attr;
-      if (acc) {
-        dnnl::post_ops ops;
-        ops.append_sum(1.0f);
-        attr.set_post_ops(ops);
-      }
-      dnnl::matmul::desc desc(src_md, wei_any, dst_md);
-      e->pd[acc] = dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
-      e->prim[acc] = dnnl::matmul(e->pd[acc]);
-    }
-    if (e->pd[1].weights_desc() != e->pd[0].weights_desc()) {
-      // Both variants must read the same packed weights; fall back to a plain layout for both.
-      const dnnl::memory::desc wei_plain({in_, out_}, dt::bf16, tag::ba);
+    // pd[0] overwrites the output, pd[1] accumulates into it (sum post-op).
+    auto build = [&](const dnnl::memory::desc& wei_md) {
       for (int acc = 0; acc < 2; ++acc) {
         dnnl::primitive_attr attr;
         if (acc) {
@@ -180,10 +168,15 @@ class DnnlBf16Matmul final : public Bf16Matmul {
           ops.append_sum(1.0f);
           attr.set_post_ops(ops);
         }
-        dnnl::matmul::desc desc(src_md, wei_plain, dst_md);
+        dnnl::matmul::desc desc(src_md, wei_md, dst_md);
         e->pd[acc] = dnnl::matmul::primitive_desc(desc, attr, CpuEngine());
         e->prim[acc] = dnnl::matmul(e->pd[acc]);
       }
+    };
+    build(wei_any);
+    if (e->pd[1].weights_desc() != e->pd[0].weights_desc()) {
+      // Both variants must read the same packed weights; fall back to a plain layout for both.
+      build(dnnl::memory::desc({in_, out_}, dt::bf16, tag::ba));
     }
     e->weights = WeightsFor(e->pd[0].weights_desc());
     const Entry* raw = e.get();
