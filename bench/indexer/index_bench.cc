@@ -5,11 +5,12 @@
 // disk and in RAM, build and compaction time. The baseline is exact brute force (one BLAS
 // GEMM per block of original vectors, then row max) measured in the same process.
 //
-//   index_bench --docs=10000 --queries=100 --nbits=2,4
+//   index_bench --docs=10000 --queries=100 --nbits=2,4 --nprobe=2 --candidates=default,1024/256
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -34,8 +35,12 @@ ABSL_FLAG(int, query_tokens, 32, "tokens per query");
 ABSL_FLAG(std::string, nbits, "2,4", "comma-separated residual bits to benchmark");
 ABSL_FLAG(std::string, nprobe, "4,8,16", "comma-separated probes per query token (grid)");
 ABSL_FLAG(int, n_rerank_exact, 256, "candidates decompressed and scored exactly for the k=100 run (recall@100)");
-ABSL_FLAG(int, candidates_approx, 0, "k=10 run: n_candidates_approx (0 = the library default)");
-ABSL_FLAG(int, candidates_exact, 0, "k=10 run: n_rerank_exact (0 = the library default)");
+ABSL_FLAG(std::string, candidates, "default",
+          "comma-separated k=10 candidate depths APPROX/EXACT (n_candidates_approx/"
+          "n_rerank_exact), e.g. 256/64,1024/256; 'default' = the library defaults");
+ABSL_FLAG(int, threads, 0,
+          "threads for the index build and the ground truth (0 = all hardware threads); search "
+          "QPS is always measured with 1 and 2 threads");
 ABSL_FLAG(int, baseline_queries, 10, "queries timed for the brute-force baseline");
 ABSL_FLAG(std::string, dir, "/tmp/tartan_index_bench", "scratch directory (deleted first)");
 ABSL_FLAG(bool, keep_dir, false, "keep the last index directory for inspection");
@@ -48,28 +53,32 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
 
-// Exact top-100 over the original vectors, block GEMMs. Returns ids' numbers.
-std::vector<int> BruteForce(const std::vector<Document>& docs, const float* q, int nq, int dim,
-                            size_t k) {
-  std::vector<float> block, scratch, scores;
-  std::vector<uint32_t> offsets{0};
+// All original vectors back to back ([tokens, dim]) with document offsets, so brute force
+// reads them in place (one GEMM per block of whole documents, no copies).
+struct Originals {
+  std::vector<float> vectors;
+  std::vector<uint32_t> offsets{0};  // [docs + 1]
+};
+
+// Exact top-k over the original vectors. Returns document numbers.
+std::vector<int> BruteForce(const Originals& o, const float* q, int nq, int dim, size_t k) {
+  constexpr uint32_t kBlockTokens = 8192;
+  std::vector<float> scratch, scores;
+  std::vector<uint32_t> rel;
   std::vector<std::pair<float, int>> all;
-  all.reserve(docs.size());
-  int first = 0;
-  auto run = [&](int end) {
+  const int ndocs = int(o.offsets.size()) - 1;
+  all.reserve(ndocs);
+  for (int first = 0; first < ndocs;) {
+    int end = first + 1;
+    while (end < ndocs && o.offsets[end + 1] - o.offsets[first] <= kBlockTokens) ++end;
+    rel.clear();
+    for (int i = first; i <= end; ++i) rel.push_back(o.offsets[i] - o.offsets[first]);
     scores.resize(end - first);
-    kernels::MaxSimBlock(q, nq, block.data(), offsets.data(), end - first, dim, scores.data(), &scratch);
+    kernels::MaxSimBlock(q, nq, o.vectors.data() + size_t(o.offsets[first]) * dim, rel.data(),
+                         end - first, dim, scores.data(), &scratch);
     for (int i = first; i < end; ++i) all.emplace_back(scores[i - first], i);
     first = end;
-    offsets.assign(1, 0);
-    block.clear();
-  };
-  for (int i = 0; i < int(docs.size()); ++i) {
-    if (offsets.back() + docs[i].num_tokens > 8192) run(i);
-    block.insert(block.end(), docs[i].vectors.begin(), docs[i].vectors.end());
-    offsets.push_back(offsets.back() + docs[i].num_tokens);
   }
-  run(int(docs.size()));
   k = std::min(k, all.size());
   std::partial_sort(all.begin(), all.begin() + k, all.end(),
                     [](auto& a, auto& b) { return a.first > b.first; });
@@ -98,8 +107,47 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
 
+// Runs fn(i) for i in [0, n) on `threads` threads (each BLAS call single-threaded).
+template <typename Fn>
+void ParallelFor(int n, int threads, Fn fn) {
+  std::atomic<int> next{0};
+  auto work = [&] {
+    for (int i; (i = next.fetch_add(1)) < n;) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
+struct Depth {
+  std::string label;
+  int approx = 0, exact = 0;  // 0: library default
+};
+
+std::vector<Depth> ParseDepths(const std::string& flag) {
+  std::vector<Depth> out;
+  for (const auto& part : absl::StrSplit(flag, ',')) {
+    Depth d{std::string(part)};
+    if (part != "default") {
+      std::vector<std::string> ae = absl::StrSplit(part, '/');
+      if (ae.size() != 2) {
+        std::fprintf(stderr, "--candidates: expected APPROX/EXACT or default, got %s\n", d.label.c_str());
+        std::exit(2);
+      }
+      d.approx = std::stoi(ae[0]);
+      d.exact = std::stoi(ae[1]);
+    }
+    out.push_back(d);
+  }
+  return out;
+}
+
 int Main() {
   openblas_set_num_threads(1);  // one thread per search: QPS per core is what we compare
+  const int threads = absl::GetFlag(FLAGS_threads) > 0 ? absl::GetFlag(FLAGS_threads)
+                                                        : int(std::thread::hardware_concurrency());
+  const std::vector<Depth> depths = ParseDepths(absl::GetFlag(FLAGS_candidates));
   SyntheticOptions so;
   so.dim = absl::GetFlag(FLAGS_dim);
   so.num_docs = absl::GetFlag(FLAGS_docs);
@@ -108,12 +156,12 @@ int Main() {
   struct utsname un;
   uname(&un);
   std::printf("## index_bench\n\ncommand: index_bench --docs=%d --dim=%d --queries=%d --query_tokens=%d "
-              "--nbits=%s --nprobe=%s --n_rerank_exact=%d --candidates_approx=%d --candidates_exact=%d\nmachine: %s %s, %u hardware threads, "
-              "AVX2 %s; OpenBLAS 1 thread\n\n",
+              "--nbits=%s --nprobe=%s --n_rerank_exact=%d --candidates=%s --threads=%d\nmachine: %s %s, %u "
+              "hardware threads, AVX2 %s; OpenBLAS 1 thread per search\n\n",
               so.num_docs, so.dim, nqueries, so.query_tokens, absl::GetFlag(FLAGS_nbits).c_str(),
               absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact),
-              absl::GetFlag(FLAGS_candidates_approx), absl::GetFlag(FLAGS_candidates_exact), un.sysname,
-              un.machine, std::thread::hardware_concurrency(), kernels::HasAvx2() ? "yes" : "no");
+              absl::GetFlag(FLAGS_candidates).c_str(), threads, un.sysname, un.machine,
+              std::thread::hardware_concurrency(), kernels::HasAvx2() ? "yes" : "no");
   SyntheticCorpus corpus(so);
   auto t = Clock::now();
   std::vector<Document> docs(so.num_docs);
@@ -127,21 +175,22 @@ int Main() {
     positives.push_back(int((uint64_t(i) * 2654435761ull) % uint64_t(so.num_docs)));
     queries.push_back(corpus.MakeQuery(positives.back(), uint64_t(i)));
   }
-  // Ground truth on the originals; the first baseline_queries are timed.
+  // Ground truth on the originals, on all threads; then the baseline timed on one thread.
   std::vector<std::vector<int>> truth(nqueries);
   t = Clock::now();
-  const int nbase = std::min(nqueries, absl::GetFlag(FLAGS_baseline_queries));
-  for (int i = 0; i < nqueries; ++i) {
-    if (i == nbase) {
-      const double s = Seconds(t);
-      std::printf("baseline exact brute force (BLAS, originals): %.3f s/query, %.2f QPS (1 thread)\n",
-                  s / nbase, nbase / s);
-    }
-    truth[i] = BruteForce(docs, queries[i].data(), so.query_tokens, so.dim, 100);
+  Originals originals;
+  originals.vectors.reserve(tokens * so.dim);
+  for (const Document& d : docs) {
+    originals.vectors.insert(originals.vectors.end(), d.vectors.begin(), d.vectors.end());
+    originals.offsets.push_back(originals.offsets.back() + uint32_t(d.num_tokens));
   }
-  // Measure again cleanly for the ratio.
+  ParallelFor(nqueries, threads, [&](int i) {
+    truth[i] = BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
+  });
+  std::printf("ground truth (brute force, %d threads): %.1f s\n", threads, Seconds(t));
+  const int nbase = std::min(nqueries, absl::GetFlag(FLAGS_baseline_queries));
   t = Clock::now();
-  for (int i = 0; i < nbase; ++i) BruteForce(docs, queries[i].data(), so.query_tokens, so.dim, 100);
+  for (int i = 0; i < nbase; ++i) BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
   const double base_qps = nbase / Seconds(t);
   double truth_mrr = 0;
   for (int i = 0; i < nqueries; ++i)
@@ -150,9 +199,10 @@ int Main() {
   std::printf("baseline QPS %.2f; MRR@100 of the positive under exact MaxSim on originals: %.3f\n\n",
               base_qps, truth_mrr / nqueries);
 
-  std::printf("| nbits | nprobe | R@10 vs orig | R@100 vs orig | ceiling R@10 | ceiling R@100 | "
-              "R@10 vs decompressed | MRR@10 | QPS 1t | QPS 2t | p50 ms | p99 ms | x brute force |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| nbits | nprobe | candidates | R@10 vs orig | R@100 vs orig | ceiling R@10 | "
+              "ceiling R@100 | R@10 vs decompressed | MRR@10 | QPS 1t | QPS 2t | p50 ms | p99 ms | "
+              "x brute force | ms: lists / centroid scores / rerank | docs from lists |\n"
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::string notes;
   for (const auto& nb : absl::StrSplit(absl::GetFlag(FLAGS_nbits), ',')) {
     ShardOptions o;
@@ -162,10 +212,10 @@ int Main() {
     o.nbits = std::stoi(std::string(nb));
     o.background_compaction = false;
     o.flush_threshold_tokens = size_t(1) << 40;
-    o.num_threads = 2;
+    o.num_threads = threads;
     o.kmeans_iterations = absl::GetFlag(FLAGS_kmeans_iterations);
     o.kmeans_sample_per_centroid = absl::GetFlag(FLAGS_kmeans_sample_per_centroid);
-    openblas_set_num_threads(2);  // index build may use both cores
+    openblas_set_num_threads(threads);  // the index build may use every core
     auto shard_or = Shard::Open(o);
     if (!shard_or.ok()) {
       std::fprintf(stderr, "open: %s\n", std::string(shard_or.status().message()).c_str());
@@ -215,23 +265,32 @@ int Main() {
     SearchParams exact;
     exact.exact = true;
     exact.k = 100;
-    for (int i = 0; i < nqueries; ++i) {
+    t = Clock::now();
+    ParallelFor(nqueries, threads, [&](int i) {
       dec_truth[i] = *shard.Search(queries[i].data(), so.query_tokens, exact);
+    });
+    for (int i = 0; i < nqueries; ++i) {
       ceil10 += Recall(dec_truth[i], truth[i], 10);
       ceil100 += Recall(dec_truth[i], truth[i], 100);
     }
-    for (const auto& np : absl::StrSplit(absl::GetFlag(FLAGS_nprobe), ',')) {
-      // k=10 at the default parameters: recall@10, MRR, latency, QPS.
+    std::fprintf(stderr, "nbits=%s: ceiling (exact on decompressed, %d threads) %.1f s\n",
+                 std::string(nb).c_str(), threads, Seconds(t));
+    for (const auto& np : absl::StrSplit(absl::GetFlag(FLAGS_nprobe), ','))
+    for (const Depth& depth : depths) {
+      // k=10: recall@10, MRR, latency, QPS.
       SearchParams p;
       p.k = 10;
       p.nprobe = std::stoi(std::string(np));
-      if (absl::GetFlag(FLAGS_candidates_approx) > 0) p.n_candidates_approx = absl::GetFlag(FLAGS_candidates_approx);
-      if (absl::GetFlag(FLAGS_candidates_exact) > 0) p.n_rerank_exact = absl::GetFlag(FLAGS_candidates_exact);
+      if (depth.approx > 0) p.n_candidates_approx = depth.approx;
+      if (depth.exact > 0) p.n_rerank_exact = depth.exact;
+      SearchTrace trace;
+      p.trace = &trace;
       // k=100 (recall@100) needs a deeper rerank.
       SearchParams p100 = p;
       p100.k = 100;
       p100.n_candidates_approx = 4 * absl::GetFlag(FLAGS_n_rerank_exact);
       p100.n_rerank_exact = absl::GetFlag(FLAGS_n_rerank_exact);
+      p100.trace = nullptr;
       double r10 = 0, r100 = 0, a10 = 0, mrr = 0;
       std::vector<double> lat;
       std::vector<std::vector<Hit>> results(nqueries);
@@ -240,6 +299,7 @@ int Main() {
         results[i] = *shard.Search(queries[i].data(), so.query_tokens, p);
         lat.push_back(Seconds(q0));
       }
+      p.trace = nullptr;
       for (int i = 0; i < nqueries; ++i) {
         r10 += Recall(results[i], truth[i], 10);
         r100 += Recall(*shard.Search(queries[i].data(), so.query_tokens, p100), truth[i], 100);
@@ -248,16 +308,17 @@ int Main() {
           if (DocNumber(results[i][r].id) == positives[i]) mrr += 1.0 / double(r + 1);
       }
       const double qps1 = nqueries / std::accumulate(lat.begin(), lat.end(), 0.0);
-      std::vector<const float*> qp;
-      std::vector<int> qn;
-      for (auto& q : queries) qp.push_back(q.data()), qn.push_back(so.query_tokens);
-      auto b0 = Clock::now();
-      if (!shard.SearchBatch(qp, qn, p).ok()) return 1;
+      auto b0 = Clock::now();  // 2 threads, one query each at a time (as SearchBatch)
+      ParallelFor(nqueries, 2, [&](int i) { (void)shard.Search(queries[i].data(), so.query_tokens, p); });
       const double qps2 = nqueries / Seconds(b0);
-      std::printf("| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.2f | %.2f | %.0fx |\n",
-                  std::string(nb).c_str(), p.nprobe, r10 / nqueries, r100 / nqueries, ceil10 / nqueries,
-                  ceil100 / nqueries, a10 / nqueries, mrr / nqueries, qps1, qps2,
-                  1e3 * Percentile(lat, 0.5), 1e3 * Percentile(lat, 0.99), qps1 / base_qps);
+      std::printf("| %s | %d | %d/%d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.2f | "
+                  "%.2f | %.0fx | %.2f / %.2f / %.2f | %.0f |\n",
+                  std::string(nb).c_str(), p.nprobe, p.n_candidates_approx, p.n_rerank_exact,
+                  r10 / nqueries, r100 / nqueries, ceil10 / nqueries, ceil100 / nqueries,
+                  a10 / nqueries, mrr / nqueries, qps1, qps2, 1e3 * Percentile(lat, 0.5),
+                  1e3 * Percentile(lat, 0.99), qps1 / base_qps,
+                  1e3 * trace.candidates_seconds / nqueries, 1e3 * trace.approx_seconds / nqueries,
+                  1e3 * trace.rerank_seconds / nqueries, double(trace.candidates) / nqueries);
       std::fflush(stdout);
     }
     shard.Close().IgnoreError();
@@ -271,6 +332,7 @@ int Main() {
 }  // namespace tartan::index
 
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
   absl::ParseCommandLine(argc, argv);
   return tartan::index::Main();
 }

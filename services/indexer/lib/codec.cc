@@ -4,18 +4,23 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "services/indexer/lib/kernels.h"
 
+// OpenBLAS extensions (the project links OpenBLAS, see the top-level CMakeLists.txt).
+extern "C" void openblas_set_num_threads(int);
+extern "C" int openblas_get_num_threads(void);
+
 namespace tartan::index {
 namespace {
 
-constexpr size_t kAssignChunk = 4096;  // rows per GEMM when assigning codes
 
 float Norm(const float* x, int dim) {
   float s = 0;
@@ -29,26 +34,202 @@ void Normalize(float* x, int dim) {
     for (int k = 0; k < dim; ++k) x[k] /= n;
 }
 
-// codes[r] = argmax_c (x_r . c - bias_c); bias = |c|^2/2 for L2, 0 for dot product.
+// Runs fn(begin, end) over [0, n) split across the machine's cores when the work is large
+// enough to pay for the threads (the flush of a big segment encodes millions of rows).
+template <typename Fn>
+void ParallelRows(size_t n, size_t work_per_row, Fn fn) {
+  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  const size_t threads = std::min(hw, std::max<size_t>(1, n * work_per_row / (size_t(1) << 22)));
+  if (threads <= 1 || n < threads) return fn(size_t(0), n);
+  std::vector<std::thread> pool;
+  const size_t step = (n + threads - 1) / threads;
+  for (size_t b = step; b < n; b += step) pool.emplace_back(fn, b, std::min(n, b + step));
+  fn(size_t(0), std::min(n, step));
+  for (auto& t : pool) t.join();
+}
+
+// Index of the largest row[c] - bias[c] (first one on ties). Eight running maxima the
+// compiler keeps in one vector register, then a scan for the winner.
+TARTAN_TARGET_CLONES_AVX2 int ArgMax(const float* row, const float* bias, int nc) {
+  float lane[8];
+  int c = 0;
+  for (int j = 0; j < 8; ++j) lane[j] = -3.0e38f;
+  for (; c + 8 <= nc; c += 8)
+    for (int j = 0; j < 8; ++j) lane[j] = std::max(lane[j], row[c + j] - bias[c + j]);
+  float best = lane[0];
+  for (int j = 1; j < 8; ++j) best = std::max(best, lane[j]);
+  for (; c < nc; ++c) best = std::max(best, row[c] - bias[c]);
+  for (c = 0; c < nc; ++c)
+    if (row[c] - bias[c] == best) return c;
+  return 0;  // NaN scores
+}
+
+// Runs work(thread_scratch) on min(hardware threads, max_threads) threads with OpenBLAS's own
+// threads switched off meanwhile, so each of ours runs single-threaded GEMMs without
+// competing with BLAS workers.
+template <typename Work>
+void OnAllCores(size_t max_threads, Work work) {
+  const size_t threads =
+      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), max_threads);
+  if (threads <= 1) return work();
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  openblas_set_num_threads(blas_threads);
+}
+
+// Threads worth using for `flops` of GEMM work (about 64 MFLOP each, at least one).
+size_t ThreadsFor(double flops) { return size_t(std::max(1.0, flops / double(1 << 26))); }
+
+// Exact: codes[r] = argmax_c (x_r . c - bias_c); bias = |c|^2/2 for L2, 0 for dot product.
+// Each thread takes chunks of rows and runs a GEMM then the argmax on its own scratch (a few
+// MB, so the scores stay in cache).
+void AssignExact(const float* x, size_t n, int dim, const float* centroids, int nc,
+                 const float* bias, uint32_t* codes) {
+  const size_t chunk = std::clamp<size_t>((size_t(1) << 20) / size_t(nc), 16, 4096);
+  const size_t nchunks = (n + chunk - 1) / chunk;
+  std::atomic<size_t> next{0};
+  OnAllCores(std::min(nchunks, ThreadsFor(2.0 * double(n) * nc * dim)), [&] {
+    std::vector<float> s(chunk * size_t(nc));
+    for (size_t c; (c = next.fetch_add(1)) < nchunks;) {
+      const size_t b = c * chunk, rows = std::min(chunk, n - b);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), nc, dim, 1.f,
+                  x + b * dim, dim, centroids, dim, 0.f, s.data(), nc);
+      for (size_t r = 0; r < rows; ++r)
+        codes[b + r] = uint32_t(ArgMax(s.data() + r * nc, bias, nc));
+    }
+  });
+}
+
+// Centroids grouped for the two-level search: a small k-means over the centroids themselves.
+struct CentroidGroups {
+  int count = 0;
+  std::vector<float> means, mean_bias;  // [count, dim], [count]: |mean|^2 / 2
+  std::vector<uint32_t> begin;          // [count + 1] into members
+  std::vector<uint32_t> members;        // centroid ids, grouped
+  std::vector<float> member_vectors;    // [nc, dim], in `members` order
+  std::vector<float> member_bias;       // [nc], in `members` order
+};
+
+CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const float* bias,
+                              int groups) {
+  CentroidGroups g;
+  g.count = groups;
+  g.means.resize(size_t(groups) * dim);
+  for (int j = 0; j < groups; ++j)  // evenly spaced initial means (deterministic)
+    std::copy_n(centroids + size_t(j) * (nc / groups) * dim, dim, g.means.data() + size_t(j) * dim);
+  std::vector<uint32_t> of(nc);
+  std::vector<double> sums;
+  std::vector<uint32_t> counts;
+  for (int it = 0; it < 5; ++it) {
+    g.mean_bias.assign(groups, 0.f);
+    for (int j = 0; j < groups; ++j)
+      g.mean_bias[j] = 0.5f * Norm(g.means.data() + size_t(j) * dim, dim) *
+                       Norm(g.means.data() + size_t(j) * dim, dim);
+    AssignExact(centroids, size_t(nc), dim, g.means.data(), groups, g.mean_bias.data(), of.data());
+    if (it == 4) break;
+    sums.assign(size_t(groups) * dim, 0.0);
+    counts.assign(groups, 0);
+    for (int c = 0; c < nc; ++c) {
+      ++counts[of[c]];
+      for (int d = 0; d < dim; ++d) sums[size_t(of[c]) * dim + d] += centroids[size_t(c) * dim + d];
+    }
+    for (int j = 0; j < groups; ++j)
+      if (counts[j] > 0)
+        for (int d = 0; d < dim; ++d)
+          g.means[size_t(j) * dim + d] = float(sums[size_t(j) * dim + d] / counts[j]);
+  }
+  g.begin.assign(groups + 1, 0);
+  for (int c = 0; c < nc; ++c) ++g.begin[of[c] + 1];
+  for (int j = 0; j < groups; ++j) g.begin[j + 1] += g.begin[j];
+  g.members.resize(nc);
+  std::vector<uint32_t> fill(g.begin.begin(), g.begin.end() - 1);
+  for (int c = 0; c < nc; ++c) g.members[fill[of[c]]++] = uint32_t(c);
+  g.member_vectors.resize(size_t(nc) * dim);
+  g.member_bias.resize(nc);
+  for (int i = 0; i < nc; ++i) {
+    std::copy_n(centroids + size_t(g.members[i]) * dim, dim, g.member_vectors.data() + size_t(i) * dim);
+    g.member_bias[i] = bias[g.members[i]];
+  }
+  return g;
+}
+
+// Two-level nearest-centroid search for large centroid counts (what IVF-based k-means does
+// in faiss): each row is compared with the ~sqrt(nc) group means, then exactly with the
+// members of its kProbeGroups best groups — about 8/sqrt(nc) of the work of AssignExact.
+// A row whose nearest centroid lies outside those groups gets the best one inside them: its
+// residual is a little larger, which the residual code absorbs.
+constexpr int kProbeGroups = 8;
+
+void AssignTwoLevel(const float* x, size_t n, int dim, const float* centroids, int nc,
+                    const float* bias, uint32_t* codes) {
+  const int groups = 1 << int(std::lround(std::log2(std::sqrt(double(nc)))));
+  const CentroidGroups g = GroupCentroids(centroids, nc, dim, bias, groups);
+  constexpr size_t kChunk = 1024;
+  const size_t nchunks = (n + kChunk - 1) / kChunk;
+  std::atomic<size_t> next{0};
+  const double flops = 2.0 * double(n) * dim * (groups + kProbeGroups * double(nc) / groups);
+  OnAllCores(std::min(nchunks, ThreadsFor(flops)), [&] {
+    std::vector<float> coarse(kChunk * size_t(groups)), fine, gathered;
+    std::vector<float> best(kChunk);
+    std::vector<uint32_t> rows_of(kChunk * kProbeGroups), start(groups + 1), slot(groups);
+    std::vector<std::pair<float, int>> order(groups);
+    std::vector<int> picked(kChunk * kProbeGroups);
+    for (size_t ci; (ci = next.fetch_add(1)) < nchunks;) {
+      const size_t b = ci * kChunk, rows = std::min(kChunk, n - b);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), groups, dim, 1.f,
+                  x + b * dim, dim, g.means.data(), dim, 0.f, coarse.data(), groups);
+      // Each row's best groups, then the rows bucketed by group (counting sort).
+      std::fill(start.begin(), start.end(), 0);
+      for (size_t r = 0; r < rows; ++r) {
+        for (int j = 0; j < groups; ++j)
+          order[j] = {coarse[r * groups + j] - g.mean_bias[j], j};
+        std::partial_sort(order.begin(), order.begin() + kProbeGroups, order.end(),
+                          [](const auto& a, const auto& c) { return a.first > c.first; });
+        for (int p = 0; p < kProbeGroups; ++p) {
+          picked[r * kProbeGroups + p] = order[p].second;
+          ++start[order[p].second + 1];
+        }
+      }
+      for (int j = 0; j < groups; ++j) start[j + 1] += start[j];
+      std::copy(start.begin(), start.end() - 1, slot.begin());
+      for (size_t r = 0; r < rows; ++r)
+        for (int p = 0; p < kProbeGroups; ++p) rows_of[slot[picked[r * kProbeGroups + p]]++] = uint32_t(r);
+      std::fill(best.begin(), best.begin() + rows, -3.0e38f);
+      for (int j = 0; j < groups; ++j) {
+        const uint32_t nr = start[j + 1] - start[j], m = g.begin[j + 1] - g.begin[j];
+        if (nr == 0 || m == 0) continue;
+        gathered.resize(size_t(nr) * dim);
+        for (uint32_t i = 0; i < nr; ++i)
+          std::copy_n(x + (b + rows_of[start[j] + i]) * dim, dim, gathered.data() + size_t(i) * dim);
+        fine.resize(size_t(nr) * m);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(m), dim, 1.f,
+                    gathered.data(), dim, g.member_vectors.data() + size_t(g.begin[j]) * dim, dim,
+                    0.f, fine.data(), int(m));
+        for (uint32_t i = 0; i < nr; ++i) {
+          const float* row = fine.data() + size_t(i) * m;
+          const int a = ArgMax(row, g.member_bias.data() + g.begin[j], int(m));
+          const float v = row[a] - g.member_bias[g.begin[j] + a];
+          const uint32_t r = rows_of[start[j] + i];
+          if (v > best[r]) best[r] = v, codes[b + r] = g.members[g.begin[j] + a];
+        }
+      }
+    }
+  });
+}
+
+// From this many centroids on, assignment of many rows goes through the two-level search.
+constexpr int kTwoLevelMinCentroids = 4096;
+
 void AssignWith(const float* x, size_t n, int dim, const float* centroids, int nc,
                 const std::vector<float>& bias, uint32_t* codes) {
-  std::vector<float> s;
-  for (size_t b = 0; b < n; b += kAssignChunk) {
-    const size_t rows = std::min(kAssignChunk, n - b);
-    s.resize(rows * nc);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), nc, dim, 1.f,
-                x + b * dim, dim, centroids, dim, 0.f, s.data(), nc);
-    for (size_t r = 0; r < rows; ++r) {
-      const float* row = s.data() + r * nc;
-      int best = 0;
-      float best_s = row[0] - bias[0];
-      for (int c = 1; c < nc; ++c) {
-        float v = row[c] - bias[c];
-        if (v > best_s) best_s = v, best = c;
-      }
-      codes[b + r] = uint32_t(best);
-    }
-  }
+  if (nc >= kTwoLevelMinCentroids && n >= size_t(nc))
+    AssignTwoLevel(x, n, dim, centroids, nc, bias.data(), codes);
+  else
+    AssignExact(x, n, dim, centroids, nc, bias.data(), codes);
 }
 
 std::vector<float> Bias(const Codec& codec) {
@@ -59,6 +240,39 @@ std::vector<float> Bias(const Codec& codec) {
       bias[c] = 0.5f * n * n;
     }
   return bias;
+}
+
+// Fits a scalar quantiser with `nopts` levels to sorted values: starts from equal-mass
+// buckets (cutoffs at quantiles j/nopts, ColBERTv2's choice) with bucket means as weights,
+// then runs Lloyd-Max iterations (cutoffs at midpoints of neighbouring weights, weights at
+// bucket means), which lowers the mean squared error for the same bits. Bucket b holds
+// values in (cut[b-1], cut[b]].
+void FitScalarQuantizer(const std::vector<float>& sorted, int nopts, int iterations, float* cut,
+                        float* w) {
+  const size_t n = sorted.size();
+  std::vector<double> prefix(n + 1, 0.0);
+  for (size_t i = 0; i < n; ++i) prefix[i + 1] = prefix[i] + sorted[i];
+  for (int j = 1; j < nopts; ++j) cut[j - 1] = sorted[std::min(n - 1, n * j / nopts)];
+  auto fit_weights = [&] {
+    size_t lo = 0;
+    for (int b = 0; b < nopts; ++b) {
+      const size_t hi = b == nopts - 1
+                            ? n
+                            : size_t(std::upper_bound(sorted.begin() + lo, sorted.end(), cut[b]) -
+                                     sorted.begin());
+      if (hi > lo) {
+        w[b] = float((prefix[hi] - prefix[lo]) / double(hi - lo));
+      } else if (iterations == 0 || b == 0) {  // empty bucket (ties): the cutoff itself
+        w[b] = b == 0 ? cut[0] : cut[b - 1];
+      }  // else: an empty bucket keeps its previous weight
+      lo = hi;
+    }
+  };
+  fit_weights();
+  for (int it = 0; it < iterations; ++it) {
+    for (int j = 0; j + 1 < nopts; ++j) cut[j] = 0.5f * (w[j] + w[j + 1]);
+    fit_weights();
+  }
 }
 
 int Bucketize(const float* cutoffs, int nopts, float v) {
@@ -122,17 +336,23 @@ void Codec::Assign(const float* x, size_t n, uint32_t* codes) const {
   AssignWith(x, n, dim, centroids.data(), num_centroids, Bias(*this), codes);
 }
 
+void Codec::AssignExactly(const float* x, size_t n, uint32_t* codes) const {
+  AssignExact(x, n, dim, centroids.data(), num_centroids, Bias(*this).data(), codes);
+}
+
 void Codec::Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed) const {
   Assign(x, n, codes);
   const int nopts = 1 << nbits;
-  std::vector<uint8_t> buckets(dim);
-  for (size_t r = 0; r < n; ++r) {
-    const float* c = centroids.data() + size_t(codes[r]) * dim;
-    for (int d = 0; d < dim; ++d)
-      buckets[d] = uint8_t(
-          Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts, x[r * dim + d] - c[d]));
-    PackBuckets(buckets.data(), dim, nbits, packed + r * packed_bytes());
-  }
+  ParallelRows(n, size_t(dim) * nopts, [&](size_t r0, size_t r1) {
+    std::vector<uint8_t> buckets(dim);
+    for (size_t r = r0; r < r1; ++r) {
+      const float* c = centroids.data() + size_t(codes[r]) * dim;
+      for (int d = 0; d < dim; ++d)
+        buckets[d] = uint8_t(Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts,
+                                       x[r * dim + d] - c[d]));
+      PackBuckets(buckets.data(), dim, nbits, packed + r * packed_bytes());
+    }
+  });
 }
 
 void Codec::DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n,
@@ -242,7 +462,7 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
   }
 
   for (float& v : codec.centroids) v = HalfToFloat(FloatToHalf(v));  // stored as fp16
-  // Residual buckets per dimension: cutoffs at quantiles j/2^nbits, weights = bucket means.
+  // Residual buckets per dimension: a scalar quantiser fitted to that dimension's residuals.
   codec.Assign(sample.data(), sample_n, assign.data());
   const int nopts = 1 << codec.nbits;
   codec.bucket_cutoffs.resize(size_t(dim) * (nopts - 1));
@@ -252,21 +472,9 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
     for (size_t i = 0; i < sample_n; ++i)
       col[i] = sample[i * dim + d] - codec.centroids[size_t(assign[i]) * dim + d];
     std::sort(col.begin(), col.end());
-    float* cut = codec.bucket_cutoffs.data() + size_t(d) * (nopts - 1);
-    for (int j = 1; j < nopts; ++j) cut[j - 1] = col[std::min(sample_n - 1, sample_n * j / nopts)];
-    float* w = codec.bucket_weights.data() + size_t(d) * nopts;
-    size_t pos = 0;
-    for (int b = 0; b < nopts; ++b) {
-      // Sorted values: bucket b holds those in (cut[b-1], cut[b]].
-      double s = 0;
-      size_t cnt = 0;
-      while (pos < sample_n && (b == nopts - 1 || col[pos] <= cut[b])) s += col[pos++], ++cnt;
-      if (cnt > 0) {
-        w[b] = float(s / double(cnt));
-      } else {  // empty bucket (ties): fall back to the cutoff itself
-        w[b] = b == 0 ? cut[0] : cut[b - 1];
-      }
-    }
+    FitScalarQuantizer(col, nopts, options.lloyd_iterations,
+                       codec.bucket_cutoffs.data() + size_t(d) * (nopts - 1),
+                       codec.bucket_weights.data() + size_t(d) * nopts);
   }
   codec.Finalize();
   return codec;

@@ -1,7 +1,8 @@
 // Residual codec (ColBERTv2 style): token x -> nearest centroid c (code) plus, per
 // dimension, the bucket of the residual x - c among 2^nbits buckets. Improvement over
-// ColBERTv2 at the same bytes: cutoffs and reconstruction weights are per dimension and the
-// weights are bucket means (Lloyd-Max), not global quantile midpoints.
+// ColBERTv2 at the same bytes: cutoffs and reconstruction weights are per dimension and are
+// a Lloyd-Max quantiser of that dimension's residuals (ColBERTv2: one set of quantile
+// cutoffs for all dimensions), and unit-norm inputs are renormalised on decode.
 #pragma once
 
 #include <cstdint>
@@ -29,8 +30,11 @@ struct Codec {
 
   // x: [n, dim] -> codes [n], packed [n, packed_bytes()].
   void Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed) const;
-  // Nearest centroid of each row (max dot product when normalize, else min L2).
+  // Nearest centroid of each row (max dot product when normalize, else min L2). With many
+  // centroids and rows this is a two-level search (group means, then the members of the
+  // best groups), which may return a near-nearest centroid; AssignExactly never does.
   void Assign(const float* x, size_t n, uint32_t* codes) const;
+  void AssignExactly(const float* x, size_t n, uint32_t* codes) const;
   // codes [n], packed [n, packed_bytes()] -> out [n, dim]. LUT kernel.
   void Decode(const uint32_t* codes, const uint8_t* packed, size_t n, float* out) const;
   // Reference decode, bit by bit; tested against Decode.
@@ -46,6 +50,7 @@ struct CodecTrainOptions {
   int num_centroids = 0;  // 0: 2^floor(log2(16 sqrt(total_tokens)))
   int sample_per_centroid = 32;
   int iterations = 8;
+  int lloyd_iterations = 16;  // Lloyd-Max refinement of the residual buckets (0: quantiles only)
   uint64_t seed = 1234;
   uint64_t total_tokens = 0;  // tokens in the index (sizes the centroid count); 0: n
 };

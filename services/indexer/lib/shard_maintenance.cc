@@ -2,6 +2,7 @@
 // deletes). Both build their segment without blocking searches or writes, then take the
 // write lock only to commit the manifest change and swap the in-memory segment list.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -96,6 +97,7 @@ absl::Status ShardImpl::Publish(const Codec& codec, SegmentData data,
 
 absl::Status ShardImpl::Flush() {
   std::lock_guard<std::mutex> m(maint_mu_);
+  const auto flush_start = std::chrono::steady_clock::now();
   std::vector<std::shared_ptr<const MutableDoc>> docs;
   std::shared_ptr<const Codec> codec;
   std::vector<std::shared_ptr<SegmentHandle>> segs;
@@ -172,9 +174,11 @@ absl::Status ShardImpl::Flush() {
     codec = std::make_shared<const Codec>(std::move(trained));
     retrained = true;
   }
+  const auto encode_start = std::chrono::steady_clock::now();
   data.codes.resize(ntok);
   data.residuals.resize(ntok * codec->packed_bytes());
   codec->Encode(all.data(), ntok, data.codes.data(), data.residuals.data());
+  const auto publish_start = std::chrono::steady_clock::now();
   std::vector<std::shared_ptr<const Metadata>> metadata;
   std::vector<Loc> expected;
   for (const auto& d : docs) {
@@ -185,6 +189,11 @@ absl::Status ShardImpl::Flush() {
   all.shrink_to_fit();
   RETURN_IF_ERROR(Publish(*codec, std::move(data), metadata, expected, {},
                           retrained ? codec : std::shared_ptr<const Codec>(codec)));
+  const auto end = std::chrono::steady_clock::now();
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  LOG_INFO << "flushed " << docs.size() << " documents (" << ntok << " tokens): train "
+           << secs(flush_start, encode_start) << " s, encode " << secs(encode_start, publish_start)
+           << " s, write + commit " << secs(publish_start, end) << " s";
   std::unique_lock l(mu_);
   ++flushes_;
   return absl::OkStatus();

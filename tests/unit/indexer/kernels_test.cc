@@ -5,6 +5,7 @@
 #include <random>
 
 #include "services/indexer/lib/codec.h"
+#include "services/indexer/lib/synthetic.h"
 #include "tests/unit/indexer/test_util.h"
 
 namespace tartan::index {
@@ -93,6 +94,83 @@ TEST(CodecTest, LutDecodeMatchesScalarAndApproximates) {
     prev_err = err;
   }
   EXPECT_LT(prev_err, 0.05);  // 4 bits: mean squared error per unit vector
+}
+
+// Lloyd-Max refinement must reconstruct the residuals better than the quantile buckets it
+// starts from (same bits).
+TEST(CodecTest, LloydMaxBucketsBeatQuantileBuckets) {
+  const int dim = 64, n = 4000;
+  auto x = RandomUnit(n, dim, 11);
+  for (int nbits : {2, 4}) {
+    double err[2];
+    for (int lloyd : {0, 1}) {
+      CodecTrainOptions o;
+      o.nbits = nbits;
+      o.num_centroids = 16;
+      o.lloyd_iterations = lloyd ? 16 : 0;
+      auto codec = TrainCodec(x.data(), n, dim, o);
+      ASSERT_TRUE(codec.ok()) << codec.status();
+      const int nopts = 1 << nbits;
+      for (int d = 0; d < dim; ++d) {
+        const float* cut = codec->bucket_cutoffs.data() + size_t(d) * (nopts - 1);
+        for (int j = 0; j + 1 < nopts - 1; ++j) ASSERT_LE(cut[j], cut[j + 1]);
+      }
+      std::vector<uint32_t> codes(n);
+      std::vector<uint8_t> packed(size_t(n) * codec->packed_bytes());
+      codec->Encode(x.data(), n, codes.data(), packed.data());
+      std::vector<float> y(size_t(n) * dim);
+      codec->Decode(codes.data(), packed.data(), n, y.data());
+      err[lloyd] = 0;
+      for (size_t i = 0; i < y.size(); ++i) err[lloyd] += (y[i] - x[i]) * (y[i] - x[i]);
+    }
+    EXPECT_LT(err[1], 0.95 * err[0]) << "nbits=" << nbits;
+  }
+}
+
+// With many centroids, Assign searches two levels (group means, then the best groups'
+// members). It must find the exact nearest centroid for nearly every row of clustered data,
+// and lose almost nothing in similarity where it does not.
+TEST(CodecTest, TwoLevelAssignmentNearlyMatchesExact) {
+  SyntheticOptions so;
+  so.dim = 64;
+  so.num_docs = 400;
+  so.num_topics = 40;
+  SyntheticCorpus corpus(so);
+  std::vector<float> x;
+  for (int i = 0; i < so.num_docs; ++i) {
+    Document d = corpus.MakeDocument(i);
+    x.insert(x.end(), d.vectors.begin(), d.vectors.end());
+  }
+  const size_t n = x.size() / so.dim;
+  CodecTrainOptions o;
+  o.nbits = 2;
+  o.num_centroids = 4096;
+  o.sample_per_centroid = 8;
+  o.iterations = 2;
+  auto codec = TrainCodec(x.data(), n, so.dim, o);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  ASSERT_EQ(codec->num_centroids, 4096);
+  ASSERT_GE(n, 4096u);
+  std::vector<uint32_t> fast(n), exact(n);
+  codec->Assign(x.data(), n, fast.data());
+  codec->AssignExactly(x.data(), n, exact.data());
+  size_t same = 0;
+  double loss = 0, total = 0;
+  for (size_t r = 0; r < n; ++r) {
+    same += fast[r] == exact[r];
+    auto dot = [&](uint32_t c) {
+      double s = 0;
+      for (int d = 0; d < so.dim; ++d)
+        s += x[r * so.dim + d] * codec->centroids[size_t(c) * so.dim + d];
+      return s;
+    };
+    const double e = dot(exact[r]), f = dot(fast[r]);
+    ASSERT_LE(f, e + 1e-5) << "the exact search must be at least as close, row " << r;
+    loss += e - f;
+    total += e;
+  }
+  EXPECT_GE(double(same) / double(n), 0.95) << loss / total;
+  EXPECT_LT(loss / total, 0.005);
 }
 
 TEST(CodecTest, HalfPrecisionRoundTrips) {
