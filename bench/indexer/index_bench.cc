@@ -14,21 +14,29 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <numeric>
+#include <random>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "nlohmann/json.hpp"
 #include "services/indexer/lib/kernels.h"
 #include "services/indexer/lib/shard.h"
 #include "services/indexer/lib/synthetic.h"
 
 extern "C" void openblas_set_num_threads(int);
 
-ABSL_FLAG(int, docs, 100000, "documents in the corpus (~100 tokens each)");
+ABSL_FLAG(int, docs, 100000, "documents in the synthetic corpus (~100 tokens each)");
+ABSL_FLAG(std::string, vectors_jsonl, "",
+          "index real vectors instead: `tartanctl encode --documents` output (one JSON line per "
+          "document with \"embeddings\"); --docs caps how many are read, --dim is taken from it");
 ABSL_FLAG(int, dim, 128, "vector dimension");
 ABSL_FLAG(int, queries, 100, "queries (each derived from one document)");
 ABSL_FLAG(int, query_tokens, 32, "tokens per query");
@@ -51,6 +59,7 @@ namespace tartan::index {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Metadata = std::map<std::string, std::string>;  // Document::metadata
 double Seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
 
 // All original vectors back to back ([tokens, dim]) with document offsets, so brute force
@@ -85,6 +94,66 @@ std::vector<int> BruteForce(const Originals& o, const float* q, int nq, int dim,
   std::vector<int> out;
   for (size_t i = 0; i < k; ++i) out.push_back(all[i].second);
   return out;
+}
+
+// Documents [begin, end) of the corpus as shard documents (copies of their vectors).
+std::vector<Document> Docs(const Originals& o, const std::vector<Metadata>& metadata, int dim,
+                           int begin, int end) {
+  std::vector<Document> out;
+  for (int i = begin; i < end; ++i) {
+    Document d;
+    d.id = absl::StrCat("doc", i);
+    d.num_tokens = int(o.offsets[i + 1] - o.offsets[i]);
+    d.vectors.assign(o.vectors.begin() + size_t(o.offsets[i]) * dim,
+                     o.vectors.begin() + size_t(o.offsets[i + 1]) * dim);
+    d.metadata = metadata[i];
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+// Reads up to max_docs documents' token vectors from `tartanctl encode` output.
+absl::Status ReadVectorsJsonl(const std::string& path, int max_docs, Originals* o, int* dim) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("--vectors_jsonl: cannot open ", path));
+  std::string line;
+  int lineno = 0;
+  *dim = 0;
+  while (int(o->offsets.size()) - 1 < max_docs && std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.contains("embeddings") || !j["embeddings"].is_array())
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": expected {\"embeddings\": [[...]]}"));
+    for (const auto& row : j["embeddings"]) {
+      if (*dim == 0) *dim = int(row.size());
+      if (int(row.size()) != *dim || *dim % 8 != 0)
+        return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": vectors of ", row.size(),
+                                                       " dims (need one dim, a multiple of 8)"));
+      for (const auto& v : row) o->vectors.push_back(v.get<float>());
+    }
+    o->offsets.push_back(o->offsets.back() + uint32_t(j["embeddings"].size()));
+  }
+  if (o->offsets.size() < 2) return absl::InvalidArgumentError(absl::StrCat(path, ": no documents"));
+  return absl::OkStatus();
+}
+
+// A query derived from document `positive` of a real corpus the way SyntheticCorpus does it:
+// noisy, renormalised copies of randomly chosen tokens of the document.
+std::vector<float> DeriveQuery(const Originals& o, int dim, int positive, const SyntheticOptions& so,
+                               uint64_t seed) {
+  std::mt19937_64 rng(seed * 31 + uint64_t(positive));
+  std::normal_distribution<float> noise(0.f, 2.f * so.query_noise / std::sqrt(float(dim)));
+  const uint32_t b = o.offsets[positive], n = o.offsets[positive + 1] - b;
+  std::vector<float> q(size_t(so.query_tokens) * dim);
+  for (int i = 0; i < so.query_tokens; ++i) {
+    float* x = q.data() + size_t(i) * dim;
+    const float* src = o.vectors.data() + size_t(b + (n ? rng() % n : 0)) * dim;
+    double norm = 0;
+    for (int k = 0; k < dim; ++k) x[k] = (n ? src[k] : 0.f) + noise(rng), norm += double(x[k]) * x[k];
+    for (int k = 0; k < dim; ++k) x[k] = float(x[k] / std::sqrt(std::max(norm, 1e-30)));
+  }
+  return q;
 }
 
 int DocNumber(const std::string& id) { return std::stoi(id.substr(3)); }
@@ -162,28 +231,43 @@ int Main() {
               absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact),
               absl::GetFlag(FLAGS_candidates).c_str(), threads, un.sysname, un.machine,
               std::thread::hardware_concurrency(), kernels::HasAvx2() ? "yes" : "no");
-  SyntheticCorpus corpus(so);
   auto t = Clock::now();
-  std::vector<Document> docs(so.num_docs);
-  size_t tokens = 0;
-  for (int i = 0; i < so.num_docs; ++i) tokens += (docs[i] = corpus.MakeDocument(i)).num_tokens;
-  std::printf("corpus: %d docs, %zu tokens (%.1f per doc), generated in %.1f s\n", so.num_docs,
-              tokens, double(tokens) / so.num_docs, Seconds(t));
+  Originals originals;
+  std::vector<Metadata> metadata;
   std::vector<std::vector<float>> queries;
   std::vector<int> positives;
-  for (int i = 0; i < nqueries; ++i) {
-    positives.push_back(int((uint64_t(i) * 2654435761ull) % uint64_t(so.num_docs)));
-    queries.push_back(corpus.MakeQuery(positives.back(), uint64_t(i)));
+  const std::string vectors_path = absl::GetFlag(FLAGS_vectors_jsonl);
+  if (vectors_path.empty()) {
+    SyntheticCorpus corpus(so);
+    for (int i = 0; i < so.num_docs; ++i) {
+      Document d = corpus.MakeDocument(i);
+      originals.vectors.insert(originals.vectors.end(), d.vectors.begin(), d.vectors.end());
+      originals.offsets.push_back(originals.offsets.back() + uint32_t(d.num_tokens));
+      metadata.push_back(std::move(d.metadata));
+    }
+    for (int i = 0; i < nqueries; ++i) {
+      positives.push_back(int((uint64_t(i) * 2654435761ull) % uint64_t(so.num_docs)));
+      queries.push_back(corpus.MakeQuery(positives.back(), uint64_t(i)));
+    }
+  } else {
+    if (absl::Status st = ReadVectorsJsonl(vectors_path, so.num_docs, &originals, &so.dim); !st.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
+      return 2;
+    }
+    so.num_docs = int(originals.offsets.size()) - 1;
+    metadata.resize(so.num_docs);
+    for (int i = 0; i < nqueries; ++i) {
+      positives.push_back(int((uint64_t(i) * 2654435761ull) % uint64_t(so.num_docs)));
+      queries.push_back(DeriveQuery(originals, so.dim, positives.back(), so, uint64_t(i)));
+    }
   }
+  const size_t tokens = originals.offsets.back();
+  std::printf("corpus: %d docs, %zu tokens (%.1f per doc, dim %d), %s in %.1f s\n", so.num_docs,
+              tokens, double(tokens) / so.num_docs, so.dim,
+              vectors_path.empty() ? "synthetic, generated" : vectors_path.c_str(), Seconds(t));
   // Ground truth on the originals, on all threads; then the baseline timed on one thread.
   std::vector<std::vector<int>> truth(nqueries);
   t = Clock::now();
-  Originals originals;
-  originals.vectors.reserve(tokens * so.dim);
-  for (const Document& d : docs) {
-    originals.vectors.insert(originals.vectors.end(), d.vectors.begin(), d.vectors.end());
-    originals.offsets.push_back(originals.offsets.back() + uint32_t(d.num_tokens));
-  }
   ParallelFor(nqueries, threads, [&](int i) {
     truth[i] = BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
   });
@@ -226,18 +310,18 @@ int Main() {
     const int first_part = so.num_docs * 9 / 10;
     t = Clock::now();
     for (int b = 0; b < first_part; b += 1000)
-      if (!shard.Upsert({docs.begin() + b, docs.begin() + std::min(first_part, b + 1000)}).ok()) return 1;
+      if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(first_part, b + 1000))).ok()) return 1;
     const double ingest_s = Seconds(t);
     t = Clock::now();
     if (!shard.Flush().ok()) return 1;
     const double flush_s = Seconds(t);
     for (int b = first_part; b < so.num_docs; b += 1000)
-      if (!shard.Upsert({docs.begin() + b, docs.begin() + std::min(so.num_docs, b + 1000)}).ok()) return 1;
+      if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(so.num_docs, b + 1000))).ok()) return 1;
     if (!shard.Flush().ok()) return 1;
     // Delete 2% (not positives' ground truth; just churn) and reinsert them: tombstones +
     // replacements that compaction must purge.
     std::vector<Document> again;
-    for (int i = 0; i < so.num_docs; i += 50) again.push_back(docs[i]);
+    for (int i = 0; i < so.num_docs; i += 50) again.push_back(Docs(originals, metadata, so.dim, i, i + 1)[0]);
     if (!shard.Upsert(again).ok() || !shard.Flush().ok()) return 1;
     const ShardStats before = shard.Stats();
     t = Clock::now();

@@ -168,7 +168,7 @@ void AssignTwoLevel(const float* x, size_t n, int dim, const float* centroids, i
                     const float* bias, uint32_t* codes) {
   const int groups = 1 << int(std::lround(std::log2(std::sqrt(double(nc)))));
   const CentroidGroups g = GroupCentroids(centroids, nc, dim, bias, groups);
-  constexpr size_t kChunk = 1024;
+  constexpr size_t kChunk = 8192;  // rows per chunk: each group GEMM then gets ~256 rows
   const size_t nchunks = (n + kChunk - 1) / kChunk;
   std::atomic<size_t> next{0};
   const double flops = 2.0 * double(n) * dim * (groups + kProbeGroups * double(nc) / groups);

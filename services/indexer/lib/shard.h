@@ -57,7 +57,8 @@ struct ShardOptions {
 struct SearchTrace {
   double exact_segment_seconds = 0;  // mutable segment (exact MaxSim)
   double candidates_seconds = 0;     // stage 1: centroid scores + inverted lists (+ filters)
-  double approx_seconds = 0;         // stages 2-3: centroid-only scores with pruning
+  double approx_seconds = 0;         // stages 2-3: pruned centroid scores, then refined with
+                                     // the probed tokens' residuals
   double rerank_seconds = 0;         // stage 4: decompress + exact MaxSim (or brute force)
   uint64_t candidates = 0;           // documents from the inverted lists
   uint64_t exact_scored = 0;         // documents scored by exact MaxSim (all stages)
@@ -65,10 +66,12 @@ struct SearchTrace {
 
 struct SearchParams {
   int k = 10;
-  int nprobe = 8;                          // centroids probed per query token
-  float centroid_score_threshold = 0.35f;  // codes scoring below this are pruned in stage 2
+  int nprobe = 8;                          // centroids probed per query token (stage 1)
+  float centroid_score_threshold = 0.35f;  // stage 2 skips tokens whose centroid scores
+                                           // below this for every query token
   int n_candidates_approx = 256;           // kept after pruned centroid scores (stage 2)
-  int n_rerank_exact = 64;                 // kept after full centroid scores, then
+  int n_rerank_exact = 64;                 // kept after centroid scores refined with the
+                                           // probed tokens' residuals (stage 3), then
                                            // decompressed and scored exactly (>= k is used)
   bool exact = false;                      // brute force over every stored vector
   const Filter* filter = nullptr;          // metadata filter, applied to candidates

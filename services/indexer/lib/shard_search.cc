@@ -1,6 +1,15 @@
-// Search: exact over the mutable segment; PLAID-style over compressed segments
-// (probe centroids -> candidates -> pruned centroid scores -> full centroid scores ->
-// decompress + exact MaxSim), or brute force over every stored vector when params.exact.
+// Search: exact over the mutable segment; over compressed segments in PLAID's stages, or
+// brute force over every stored vector when params.exact:
+//  1. query tokens . centroids (one GEMM); each query token probes its nprobe best
+//     centroids; candidates = documents in the probed inverted lists (filters applied here).
+//  2. Pruned centroid scores (PLAID): sum_i max over the document's tokens of centroid . q_i,
+//     skipping tokens whose centroid scores below the threshold for every query token; the
+//     n_candidates_approx best go on.
+//  3. Centroid scores refined with residuals: a token whose centroid q_i probed is
+//     decompressed and counts with its exact similarity to q_i, the others with their
+//     centroid's score (PLAID uses centroid scores only here, which misranks documents when
+//     residuals are large); the n_rerank_exact best go on.
+//  4. Decompress them and score exact MaxSim (one GEMM); top k.
 #include <cblas.h>
 
 #include <algorithm>
@@ -35,8 +44,10 @@ void KeepTop(std::vector<Candidate>* c, size_t n) {
 struct CodecScores {
   const Codec* codec;
   std::vector<float> st;
-  std::vector<float> best;    // [nc] max_i st[c, i]
-  std::vector<uint8_t> probe; // [nc] 1 when in some query token's top nprobe
+  std::vector<float> best;             // [nc] max_i st[c, i]
+  std::vector<uint32_t> probe_begin;   // [nc + 1] into probed_by: the query tokens that
+  std::vector<uint32_t> probed_by;     // probed centroid c (c is probed when non-empty)
+  bool probed(uint32_t c) const { return probe_begin[c] != probe_begin[c + 1]; }
 };
 
 CodecScores ScoreCentroids(const Codec& codec, const float* q, int nq, int nprobe) {
@@ -46,38 +57,93 @@ CodecScores ScoreCentroids(const Codec& codec, const float* q, int nq, int nprob
   cs.st.resize(size_t(nc) * nq);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, nq, codec.dim, 1.f,
               codec.centroids.data(), codec.dim, q, codec.dim, 0.f, cs.st.data(), nq);
-  cs.best.assign(nc, -1e30f);
-  for (int c = 0; c < nc; ++c)
-    for (int i = 0; i < nq; ++i) cs.best[c] = std::max(cs.best[c], cs.st[size_t(c) * nq + i]);
-  cs.probe.assign(nc, 0);
+  // One pass over the table: each centroid's best query score, and each query token's
+  // nprobe best centroids kept in a small sorted list (nprobe is small; most scores fail
+  // the first comparison) instead of a sort of all centroids per query token.
   const int np = std::min(nprobe, nc);
-  std::vector<std::pair<float, int>> col(nc);
-  for (int i = 0; i < nq; ++i) {
-    for (int c = 0; c < nc; ++c) col[c] = {cs.st[size_t(c) * nq + i], c};
-    std::partial_sort(col.begin(), col.begin() + np, col.end(),
-                      [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (int j = 0; j < np; ++j) cs.probe[col[j].second] = 1;
+  std::vector<float> top_s(size_t(nq) * np, -3.0e38f);
+  std::vector<uint32_t> top_c(size_t(nq) * np, 0);
+  cs.best.resize(nc);
+  for (int c = 0; c < nc; ++c) {
+    const float* row = cs.st.data() + size_t(c) * nq;
+    float best = -3.0e38f;
+    for (int i = 0; i < nq; ++i) {
+      const float v = row[i];
+      best = std::max(best, v);
+      float* ts = top_s.data() + size_t(i) * np;
+      if (v <= ts[np - 1]) continue;
+      uint32_t* tc = top_c.data() + size_t(i) * np;
+      int j = np - 1;
+      for (; j > 0 && ts[j - 1] < v; --j) ts[j] = ts[j - 1], tc[j] = tc[j - 1];
+      ts[j] = v, tc[j] = uint32_t(c);
+    }
+    cs.best[c] = best;
   }
+  // (centroid, query token) pairs as compressed rows by centroid.
+  cs.probe_begin.assign(nc + 1, 0);
+  for (uint32_t c : top_c) ++cs.probe_begin[c + 1];
+  for (int c = 0; c < nc; ++c) cs.probe_begin[c + 1] += cs.probe_begin[c];
+  cs.probed_by.resize(top_c.size());
+  std::vector<uint32_t> fill(cs.probe_begin.begin(), cs.probe_begin.end() - 1);
+  for (int i = 0; i < nq; ++i)
+    for (int j = 0; j < np; ++j) cs.probed_by[fill[top_c[size_t(i) * np + j]]++] = uint32_t(i);
   return cs;
 }
 
-// Approximate score from centroids alone: sum_i max_t st[code_t, i]. With prune, tokens
-// whose centroid scores below the threshold against every query token are skipped (their
-// contribution counts as 0 — PLAID's centroid pruning).
-TARTAN_TARGET_CLONES_AVX2 float CentroidScore(
-    const CodecScores& cs, const Segment& s, uint32_t doc, int nq, bool prune, float threshold,
-    float* maxes) {
-  for (int i = 0; i < nq; ++i) maxes[i] = prune ? 0.f : -1e30f;
+// Stage 2, from centroids alone: sum_i max_t st[code_t, i], skipping tokens whose centroid
+// scores below the threshold against every query token (they count as 0 — PLAID's
+// centroid pruning).
+TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CodecScores& cs, const Segment& s,
+                                                    uint32_t doc, int nq, float threshold,
+                                                    float* maxes) {
+  for (int i = 0; i < nq; ++i) maxes[i] = 0.f;
   const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
-  bool any = false;
   for (uint64_t t = b; t < e; ++t) {
     const uint32_t c = s.code(t);
-    if (prune && cs.best[c] < threshold) continue;
-    any = true;
+    if (cs.best[c] < threshold) continue;
     const float* row = cs.st.data() + size_t(c) * nq;
     for (int i = 0; i < nq; ++i) maxes[i] = std::max(maxes[i], row[i]);
   }
-  if (!any && !prune) return 0;
+  float total = 0;
+  for (int i = 0; i < nq; ++i) total += maxes[i];
+  return total;
+}
+
+// Eight partial sums, so the compiler vectorises without reassociating a single sum.
+TARTAN_TARGET_CLONES_AVX2 float Dot(const float* a, const float* b, int dim) {
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int k = 0;
+  for (; k + 8 <= dim; k += 8)
+    for (int j = 0; j < 8; ++j) lane[j] += a[k + j] * b[k + j];
+  float s = 0;
+  for (; k < dim; ++k) s += a[k] * b[k];
+  for (int j = 0; j < 8; ++j) s += lane[j];
+  return s;
+}
+
+// Stage 3: sum_i max over the document's tokens t of (q_i . decoded t when q_i probed t's
+// centroid, else centroid_t . q_i). `row` and `decoded` are scratch ([nq], [dim]).
+TARTAN_TARGET_CLONES_AVX2 float RefinedScore(const CodecScores& cs, const Segment& s,
+                                             uint32_t doc, const float* q, int nq, float* maxes,
+                                             float* row, float* decoded) {
+  const int dim = cs.codec->dim;
+  for (int i = 0; i < nq; ++i) maxes[i] = -3.0e38f;
+  const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
+  if (b == e) return 0;
+  for (uint64_t t = b; t < e; ++t) {
+    const uint32_t c = s.code(t);
+    const float* st = cs.st.data() + size_t(c) * nq;
+    if (cs.probed(c)) {
+      std::copy_n(st, nq, row);
+      cs.codec->Decode(&c, s.residual(t), 1, decoded);
+      for (uint32_t k = cs.probe_begin[c]; k < cs.probe_begin[c + 1]; ++k) {
+        const uint32_t i = cs.probed_by[k];
+        row[i] = Dot(q + size_t(i) * dim, decoded, dim);
+      }
+      st = row;
+    }
+    for (int i = 0; i < nq; ++i) maxes[i] = std::max(maxes[i], st[i]);
+  }
   float total = 0;
   for (int i = 0; i < nq; ++i) total += maxes[i];
   return total;
@@ -202,7 +268,7 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
     std::vector<uint8_t> seen(s.num_docs(), 0);  // 0 unseen, 1 candidate, 2 rejected
     std::vector<uint32_t> list;
     for (int c = 0; c < cs.codec->num_centroids; ++c) {
-      if (!cs.probe[c]) continue;
+      if (!cs.probed(uint32_t(c))) continue;
       list.clear();
       s.IvfDocs(uint32_t(c), &list);
       for (const uint32_t* d = list.data(); d != list.data() + list.size(); ++d) {
@@ -228,13 +294,14 @@ absl::StatusOr<std::vector<Hit>> ShardImpl::Search(const float* q, int nq,
   clock.Lap(&SearchTrace::candidates_seconds);
   // Stage 2: pruned centroid scores.
   for (Candidate& c : cands)
-    c.score = CentroidScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, nq, true,
-                            p.centroid_score_threshold, maxes.data());
+    c.score = PrunedCentroidScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, nq,
+                                  p.centroid_score_threshold, maxes.data());
   KeepTop(&cands, size_t(std::max(p.n_candidates_approx, p.k)));
-  // Stage 3: full centroid scores.
+  // Stage 3: centroid scores refined with the probed tokens' residuals.
+  std::vector<float> row(nq), decoded(dim);
   for (Candidate& c : cands)
-    c.score = CentroidScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, nq, false,
-                            0.f, maxes.data());
+    c.score = RefinedScore(*seg_scores[c.seg], *snap.segments[c.seg]->seg, c.local, q, nq,
+                           maxes.data(), row.data(), decoded.data());
   KeepTop(&cands, size_t(std::max(p.n_rerank_exact, p.k)));
   clock.Lap(&SearchTrace::approx_seconds);
   // Stage 4: decompress the survivors into one block and score them with one GEMM.
