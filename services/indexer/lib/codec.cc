@@ -21,7 +21,6 @@ extern "C" int openblas_get_num_threads(void);
 namespace tartan::index {
 namespace {
 
-
 float Norm(const float* x, int dim) {
   float s = 0;
   for (int k = 0; k < dim; ++k) s += x[k] * x[k];
@@ -64,9 +63,9 @@ TARTAN_TARGET_CLONES_AVX2 int ArgMax(const float* row, const float* bias, int nc
   return 0;  // NaN scores
 }
 
-// Runs work(thread_scratch) on min(hardware threads, max_threads) threads with OpenBLAS's own
-// threads switched off meanwhile, so each of ours runs single-threaded GEMMs without
-// competing with BLAS workers.
+// Runs work() on min(hardware threads, max_threads) threads with OpenBLAS's own threads
+// switched off meanwhile, so each of ours runs single-threaded GEMMs without competing with
+// BLAS workers.
 template <typename Work>
 void OnAllCores(size_t max_threads, Work work) {
   const size_t threads =
