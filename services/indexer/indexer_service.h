@@ -58,13 +58,13 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   prometheus::Gauge& bytes_on_disk_;
   prometheus::Gauge& bytes_in_ram_;
   prometheus::Gauge& compactions_;
+  prometheus::Gauge& wal_commits_;
+  prometheus::Gauge& wal_commit_seconds_;
   prometheus::Family<prometheus::Histogram>& search_latency_;  // by stage
   prometheus::Counter& candidates_;
   prometheus::Counter& exact_scored_;
   prometheus::Histogram& write_latency_;
   prometheus::Histogram& query_tokens_;
-  prometheus::Gauge& wal_commits_;
-  prometheus::Gauge& wal_commit_seconds_;
   prometheus::Counter& documents_written_;
   prometheus::Counter& documents_deleted_;
 };

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "services/indexer/lib/compaction_policy.h"
 #include "services/indexer/lib/kernels.h"
 #include "services/indexer/lib/shard_impl.h"
 
@@ -360,14 +361,10 @@ void ShardImpl::BackgroundLoop() {
     if (bg_stop_) break;
     bg_kick_ = false;
     l.unlock();
-    bool flush = false, compact = false;
+    bool flush = false;
     {
       std::shared_lock s(mu_);
       flush = mutable_tokens_ >= opts_.flush_threshold_tokens;
-      uint64_t stored = 0, live = 0;
-      for (const auto& h : segments_) stored += h->seg->num_docs(), live += h->live_docs.load();
-      compact = segments_.size() >= size_t(std::max(2, opts_.compaction_max_segments)) ||
-                (stored > 0 && double(stored - live) >= opts_.compaction_dead_fraction * stored);
     }
     if (flush) {
       absl::Status st = Flush();
@@ -375,8 +372,18 @@ void ShardImpl::BackgroundLoop() {
         LOG_ERROR << "background flush failed: " << st;
       }
     }
-    if (compact) {
-      absl::Status st = Compact();
+    std::vector<SegmentSize> sizes;
+    {
+      std::shared_lock s(mu_);
+      for (const auto& h : segments_)
+        sizes.push_back(SegmentSize{h->id, h->live_tokens.load(), h->seg->num_docs(),
+                                    h->seg->num_docs() - h->live_docs.load()});
+    }
+    CompactionPolicy policy;
+    policy.min_merge = opts_.compaction_max_segments;
+    policy.dead_fraction = opts_.compaction_dead_fraction;
+    if (const std::vector<int64_t> pick = PickCompaction(std::move(sizes), policy); !pick.empty()) {
+      absl::Status st = CompactSegments(pick);
       if (!st.ok()) {
         LOG_ERROR << "background compaction failed: " << st;
       }

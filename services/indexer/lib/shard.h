@@ -41,8 +41,9 @@ struct ShardOptions {
   size_t flush_threshold_tokens = 1 << 16;
   int num_threads = 1;  // search threads (SearchBatch) and k-means
   bool background_compaction = true;  // background flush + compaction thread
-  // Compaction merges all segments once there are this many, or once this fraction of
-  // stored documents is dead.
+  // Background compaction is size-tiered (compaction_policy.h): it merges this many
+  // segments of similar size, and rewrites any segment with this fraction of its documents
+  // dead. Compact() merges every segment.
   int compaction_max_segments = 4;
   double compaction_dead_fraction = 0.2;
   // k-means: at most this many training vectors per centroid, this many Lloyd iterations.
@@ -122,7 +123,7 @@ class Shard {
       const std::vector<std::string>& ids) const;
   ShardStats Stats() const;
   absl::Status Flush();    // mutable segment -> compressed segment
-  absl::Status Compact();  // merge all segments, purge deleted documents
+  absl::Status Compact();  // merge every segment into one, purge deleted documents
   // Imports a fast-plaid / PyLate PLAID index directory as one segment. Document ids are
   // id_prefix + passage number; existing ids are replaced.
   absl::StatusOr<int> ImportPlaidIndex(const std::string& plaid_dir,

@@ -73,7 +73,9 @@ class ShardImpl {
   absl::StatusOr<std::vector<std::optional<Document>>> Get(const std::vector<std::string>& ids) const;
   ShardStats Stats() const;
   absl::Status Flush();
-  absl::Status Compact();
+  absl::Status Compact();  // every segment
+  // Merges the segments with these ids (all when empty) into one, purging deletes.
+  absl::Status CompactSegments(const std::vector<int64_t>& ids);
   absl::StatusOr<int> ImportPlaid(const std::string& dir, const std::string& prefix);
   absl::Status Close();
   const ShardOptions& options() const { return opts_; }

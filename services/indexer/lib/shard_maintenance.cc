@@ -199,14 +199,17 @@ absl::Status ShardImpl::Flush() {
   return absl::OkStatus();
 }
 
-absl::Status ShardImpl::Compact() {
+absl::Status ShardImpl::Compact() { return CompactSegments({}); }
+
+absl::Status ShardImpl::CompactSegments(const std::vector<int64_t>& ids) {
   std::lock_guard<std::mutex> m(maint_mu_);
   std::vector<std::shared_ptr<SegmentHandle>> segs;
   std::shared_ptr<const Codec> codec;
   absl::flat_hash_map<std::string, Loc> locs;  // expected locations of the live docs
   {
     std::shared_lock l(mu_);
-    segs = segments_;
+    for (const auto& h : segments_)  // segments merged meanwhile are simply not found
+      if (ids.empty() || std::find(ids.begin(), ids.end(), h->id) != ids.end()) segs.push_back(h);
     codec = codec_;
     for (const auto& h : segs)
       for (uint32_t i = 0; i < h->seg->num_docs(); ++i)

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
+#include "services/indexer/lib/compaction_policy.h"
 #include "services/indexer/lib/synthetic.h"
 #include "tests/unit/indexer/test_util.h"
 
@@ -292,6 +294,35 @@ TEST(ShardTest, CodecRetrainsWhenTheIndexOutgrowsItAndCompactionReencodes) {
       EXPECT_GT(dot, 0.85) << orig.id << " token " << t;
     }
   }
+}
+
+TEST(CompactionPolicyTest, MergesTiersOfSimilarSizeAndPurgesDeadSegments) {
+  CompactionPolicy p;  // min_merge 4, dead_fraction 0.2, size_ratio 2
+  auto seg = [](int64_t id, uint64_t tokens, uint64_t docs = 100, uint64_t dead = 0) {
+    return SegmentSize{id, tokens, docs, dead};
+  };
+  auto sorted = [](std::vector<int64_t> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  // Three flushes: not yet a tier of four.
+  EXPECT_TRUE(PickCompaction({seg(1, 1000), seg(2, 1100), seg(3, 950)}, p).empty());
+  // A fourth flush of similar size: the four merge; the big merged segment stays out.
+  EXPECT_EQ(sorted(PickCompaction({seg(9, 40000), seg(1, 1000), seg(2, 1100), seg(3, 950),
+                                   seg(4, 1050)}, p)),
+            (std::vector<int64_t>{1, 2, 3, 4}));
+  // Once the small ones outweigh half of a bigger one, it joins their tier.
+  EXPECT_EQ(sorted(PickCompaction({seg(9, 4000), seg(1, 1000), seg(2, 1000), seg(3, 1000)}, p)),
+            (std::vector<int64_t>{1, 2, 3, 9}));
+  // A segment with 20 % dead documents is rewritten on its own.
+  EXPECT_EQ(PickCompaction({seg(9, 40000, 400, 80), seg(1, 1000)}, p), (std::vector<int64_t>{9}));
+  // Sixteen segments each 3x the last never form a tier: the four smallest merge anyway.
+  std::vector<SegmentSize> growing;
+  uint64_t size = 1000;
+  for (int i = 0; i < 16; ++i, size *= 3) growing.push_back(seg(i, size));
+  EXPECT_EQ(sorted(PickCompaction(growing, p)), (std::vector<int64_t>{0, 1, 2, 3}));
+  growing.pop_back();
+  EXPECT_TRUE(PickCompaction(growing, p).empty());
 }
 
 TEST(ShardTest, CorruptedAndTruncatedSegmentsGiveClearErrors) {
