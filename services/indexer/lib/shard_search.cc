@@ -109,18 +109,6 @@ TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CodecScores& cs, const
   return total;
 }
 
-// Eight partial sums, so the compiler vectorises without reassociating a single sum.
-TARTAN_TARGET_CLONES_AVX2 float Dot(const float* a, const float* b, int dim) {
-  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int k = 0;
-  for (; k + 8 <= dim; k += 8)
-    for (int j = 0; j < 8; ++j) lane[j] += a[k + j] * b[k + j];
-  float s = 0;
-  for (; k < dim; ++k) s += a[k] * b[k];
-  for (int j = 0; j < 8; ++j) s += lane[j];
-  return s;
-}
-
 // Stage 3: sum_i max over the document's tokens t of (q_i . decoded t when q_i probed t's
 // centroid, else centroid_t . q_i). `row` and `decoded` are scratch ([nq], [dim]).
 TARTAN_TARGET_CLONES_AVX2 float RefinedScore(const CodecScores& cs, const Segment& s,
@@ -138,7 +126,7 @@ TARTAN_TARGET_CLONES_AVX2 float RefinedScore(const CodecScores& cs, const Segmen
       cs.codec->Decode(&c, s.residual(t), 1, decoded);
       for (uint32_t k = cs.probe_begin[c]; k < cs.probe_begin[c + 1]; ++k) {
         const uint32_t i = cs.probed_by[k];
-        row[i] = Dot(q + size_t(i) * dim, decoded, dim);
+        row[i] = kernels::MaxSimDispatch(q + size_t(i) * dim, 1, decoded, 1, dim);  // a dot
       }
       st = row;
     }
