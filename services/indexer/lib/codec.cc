@@ -33,20 +33,6 @@ void Normalize(float* x, int dim) {
     for (int k = 0; k < dim; ++k) x[k] /= n;
 }
 
-// Runs fn(begin, end) over [0, n) split across the machine's cores when the work is large
-// enough to pay for the threads (the flush of a big segment encodes millions of rows).
-template <typename Fn>
-void ParallelRows(size_t n, size_t work_per_row, Fn fn) {
-  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
-  const size_t threads = std::min(hw, std::max<size_t>(1, n * work_per_row / (size_t(1) << 22)));
-  if (threads <= 1 || n < threads) return fn(size_t(0), n);
-  std::vector<std::thread> pool;
-  const size_t step = (n + threads - 1) / threads;
-  for (size_t b = step; b < n; b += step) pool.emplace_back(fn, b, std::min(n, b + step));
-  fn(size_t(0), std::min(n, step));
-  for (auto& t : pool) t.join();
-}
-
 // Index of the largest row[c] - bias[c] (first one on ties). Eight running maxima the
 // compiler keeps in one vector register, then a scan for the winner.
 TARTAN_TARGET_CLONES_AVX2 int ArgMax(const float* row, const float* bias, int nc) {
@@ -80,7 +66,7 @@ void OnAllCores(size_t max_threads, Work work) {
   openblas_set_num_threads(blas_threads);
 }
 
-// Threads worth using for `flops` of GEMM work (about 64 MFLOP each, at least one).
+// Threads worth using for `flops` of work (about 64 MFLOP each, at least one).
 size_t ThreadsFor(double flops) { return size_t(std::max(1.0, flops / double(1 << 26))); }
 
 // Exact: codes[r] = argmax_c (x_r . c - bias_c); bias = |c|^2/2 for L2, 0 for dot product.
@@ -125,9 +111,10 @@ CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const flo
   std::vector<uint32_t> counts;
   for (int it = 0; it < 5; ++it) {
     g.mean_bias.assign(groups, 0.f);
-    for (int j = 0; j < groups; ++j)
-      g.mean_bias[j] = 0.5f * Norm(g.means.data() + size_t(j) * dim, dim) *
-                       Norm(g.means.data() + size_t(j) * dim, dim);
+    for (int j = 0; j < groups; ++j) {
+      const float norm = Norm(g.means.data() + size_t(j) * dim, dim);
+      g.mean_bias[j] = 0.5f * norm * norm;
+    }
     AssignExact(centroids, size_t(nc), dim, g.means.data(), groups, g.mean_bias.data(), of.data());
     if (it == 4) break;
     sums.assign(size_t(groups) * dim, 0.0);
@@ -342,15 +329,19 @@ void Codec::AssignExactly(const float* x, size_t n, uint32_t* codes) const {
 void Codec::Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed) const {
   Assign(x, n, codes);
   const int nopts = 1 << nbits;
-  ParallelRows(n, size_t(dim) * nopts, [&](size_t r0, size_t r1) {
+  constexpr size_t kChunk = 4096;  // rows per work item
+  const size_t nchunks = (n + kChunk - 1) / kChunk;
+  std::atomic<size_t> next{0};
+  OnAllCores(std::min(nchunks, ThreadsFor(double(n) * dim * nopts)), [&] {
     std::vector<uint8_t> buckets(dim);
-    for (size_t r = r0; r < r1; ++r) {
-      const float* c = centroids.data() + size_t(codes[r]) * dim;
-      for (int d = 0; d < dim; ++d)
-        buckets[d] = uint8_t(Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts,
-                                       x[r * dim + d] - c[d]));
-      PackBuckets(buckets.data(), dim, nbits, packed + r * packed_bytes());
-    }
+    for (size_t ci; (ci = next.fetch_add(1)) < nchunks;)
+      for (size_t r = ci * kChunk; r < std::min(n, (ci + 1) * kChunk); ++r) {
+        const float* c = centroids.data() + size_t(codes[r]) * dim;
+        for (int d = 0; d < dim; ++d)
+          buckets[d] = uint8_t(Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts,
+                                         x[r * dim + d] - c[d]));
+        PackBuckets(buckets.data(), dim, nbits, packed + r * packed_bytes());
+      }
   });
 }
 
