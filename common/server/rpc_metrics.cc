@@ -18,6 +18,35 @@ std::string MetricName(const std::string& service, const std::string& what) {
   return "tartan_" + service + "_" + what;
 }
 
+prometheus::Counter& UnlabelledCounter(prometheus::Registry& registry, const std::string& service,
+                                       const std::string& what, const std::string& help) {
+  return prometheus::BuildCounter()
+      .Name(MetricName(service, what))
+      .Help(help)
+      .Register(registry)
+      .Add({});
+}
+
+prometheus::Gauge& UnlabelledGauge(prometheus::Registry& registry, const std::string& service,
+                                   const std::string& what, const std::string& help) {
+  return prometheus::BuildGauge()
+      .Name(MetricName(service, what))
+      .Help(help)
+      .Register(registry)
+      .Add({});
+}
+
+prometheus::Histogram& UnlabelledHistogram(prometheus::Registry& registry,
+                                           const std::string& service, const std::string& what,
+                                           const std::string& help,
+                                           prometheus::Histogram::BucketBoundaries buckets) {
+  return prometheus::BuildHistogram()
+      .Name(MetricName(service, what))
+      .Help(help)
+      .Register(registry)
+      .Add({}, std::move(buckets));
+}
+
 RpcMetrics::RpcMetrics(prometheus::Registry& registry, const std::string& service)
     : rpcs_(prometheus::BuildCounter()
                 .Name(MetricName(service, "rpcs_total"))

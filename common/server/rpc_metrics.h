@@ -53,4 +53,14 @@ class RpcMetrics {
 // "tartan_<service>_<what>" — the naming rule for every family.
 std::string MetricName(const std::string& service, const std::string& what);
 
+// A family of one unlabelled metric, tartan_<service>_<what>, registered in `registry`.
+prometheus::Counter& UnlabelledCounter(prometheus::Registry& registry, const std::string& service,
+                                       const std::string& what, const std::string& help);
+prometheus::Gauge& UnlabelledGauge(prometheus::Registry& registry, const std::string& service,
+                                   const std::string& what, const std::string& help);
+prometheus::Histogram& UnlabelledHistogram(prometheus::Registry& registry,
+                                           const std::string& service, const std::string& what,
+                                           const std::string& help,
+                                           prometheus::Histogram::BucketBoundaries buckets);
+
 }  // namespace tartan

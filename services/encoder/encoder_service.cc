@@ -8,49 +8,32 @@
 #include "common/server/rpc_metrics.h"
 
 namespace tartan::encoder {
-namespace {
-
-prometheus::Histogram& MakeHistogram(prometheus::Registry& registry, const std::string& what,
-                                     const std::string& help,
-                                     prometheus::Histogram::BucketBoundaries buckets) {
-  return prometheus::BuildHistogram()
-      .Name(MetricName("encoder", what))
-      .Help(help)
-      .Register(registry)
-      .Add({}, std::move(buckets));
-}
-
-prometheus::Counter& MakeCounter(prometheus::Registry& registry, const std::string& what,
-                                 const std::string& help) {
-  return prometheus::BuildCounter().Name(MetricName("encoder", what)).Help(help).Register(registry).Add({});
-}
-
-prometheus::Gauge& MakeGauge(prometheus::Registry& registry, const std::string& what,
-                             const std::string& help) {
-  return prometheus::BuildGauge().Name(MetricName("encoder", what)).Help(help).Register(registry).Add({});
-}
-
-}  // namespace
 
 EncoderService::EncoderService(const EncoderServiceLimits& limits, prometheus::Registry& registry)
     : limits_(limits),
-      queue_depth_(MakeGauge(registry, "queue_texts", "Texts waiting in the batching queue")),
-      queue_wait_(MakeHistogram(registry, "queue_wait_seconds", "Time requests wait to be batched",
-                                LatencyBuckets())),
-      batch_texts_(MakeHistogram(registry, "batch_texts", "Texts per encoded batch",
-                                 {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})),
-      batch_tokens_(MakeHistogram(registry, "batch_tokens", "Tokens per encoded batch",
-                                  {32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768})),
-      batch_latency_(MakeHistogram(registry, "batch_latency_seconds",
-                                   "Model time per batch (tokenize, forward, head)", LatencyBuckets())),
-      request_latency_(MakeHistogram(registry, "encode_latency_seconds",
-                                     "Encode request latency, queueing included", LatencyBuckets())),
-      tokens_(MakeCounter(registry, "tokens_total",
-                          "Tokens run through the model (rate() = tokens per second)")),
-      texts_(MakeCounter(registry, "texts_total", "Texts encoded")),
-      expired_(MakeCounter(registry, "expired_total",
-                           "Requests dropped because their deadline passed in the queue")),
-      load_seconds_(MakeGauge(registry, "model_load_seconds", "Time taken to load the model")) {}
+      queue_depth_(UnlabelledGauge(registry, "encoder", "queue_texts",
+                                   "Texts waiting in the batching queue")),
+      queue_wait_(UnlabelledHistogram(registry, "encoder", "queue_wait_seconds",
+                                      "Time requests wait to be batched", LatencyBuckets())),
+      batch_texts_(UnlabelledHistogram(registry, "encoder", "batch_texts",
+                                       "Texts per encoded batch",
+                                       {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})),
+      batch_tokens_(
+          UnlabelledHistogram(registry, "encoder", "batch_tokens", "Tokens per encoded batch",
+                              {32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768})),
+      batch_latency_(UnlabelledHistogram(registry, "encoder", "batch_latency_seconds",
+                                         "Model time per batch (tokenize, forward, head)",
+                                         LatencyBuckets())),
+      request_latency_(UnlabelledHistogram(registry, "encoder", "encode_latency_seconds",
+                                           "Encode request latency, queueing included",
+                                           LatencyBuckets())),
+      tokens_(UnlabelledCounter(registry, "encoder", "tokens_total",
+                                "Tokens run through the model (rate() = tokens per second)")),
+      texts_(UnlabelledCounter(registry, "encoder", "texts_total", "Texts encoded")),
+      expired_(UnlabelledCounter(registry, "encoder", "expired_total",
+                                 "Requests dropped because their deadline passed in the queue")),
+      load_seconds_(UnlabelledGauge(registry, "encoder", "model_load_seconds",
+                                    "Time taken to load the model")) {}
 
 void EncoderService::SetModel(std::shared_ptr<const ColbertEncoder> encoder,
                               const BatcherOptions& options) {

@@ -19,11 +19,6 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-prometheus::Gauge& MakeGauge(prometheus::Registry& registry, const std::string& what,
-                             const std::string& help) {
-  return prometheus::BuildGauge().Name(MetricName("indexer", what)).Help(help).Register(registry).Add({});
-}
-
 absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, int depth) {
   if (depth > 16) return absl::InvalidArgumentError("filter: nested deeper than 16 levels");
   switch (filter.kind_case()) {
@@ -61,52 +56,39 @@ bool DeadlinePassed(const grpc::ServerContext* context) {
 
 IndexerService::IndexerService(std::string shard_name, prometheus::Registry& registry)
     : shard_name_(std::move(shard_name)),
-      documents_(MakeGauge(registry, "documents", "Live documents in the shard")),
-      token_vectors_(MakeGauge(registry, "token_vectors", "Stored token vectors")),
-      segments_(MakeGauge(registry, "segments", "Compressed segments")),
-      bytes_on_disk_(MakeGauge(registry, "disk_bytes", "Bytes of index files on disk")),
-      bytes_in_ram_(MakeGauge(registry, "ram_bytes", "Bytes of index data held in memory")),
-      compactions_(MakeGauge(registry, "compactions", "Compactions run since the shard opened")),
-      wal_commits_(MakeGauge(registry, "wal_commits",
-                             "Durable write-ahead-log commits since the shard opened")),
-      wal_commit_seconds_(MakeGauge(registry, "wal_commit_seconds",
-                                    "Seconds spent in those commits (append + fsync); "
-                                    "rate(seconds)/rate(commits) = mean commit latency")),
+      documents_(UnlabelledGauge(registry, "indexer", "documents", "Live documents in the shard")),
+      token_vectors_(UnlabelledGauge(registry, "indexer", "token_vectors", "Stored token vectors")),
+      segments_(UnlabelledGauge(registry, "indexer", "segments", "Compressed segments")),
+      bytes_on_disk_(
+          UnlabelledGauge(registry, "indexer", "disk_bytes", "Bytes of index files on disk")),
+      bytes_in_ram_(
+          UnlabelledGauge(registry, "indexer", "ram_bytes", "Bytes of index data held in memory")),
+      compactions_(UnlabelledGauge(registry, "indexer", "compactions",
+                                   "Compactions run since the shard opened")),
+      wal_commits_(UnlabelledGauge(registry, "indexer", "wal_commits",
+                                   "Durable write-ahead-log commits since the shard opened")),
+      wal_commit_seconds_(UnlabelledGauge(registry, "indexer", "wal_commit_seconds",
+                                          "Seconds spent in those commits (append + fsync); "
+                                          "rate(seconds)/rate(commits) = mean commit latency")),
       search_latency_(prometheus::BuildHistogram()
                           .Name(MetricName("indexer", "search_latency_seconds"))
                           .Help("Shard search latency by stage: total, exact_segment, candidates, "
                                 "approx, rerank")
                           .Register(registry)),
-      candidates_(prometheus::BuildCounter()
-                      .Name(MetricName("indexer", "search_candidates_total"))
-                      .Help("Documents taken from inverted lists as candidates")
-                      .Register(registry)
-                      .Add({})),
-      exact_scored_(prometheus::BuildCounter()
-                        .Name(MetricName("indexer", "search_exact_scored_total"))
-                        .Help("Documents scored by exact MaxSim")
-                        .Register(registry)
-                        .Add({})),
-      write_latency_(prometheus::BuildHistogram()
-                         .Name(MetricName("indexer", "durable_write_latency_seconds"))
-                         .Help("Upsert latency until durable (log write and fsync included)")
-                         .Register(registry)
-                         .Add({}, LatencyBuckets())),
-      query_tokens_(prometheus::BuildHistogram()
-                        .Name(MetricName("indexer", "query_tokens"))
-                        .Help("Query token vectors per search")
-                        .Register(registry)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{8, 16, 32, 64, 128, 256, 512, 1024})),
-      documents_written_(prometheus::BuildCounter()
-                             .Name(MetricName("indexer", "documents_written_total"))
-                             .Help("Documents upserted")
-                             .Register(registry)
-                             .Add({})),
-      documents_deleted_(prometheus::BuildCounter()
-                             .Name(MetricName("indexer", "documents_deleted_total"))
-                             .Help("Documents deleted")
-                             .Register(registry)
-                             .Add({})) {}
+      candidates_(UnlabelledCounter(registry, "indexer", "search_candidates_total",
+                                    "Documents taken from inverted lists as candidates")),
+      exact_scored_(UnlabelledCounter(registry, "indexer", "search_exact_scored_total",
+                                      "Documents scored by exact MaxSim")),
+      write_latency_(UnlabelledHistogram(
+          registry, "indexer", "durable_write_latency_seconds",
+          "Upsert latency until durable (log write and fsync included)", LatencyBuckets())),
+      query_tokens_(UnlabelledHistogram(
+          registry, "indexer", "query_tokens", "Query token vectors per search",
+          prometheus::Histogram::BucketBoundaries{8, 16, 32, 64, 128, 256, 512, 1024})),
+      documents_written_(
+          UnlabelledCounter(registry, "indexer", "documents_written_total", "Documents upserted")),
+      documents_deleted_(
+          UnlabelledCounter(registry, "indexer", "documents_deleted_total", "Documents deleted")) {}
 
 void IndexerService::SetShard(std::shared_ptr<index::Shard> shard, int dim, int nbits) {
   dim_ = dim;

@@ -27,11 +27,9 @@ RouterService::RouterService(const RouterOptions& options,
     : options_(options),
       encoder_(tartan::v1::Encoder::NewStub(std::move(encoder_channel))),
       shards_(shards),
-      fanout_latency_(prometheus::BuildHistogram()
-                          .Name(MetricName("router", "fanout_latency_seconds"))
-                          .Help("Time from the first shard call to the last shard reply")
-                          .Register(registry)
-                          .Add({}, LatencyBuckets())),
+      fanout_latency_(UnlabelledHistogram(registry, "router", "fanout_latency_seconds",
+                                          "Time from the first shard call to the last shard reply",
+                                          LatencyBuckets())),
       shard_latency_(prometheus::BuildHistogram()
                          .Name(MetricName("router", "shard_latency_seconds"))
                          .Help("Per-shard search latency seen by the router")
@@ -40,16 +38,10 @@ RouterService::RouterService(const RouterOptions& options,
                         .Name(MetricName("router", "shard_errors_total"))
                         .Help("Failed shard calls, by shard and gRPC code")
                         .Register(registry)),
-      partial_replies_(prometheus::BuildCounter()
-                           .Name(MetricName("router", "partial_replies_total"))
-                           .Help("Searches answered without every shard")
-                           .Register(registry)
-                           .Add({})),
-      encode_latency_(prometheus::BuildHistogram()
-                          .Name(MetricName("router", "encode_latency_seconds"))
-                          .Help("Encoder calls made by the router")
-                          .Register(registry)
-                          .Add({}, LatencyBuckets())) {}
+      partial_replies_(UnlabelledCounter(registry, "router", "partial_replies_total",
+                                         "Searches answered without every shard")),
+      encode_latency_(UnlabelledHistogram(registry, "router", "encode_latency_seconds",
+                                          "Encoder calls made by the router", LatencyBuckets())) {}
 
 absl::Time RouterService::Deadline(const grpc::ServerContext* context) const {
   const absl::Time client = absl::FromChrono(context->deadline());
