@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -26,12 +25,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/compute/blas_threads.h"
+#include "common/compute/cpu_features.h"
+#include "common/compute/maxsim.h"
+#include "common/compute/parallel_for.h"
 #include "nlohmann/json.hpp"
-#include "services/indexer/lib/kernels.h"
 #include "services/indexer/lib/shard.h"
-#include "services/indexer/lib/synthetic.h"
-
-extern "C" void openblas_set_num_threads(int);
+#include "services/indexer/lib/synthetic_corpus.h"
 
 ABSL_FLAG(int, docs, 100000, "documents in the synthetic corpus (~100 tokens each)");
 ABSL_FLAG(std::string, vectors_jsonl, "",
@@ -42,7 +42,8 @@ ABSL_FLAG(int, queries, 100, "queries (each derived from one document)");
 ABSL_FLAG(int, query_tokens, 32, "tokens per query");
 ABSL_FLAG(std::string, nbits, "2,4", "comma-separated residual bits to benchmark");
 ABSL_FLAG(std::string, nprobe, "4,8,16", "comma-separated probes per query token (grid)");
-ABSL_FLAG(int, n_rerank_exact, 256, "candidates decompressed and scored exactly for the k=100 run (recall@100)");
+ABSL_FLAG(int, n_rerank_exact, 256,
+          "candidates decompressed and scored exactly for the k=100 run (recall@100)");
 ABSL_FLAG(std::string, candidates, "default",
           "comma-separated k=10 candidate depths APPROX/EXACT (n_candidates_approx/"
           "n_rerank_exact), e.g. 256/64,1024/256; 'default' = the library defaults");
@@ -60,7 +61,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Metadata = std::map<std::string, std::string>;  // Document::metadata
-double Seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
+double Seconds(Clock::time_point a) {
+  return std::chrono::duration<double>(Clock::now() - a).count();
+}
 
 // All original vectors back to back ([tokens, dim]) with document offsets, so brute force
 // reads them in place (one GEMM per block of whole documents, no copies).
@@ -83,7 +86,7 @@ std::vector<int> BruteForce(const Originals& o, const float* q, int nq, int dim,
     rel.clear();
     for (int i = first; i <= end; ++i) rel.push_back(o.offsets[i] - o.offsets[first]);
     scores.resize(end - first);
-    kernels::MaxSimBlock(q, nq, o.vectors.data() + size_t(o.offsets[first]) * dim, rel.data(),
+    compute::MaxSimBlock(q, nq, o.vectors.data() + size_t(o.offsets[first]) * dim, rel.data(),
                          end - first, dim, scores.data(), &scratch);
     for (int i = first; i < end; ++i) all.emplace_back(scores[i - first], i);
     first = end;
@@ -124,24 +127,27 @@ absl::Status ReadVectorsJsonl(const std::string& path, int max_docs, Originals* 
     if (line.empty()) continue;
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.contains("embeddings") || !j["embeddings"].is_array())
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": expected {\"embeddings\": [[...]]}"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", lineno, ": expected {\"embeddings\": [[...]]}"));
     for (const auto& row : j["embeddings"]) {
       if (*dim == 0) *dim = int(row.size());
       if (int(row.size()) != *dim || *dim % 8 != 0)
-        return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": vectors of ", row.size(),
+        return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": vectors of ",
+                                                       row.size(),
                                                        " dims (need one dim, a multiple of 8)"));
       for (const auto& v : row) o->vectors.push_back(v.get<float>());
     }
     o->offsets.push_back(o->offsets.back() + uint32_t(j["embeddings"].size()));
   }
-  if (o->offsets.size() < 2) return absl::InvalidArgumentError(absl::StrCat(path, ": no documents"));
+  if (o->offsets.size() < 2)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no documents"));
   return absl::OkStatus();
 }
 
 // A query derived from document `positive` of a real corpus the way SyntheticCorpus does it:
 // noisy, renormalised copies of randomly chosen tokens of the document.
-std::vector<float> DeriveQuery(const Originals& o, int dim, int positive, const SyntheticOptions& so,
-                               uint64_t seed) {
+std::vector<float> DeriveQuery(const Originals& o, int dim, int positive,
+                               const SyntheticOptions& so, uint64_t seed) {
   std::mt19937_64 rng(seed * 31 + uint64_t(positive));
   std::normal_distribution<float> noise(0.f, 2.f * so.query_noise / std::sqrt(float(dim)));
   const uint32_t b = o.offsets[positive], n = o.offsets[positive + 1] - b;
@@ -150,7 +156,8 @@ std::vector<float> DeriveQuery(const Originals& o, int dim, int positive, const 
     float* x = q.data() + size_t(i) * dim;
     const float* src = o.vectors.data() + size_t(b + (n ? rng() % n : 0)) * dim;
     double norm = 0;
-    for (int k = 0; k < dim; ++k) x[k] = (n ? src[k] : 0.f) + noise(rng), norm += double(x[k]) * x[k];
+    for (int k = 0; k < dim; ++k)
+      x[k] = (n ? src[k] : 0.f) + noise(rng), norm += double(x[k]) * x[k];
     for (int k = 0; k < dim; ++k) x[k] = float(x[k] / std::sqrt(std::max(norm, 1e-30)));
   }
   return q;
@@ -176,19 +183,6 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, size_t(p * double(v.size())))];
 }
 
-// Runs fn(i) for i in [0, n) on `threads` threads (each BLAS call single-threaded).
-template <typename Fn>
-void ParallelFor(int n, int threads, Fn fn) {
-  std::atomic<int> next{0};
-  auto work = [&] {
-    for (int i; (i = next.fetch_add(1)) < n;) fn(i);
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-}
-
 struct Depth {
   std::string label;
   int approx = 0, exact = 0;  // 0: library default
@@ -201,7 +195,8 @@ std::vector<Depth> ParseDepths(const std::string& flag) {
     if (part != "default") {
       std::vector<std::string> ae = absl::StrSplit(part, '/');
       if (ae.size() != 2) {
-        std::fprintf(stderr, "--candidates: expected APPROX/EXACT or default, got %s\n", d.label.c_str());
+        std::fprintf(stderr, "--candidates: expected APPROX/EXACT or default, got %s\n",
+                     d.label.c_str());
         std::exit(2);
       }
       d.approx = std::stoi(ae[0]);
@@ -213,9 +208,9 @@ std::vector<Depth> ParseDepths(const std::string& flag) {
 }
 
 int Main() {
-  openblas_set_num_threads(1);  // one thread per search: QPS per core is what we compare
-  const int threads = absl::GetFlag(FLAGS_threads) > 0 ? absl::GetFlag(FLAGS_threads)
-                                                        : int(std::thread::hardware_concurrency());
+  compute::SetBlasThreads(1);  // one thread per search: QPS per core is what we compare
+  const int threads =
+      absl::GetFlag(FLAGS_threads) > 0 ? absl::GetFlag(FLAGS_threads) : compute::NumCores();
   const std::vector<Depth> depths = ParseDepths(absl::GetFlag(FLAGS_candidates));
   SyntheticOptions so;
   so.dim = absl::GetFlag(FLAGS_dim);
@@ -224,13 +219,14 @@ int Main() {
   const int nqueries = absl::GetFlag(FLAGS_queries);
   struct utsname un;
   uname(&un);
-  std::printf("## index_bench\n\ncommand: index_bench --docs=%d --dim=%d --queries=%d --query_tokens=%d "
-              "--nbits=%s --nprobe=%s --n_rerank_exact=%d --candidates=%s --threads=%d\nmachine: %s %s, %u "
-              "hardware threads, AVX2 %s; OpenBLAS 1 thread per search\n\n",
-              so.num_docs, so.dim, nqueries, so.query_tokens, absl::GetFlag(FLAGS_nbits).c_str(),
-              absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact),
-              absl::GetFlag(FLAGS_candidates).c_str(), threads, un.sysname, un.machine,
-              std::thread::hardware_concurrency(), kernels::HasAvx2() ? "yes" : "no");
+  std::printf(
+      "## index_bench\n\ncommand: index_bench --docs=%d --dim=%d --queries=%d --query_tokens=%d "
+      "--nbits=%s --nprobe=%s --n_rerank_exact=%d --candidates=%s --threads=%d\nmachine: %s %s, %u "
+      "hardware threads, AVX2 %s; OpenBLAS 1 thread per search\n\n",
+      so.num_docs, so.dim, nqueries, so.query_tokens, absl::GetFlag(FLAGS_nbits).c_str(),
+      absl::GetFlag(FLAGS_nprobe).c_str(), absl::GetFlag(FLAGS_n_rerank_exact),
+      absl::GetFlag(FLAGS_candidates).c_str(), threads, un.sysname, un.machine,
+      std::thread::hardware_concurrency(), compute::HasAvx2() ? "yes" : "no");
   auto t = Clock::now();
   Originals originals;
   std::vector<Metadata> metadata;
@@ -250,7 +246,8 @@ int Main() {
       queries.push_back(corpus.MakeQuery(positives.back(), uint64_t(i)));
     }
   } else {
-    if (absl::Status st = ReadVectorsJsonl(vectors_path, so.num_docs, &originals, &so.dim); !st.ok()) {
+    if (absl::Status st = ReadVectorsJsonl(vectors_path, so.num_docs, &originals, &so.dim);
+        !st.ok()) {
       std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());
       return 2;
     }
@@ -268,25 +265,28 @@ int Main() {
   // Ground truth on the originals, on all threads; then the baseline timed on one thread.
   std::vector<std::vector<int>> truth(nqueries);
   t = Clock::now();
-  ParallelFor(nqueries, threads, [&](int i) {
+  compute::ParallelFor(nqueries, threads, [&](int64_t i, int) {
     truth[i] = BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
   });
   std::printf("ground truth (brute force, %d threads): %.1f s\n", threads, Seconds(t));
   const int nbase = std::min(nqueries, absl::GetFlag(FLAGS_baseline_queries));
   t = Clock::now();
-  for (int i = 0; i < nbase; ++i) BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
+  for (int i = 0; i < nbase; ++i)
+    BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
   const double base_qps = nbase / Seconds(t);
   double truth_mrr = 0;
   for (int i = 0; i < nqueries; ++i)
     for (size_t r = 0; r < truth[i].size(); ++r)
       if (truth[i][r] == positives[i]) truth_mrr += 1.0 / double(r + 1);
-  std::printf("baseline QPS %.2f; MRR@100 of the positive under exact MaxSim on originals: %.3f\n\n",
-              base_qps, truth_mrr / nqueries);
+  std::printf(
+      "baseline QPS %.2f; MRR@100 of the positive under exact MaxSim on originals: %.3f\n\n",
+      base_qps, truth_mrr / nqueries);
 
-  std::printf("| nbits | nprobe | candidates | R@10 vs orig | R@100 vs orig | ceiling R@10 | "
-              "ceiling R@100 | R@10 vs decompressed | MRR@10 | QPS 1t | QPS 2t | p50 ms | p99 ms | "
-              "x brute force | ms: lists / centroid scores / rerank | docs from lists |\n"
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| nbits | nprobe | candidates | R@10 vs orig | R@100 vs orig | ceiling R@10 | "
+      "ceiling R@100 | R@10 vs decompressed | MRR@10 | QPS 1t | QPS 2t | p50 ms | p99 ms | "
+      "x brute force | ms: lists / centroid scores / rerank | docs from lists |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::string notes;
   for (const auto& nb : absl::StrSplit(absl::GetFlag(FLAGS_nbits), ',')) {
     ShardOptions o;
@@ -296,10 +296,10 @@ int Main() {
     o.nbits = std::stoi(std::string(nb));
     o.background_compaction = false;
     o.flush_threshold_tokens = size_t(1) << 40;
-    o.num_threads = threads;
+    o.build_threads = threads;
     o.kmeans_iterations = absl::GetFlag(FLAGS_kmeans_iterations);
     o.kmeans_sample_per_centroid = absl::GetFlag(FLAGS_kmeans_sample_per_centroid);
-    openblas_set_num_threads(threads);  // the index build may use every core
+    compute::SetBlasThreads(threads);  // the index build may use every core
     auto shard_or = Shard::Open(o);
     if (!shard_or.ok()) {
       std::fprintf(stderr, "open: %s\n", std::string(shard_or.status().message()).c_str());
@@ -310,25 +310,28 @@ int Main() {
     const int first_part = so.num_docs * 9 / 10;
     t = Clock::now();
     for (int b = 0; b < first_part; b += 1000)
-      if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(first_part, b + 1000))).ok()) return 1;
+      if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(first_part, b + 1000))).ok())
+        return 1;
     const double ingest_s = Seconds(t);
     t = Clock::now();
     if (!shard.Flush().ok()) return 1;
     const double flush_s = Seconds(t);
     for (int b = first_part; b < so.num_docs; b += 1000)
-      if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(so.num_docs, b + 1000))).ok()) return 1;
+      if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(so.num_docs, b + 1000))).ok())
+        return 1;
     if (!shard.Flush().ok()) return 1;
     // Delete 2% (not positives' ground truth; just churn) and reinsert them: tombstones +
     // replacements that compaction must purge.
     std::vector<Document> again;
-    for (int i = 0; i < so.num_docs; i += 50) again.push_back(Docs(originals, metadata, so.dim, i, i + 1)[0]);
+    for (int i = 0; i < so.num_docs; i += 50)
+      again.push_back(Docs(originals, metadata, so.dim, i, i + 1)[0]);
     if (!shard.Upsert(again).ok() || !shard.Flush().ok()) return 1;
     const ShardStats before = shard.Stats();
     t = Clock::now();
     if (!shard.Compact().ok()) return 1;
     const double compact_s = Seconds(t);
     const ShardStats st = shard.Stats();
-    openblas_set_num_threads(1);
+    compute::SetBlasThreads(1);
     notes += absl::StrFormat(
         "- nbits=%s: ingest (SQLite, group commit) %.1f s, flush of %d docs (k-means %d centroids "
         "+ encode) %.1f s; compaction of %d segments (%d dead docs) %.1f s. After compaction: %d "
@@ -350,7 +353,7 @@ int Main() {
     exact.exact = true;
     exact.k = 100;
     t = Clock::now();
-    ParallelFor(nqueries, threads, [&](int i) {
+    compute::ParallelFor(nqueries, threads, [&](int64_t i, int) {
       dec_truth[i] = *shard.Search(queries[i].data(), so.query_tokens, exact);
     });
     for (int i = 0; i < nqueries; ++i) {
@@ -360,51 +363,54 @@ int Main() {
     std::fprintf(stderr, "nbits=%s: ceiling (exact on decompressed, %d threads) %.1f s\n",
                  std::string(nb).c_str(), threads, Seconds(t));
     for (const auto& np : absl::StrSplit(absl::GetFlag(FLAGS_nprobe), ','))
-    for (const Depth& depth : depths) {
-      // k=10: recall@10, MRR, latency, QPS.
-      SearchParams p;
-      p.k = 10;
-      p.nprobe = std::stoi(std::string(np));
-      if (depth.approx > 0) p.n_candidates_approx = depth.approx;
-      if (depth.exact > 0) p.n_rerank_exact = depth.exact;
-      SearchTrace trace;
-      p.trace = &trace;
-      // k=100 (recall@100) needs a deeper rerank.
-      SearchParams p100 = p;
-      p100.k = 100;
-      p100.n_candidates_approx = 4 * absl::GetFlag(FLAGS_n_rerank_exact);
-      p100.n_rerank_exact = absl::GetFlag(FLAGS_n_rerank_exact);
-      p100.trace = nullptr;
-      double r10 = 0, r100 = 0, a10 = 0, mrr = 0;
-      std::vector<double> lat;
-      std::vector<std::vector<Hit>> results(nqueries);
-      for (int i = 0; i < nqueries; ++i) {
-        auto q0 = Clock::now();
-        results[i] = *shard.Search(queries[i].data(), so.query_tokens, p);
-        lat.push_back(Seconds(q0));
+      for (const Depth& depth : depths) {
+        // k=10: recall@10, MRR, latency, QPS.
+        SearchParams p;
+        p.k = 10;
+        p.nprobe = std::stoi(std::string(np));
+        if (depth.approx > 0) p.n_candidates_approx = depth.approx;
+        if (depth.exact > 0) p.n_rerank_exact = depth.exact;
+        SearchTrace trace;
+        p.trace = &trace;
+        // k=100 (recall@100) needs a deeper rerank.
+        SearchParams p100 = p;
+        p100.k = 100;
+        p100.n_candidates_approx = 4 * absl::GetFlag(FLAGS_n_rerank_exact);
+        p100.n_rerank_exact = absl::GetFlag(FLAGS_n_rerank_exact);
+        p100.trace = nullptr;
+        double r10 = 0, r100 = 0, a10 = 0, mrr = 0;
+        std::vector<double> lat;
+        std::vector<std::vector<Hit>> results(nqueries);
+        for (int i = 0; i < nqueries; ++i) {
+          auto q0 = Clock::now();
+          results[i] = *shard.Search(queries[i].data(), so.query_tokens, p);
+          lat.push_back(Seconds(q0));
+        }
+        p.trace = nullptr;
+        for (int i = 0; i < nqueries; ++i) {
+          r10 += Recall(results[i], truth[i], 10);
+          r100 += Recall(*shard.Search(queries[i].data(), so.query_tokens, p100), truth[i], 100);
+          a10 += Recall(results[i], Ids(dec_truth[i]), 10);
+          for (size_t r = 0; r < results[i].size(); ++r)
+            if (DocNumber(results[i][r].id) == positives[i]) mrr += 1.0 / double(r + 1);
+        }
+        const double qps1 = nqueries / std::accumulate(lat.begin(), lat.end(), 0.0);
+        auto b0 = Clock::now();  // 2 threads, one query each at a time (as two concurrent clients)
+        compute::ParallelFor(nqueries, 2, [&](int64_t i, int) {
+          (void)shard.Search(queries[i].data(), so.query_tokens, p);
+        });
+        const double qps2 = nqueries / Seconds(b0);
+        std::printf(
+            "| %s | %d | %d/%d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.2f | "
+            "%.2f | %.0fx | %.2f / %.2f / %.2f | %.0f |\n",
+            std::string(nb).c_str(), p.nprobe, p.n_candidates_approx, p.n_rerank_exact,
+            r10 / nqueries, r100 / nqueries, ceil10 / nqueries, ceil100 / nqueries, a10 / nqueries,
+            mrr / nqueries, qps1, qps2, 1e3 * Percentile(lat, 0.5), 1e3 * Percentile(lat, 0.99),
+            qps1 / base_qps, 1e3 * trace.candidates_seconds / nqueries,
+            1e3 * trace.approx_seconds / nqueries, 1e3 * trace.rerank_seconds / nqueries,
+            double(trace.candidates) / nqueries);
+        std::fflush(stdout);
       }
-      p.trace = nullptr;
-      for (int i = 0; i < nqueries; ++i) {
-        r10 += Recall(results[i], truth[i], 10);
-        r100 += Recall(*shard.Search(queries[i].data(), so.query_tokens, p100), truth[i], 100);
-        a10 += Recall(results[i], Ids(dec_truth[i]), 10);
-        for (size_t r = 0; r < results[i].size(); ++r)
-          if (DocNumber(results[i][r].id) == positives[i]) mrr += 1.0 / double(r + 1);
-      }
-      const double qps1 = nqueries / std::accumulate(lat.begin(), lat.end(), 0.0);
-      auto b0 = Clock::now();  // 2 threads, one query each at a time (as SearchBatch)
-      ParallelFor(nqueries, 2, [&](int i) { (void)shard.Search(queries[i].data(), so.query_tokens, p); });
-      const double qps2 = nqueries / Seconds(b0);
-      std::printf("| %s | %d | %d/%d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.2f | "
-                  "%.2f | %.0fx | %.2f / %.2f / %.2f | %.0f |\n",
-                  std::string(nb).c_str(), p.nprobe, p.n_candidates_approx, p.n_rerank_exact,
-                  r10 / nqueries, r100 / nqueries, ceil10 / nqueries, ceil100 / nqueries,
-                  a10 / nqueries, mrr / nqueries, qps1, qps2, 1e3 * Percentile(lat, 0.5),
-                  1e3 * Percentile(lat, 0.99), qps1 / base_qps,
-                  1e3 * trace.candidates_seconds / nqueries, 1e3 * trace.approx_seconds / nqueries,
-                  1e3 * trace.rerank_seconds / nqueries, double(trace.candidates) / nqueries);
-      std::fflush(stdout);
-    }
     shard.Close().IgnoreError();
   }
   std::printf("\n%s", notes.c_str());

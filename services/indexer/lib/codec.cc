@@ -4,19 +4,15 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "services/indexer/lib/kernels.h"
-
-// OpenBLAS extensions (the project links OpenBLAS, see the top-level CMakeLists.txt).
-extern "C" void openblas_set_num_threads(int);
-extern "C" int openblas_get_num_threads(void);
+#include "common/compute/blas_threads.h"
+#include "common/compute/parallel_for.h"
+#include "common/compute/target_clones.h"
 
 namespace tartan::index {
 namespace {
@@ -49,43 +45,43 @@ TARTAN_TARGET_CLONES_AVX2 int ArgMax(const float* row, const float* bias, int nc
   return 0;  // NaN scores
 }
 
-// Runs work() on min(hardware threads, max_threads) threads with OpenBLAS's own threads
-// switched off meanwhile, so each of ours runs single-threaded GEMMs without competing with
-// BLAS workers.
-template <typename Work>
-void OnAllCores(size_t max_threads, Work work) {
-  const size_t threads =
-      std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), max_threads);
-  if (threads <= 1) return work();
-  const int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  openblas_set_num_threads(blas_threads);
+// Threads for `nchunks` work items totalling `flops`: at most `threads` (0: all cores) and
+// one per chunk, and only as many as the work is worth (about 64 MFLOP each, at least one).
+int WorkersFor(size_t nchunks, double flops, int threads) {
+  const double worth = std::max(1.0, flops / double(1 << 26));
+  return int(std::min<double>(compute::ParallelWorkers(int64_t(nchunks), threads), worth));
 }
 
-// Threads worth using for `flops` of work (about 64 MFLOP each, at least one).
-size_t ThreadsFor(double flops) { return size_t(std::max(1.0, flops / double(1 << 26))); }
+// Runs work(chunk, worker) for every chunk in [0, nchunks) on `workers` threads. With more
+// than one, OpenBLAS's own threads are switched off meanwhile, so each of ours runs
+// single-threaded GEMMs without competing with BLAS workers. Every chunk writes its own rows,
+// so the result does not depend on the thread count.
+template <typename Work>
+void RunChunks(size_t nchunks, int workers, Work&& work) {
+  if (workers <= 1) {
+    for (size_t c = 0; c < nchunks; ++c) work(c, 0);
+    return;
+  }
+  compute::ScopedBlasThreads single_threaded_blas(1);
+  compute::ParallelFor(int64_t(nchunks), workers, [&](int64_t c, int w) { work(size_t(c), w); });
+}
 
 // Exact: codes[r] = argmax_c (x_r . c - bias_c); bias = |c|^2/2 for L2, 0 for dot product.
-// Each thread takes chunks of rows and runs a GEMM then the argmax on its own scratch (a few
-// MB, so the scores stay in cache).
+// Each chunk of rows is a GEMM then the argmax on its worker's scratch (a few MB, so the
+// scores stay in cache).
 void AssignExact(const float* x, size_t n, int dim, const float* centroids, int nc,
-                 const float* bias, uint32_t* codes) {
+                 const float* bias, uint32_t* codes, int threads) {
   const size_t chunk = std::clamp<size_t>((size_t(1) << 20) / size_t(nc), 16, 4096);
   const size_t nchunks = (n + chunk - 1) / chunk;
-  std::atomic<size_t> next{0};
-  OnAllCores(std::min(nchunks, ThreadsFor(2.0 * double(n) * nc * dim)), [&] {
-    std::vector<float> s(chunk * size_t(nc));
-    for (size_t c; (c = next.fetch_add(1)) < nchunks;) {
-      const size_t b = c * chunk, rows = std::min(chunk, n - b);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), nc, dim, 1.f,
-                  x + b * dim, dim, centroids, dim, 0.f, s.data(), nc);
-      for (size_t r = 0; r < rows; ++r)
-        codes[b + r] = uint32_t(ArgMax(s.data() + r * nc, bias, nc));
-    }
+  const int workers = WorkersFor(nchunks, 2.0 * double(n) * nc * dim, threads);
+  std::vector<std::vector<float>> scores(workers);
+  RunChunks(nchunks, workers, [&](size_t c, int w) {
+    std::vector<float>& s = scores[w];
+    s.resize(chunk * size_t(nc));
+    const size_t b = c * chunk, rows = std::min(chunk, n - b);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), nc, dim, 1.f, x + b * dim, dim,
+                centroids, dim, 0.f, s.data(), nc);
+    for (size_t r = 0; r < rows; ++r) codes[b + r] = uint32_t(ArgMax(s.data() + r * nc, bias, nc));
   });
 }
 
@@ -100,7 +96,7 @@ struct CentroidGroups {
 };
 
 CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const float* bias,
-                              int groups) {
+                              int groups, int threads) {
   CentroidGroups g;
   g.count = groups;
   g.means.resize(size_t(groups) * dim);
@@ -115,7 +111,8 @@ CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const flo
       const float norm = Norm(g.means.data() + size_t(j) * dim, dim);
       g.mean_bias[j] = 0.5f * norm * norm;
     }
-    AssignExact(centroids, size_t(nc), dim, g.means.data(), groups, g.mean_bias.data(), of.data());
+    AssignExact(centroids, size_t(nc), dim, g.means.data(), groups, g.mean_bias.data(), of.data(),
+                threads);
     if (it == 4) break;
     sums.assign(size_t(groups) * dim, 0.0);
     counts.assign(groups, 0);
@@ -137,7 +134,8 @@ CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const flo
   g.member_vectors.resize(size_t(nc) * dim);
   g.member_bias.resize(nc);
   for (int i = 0; i < nc; ++i) {
-    std::copy_n(centroids + size_t(g.members[i]) * dim, dim, g.member_vectors.data() + size_t(i) * dim);
+    std::copy_n(centroids + size_t(g.members[i]) * dim, dim,
+                g.member_vectors.data() + size_t(i) * dim);
     g.member_bias[i] = bias[g.members[i]];
   }
   return g;
@@ -149,59 +147,76 @@ CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const flo
 // A row whose nearest centroid lies outside those groups gets the best one inside them: its
 // residual is a little larger, which the residual code absorbs.
 constexpr int kProbeGroups = 8;
+constexpr size_t kTwoLevelChunk = 8192;  // rows per chunk: each group GEMM then gets ~256 rows
+
+// One worker's buffers for AssignTwoLevel, sized on first use.
+struct TwoLevelScratch {
+  std::vector<float> coarse, fine, gathered, best;
+  std::vector<uint32_t> rows_of, start, slot;
+  std::vector<std::pair<float, int>> order;
+  std::vector<int> picked;
+
+  void Size(int groups) {
+    if (!coarse.empty()) return;
+    coarse.resize(kTwoLevelChunk * size_t(groups));
+    best.resize(kTwoLevelChunk);
+    rows_of.resize(kTwoLevelChunk * kProbeGroups);
+    start.resize(groups + 1);
+    slot.resize(groups);
+    order.resize(groups);
+    picked.resize(kTwoLevelChunk * kProbeGroups);
+  }
+};
 
 void AssignTwoLevel(const float* x, size_t n, int dim, const float* centroids, int nc,
-                    const float* bias, uint32_t* codes) {
+                    const float* bias, uint32_t* codes, int threads) {
   const int groups = 1 << int(std::lround(std::log2(std::sqrt(double(nc)))));
-  const CentroidGroups g = GroupCentroids(centroids, nc, dim, bias, groups);
-  constexpr size_t kChunk = 8192;  // rows per chunk: each group GEMM then gets ~256 rows
+  const CentroidGroups g = GroupCentroids(centroids, nc, dim, bias, groups, threads);
+  constexpr size_t kChunk = kTwoLevelChunk;
   const size_t nchunks = (n + kChunk - 1) / kChunk;
-  std::atomic<size_t> next{0};
   const double flops = 2.0 * double(n) * dim * (groups + kProbeGroups * double(nc) / groups);
-  OnAllCores(std::min(nchunks, ThreadsFor(flops)), [&] {
-    std::vector<float> coarse(kChunk * size_t(groups)), fine, gathered;
-    std::vector<float> best(kChunk);
-    std::vector<uint32_t> rows_of(kChunk * kProbeGroups), start(groups + 1), slot(groups);
-    std::vector<std::pair<float, int>> order(groups);
-    std::vector<int> picked(kChunk * kProbeGroups);
-    for (size_t ci; (ci = next.fetch_add(1)) < nchunks;) {
-      const size_t b = ci * kChunk, rows = std::min(kChunk, n - b);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), groups, dim, 1.f,
-                  x + b * dim, dim, g.means.data(), dim, 0.f, coarse.data(), groups);
-      // Each row's best groups, then the rows bucketed by group (counting sort).
-      std::fill(start.begin(), start.end(), 0);
-      for (size_t r = 0; r < rows; ++r) {
-        for (int j = 0; j < groups; ++j)
-          order[j] = {coarse[r * groups + j] - g.mean_bias[j], j};
-        std::partial_sort(order.begin(), order.begin() + kProbeGroups, order.end(),
-                          [](const auto& a, const auto& c) { return a.first > c.first; });
-        for (int p = 0; p < kProbeGroups; ++p) {
-          picked[r * kProbeGroups + p] = order[p].second;
-          ++start[order[p].second + 1];
-        }
+  const int workers = WorkersFor(nchunks, flops, threads);
+  std::vector<TwoLevelScratch> scratch(workers);
+  RunChunks(nchunks, workers, [&](size_t ci, int w) {
+    TwoLevelScratch& sc = scratch[w];
+    sc.Size(groups);
+    auto& [coarse, fine, gathered, best, rows_of, start, slot, order, picked] = sc;
+    const size_t b = ci * kChunk, rows = std::min(kChunk, n - b);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), groups, dim, 1.f, x + b * dim,
+                dim, g.means.data(), dim, 0.f, coarse.data(), groups);
+    // Each row's best groups, then the rows bucketed by group (counting sort).
+    std::fill(start.begin(), start.end(), 0);
+    for (size_t r = 0; r < rows; ++r) {
+      for (int j = 0; j < groups; ++j) order[j] = {coarse[r * groups + j] - g.mean_bias[j], j};
+      std::partial_sort(order.begin(), order.begin() + kProbeGroups, order.end(),
+                        [](const auto& a, const auto& c) { return a.first > c.first; });
+      for (int p = 0; p < kProbeGroups; ++p) {
+        picked[r * kProbeGroups + p] = order[p].second;
+        ++start[order[p].second + 1];
       }
-      for (int j = 0; j < groups; ++j) start[j + 1] += start[j];
-      std::copy(start.begin(), start.end() - 1, slot.begin());
-      for (size_t r = 0; r < rows; ++r)
-        for (int p = 0; p < kProbeGroups; ++p) rows_of[slot[picked[r * kProbeGroups + p]]++] = uint32_t(r);
-      std::fill(best.begin(), best.begin() + rows, -3.0e38f);
-      for (int j = 0; j < groups; ++j) {
-        const uint32_t nr = start[j + 1] - start[j], m = g.begin[j + 1] - g.begin[j];
-        if (nr == 0 || m == 0) continue;
-        gathered.resize(size_t(nr) * dim);
-        for (uint32_t i = 0; i < nr; ++i)
-          std::copy_n(x + (b + rows_of[start[j] + i]) * dim, dim, gathered.data() + size_t(i) * dim);
-        fine.resize(size_t(nr) * m);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(m), dim, 1.f,
-                    gathered.data(), dim, g.member_vectors.data() + size_t(g.begin[j]) * dim, dim,
-                    0.f, fine.data(), int(m));
-        for (uint32_t i = 0; i < nr; ++i) {
-          const float* row = fine.data() + size_t(i) * m;
-          const int a = ArgMax(row, g.member_bias.data() + g.begin[j], int(m));
-          const float v = row[a] - g.member_bias[g.begin[j] + a];
-          const uint32_t r = rows_of[start[j] + i];
-          if (v > best[r]) best[r] = v, codes[b + r] = g.members[g.begin[j] + a];
-        }
+    }
+    for (int j = 0; j < groups; ++j) start[j + 1] += start[j];
+    std::copy(start.begin(), start.end() - 1, slot.begin());
+    for (size_t r = 0; r < rows; ++r)
+      for (int p = 0; p < kProbeGroups; ++p)
+        rows_of[slot[picked[r * kProbeGroups + p]]++] = uint32_t(r);
+    std::fill(best.begin(), best.begin() + rows, -3.0e38f);
+    for (int j = 0; j < groups; ++j) {
+      const uint32_t nr = start[j + 1] - start[j], m = g.begin[j + 1] - g.begin[j];
+      if (nr == 0 || m == 0) continue;
+      gathered.resize(size_t(nr) * dim);
+      for (uint32_t i = 0; i < nr; ++i)
+        std::copy_n(x + (b + rows_of[start[j] + i]) * dim, dim, gathered.data() + size_t(i) * dim);
+      fine.resize(size_t(nr) * m);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(m), dim, 1.f,
+                  gathered.data(), dim, g.member_vectors.data() + size_t(g.begin[j]) * dim, dim,
+                  0.f, fine.data(), int(m));
+      for (uint32_t i = 0; i < nr; ++i) {
+        const float* row = fine.data() + size_t(i) * m;
+        const int a = ArgMax(row, g.member_bias.data() + g.begin[j], int(m));
+        const float v = row[a] - g.member_bias[g.begin[j] + a];
+        const uint32_t r = rows_of[start[j] + i];
+        if (v > best[r]) best[r] = v, codes[b + r] = g.members[g.begin[j] + a];
       }
     }
   });
@@ -211,11 +226,11 @@ void AssignTwoLevel(const float* x, size_t n, int dim, const float* centroids, i
 constexpr int kTwoLevelMinCentroids = 4096;
 
 void AssignWith(const float* x, size_t n, int dim, const float* centroids, int nc,
-                const std::vector<float>& bias, uint32_t* codes) {
+                const std::vector<float>& bias, uint32_t* codes, int threads) {
   if (nc >= kTwoLevelMinCentroids && n >= size_t(nc))
-    AssignTwoLevel(x, n, dim, centroids, nc, bias.data(), codes);
+    AssignTwoLevel(x, n, dim, centroids, nc, bias.data(), codes, threads);
   else
-    AssignExact(x, n, dim, centroids, nc, bias.data(), codes);
+    AssignExact(x, n, dim, centroids, nc, bias.data(), codes, threads);
 }
 
 std::vector<float> Bias(const Codec& codec) {
@@ -318,35 +333,34 @@ void Codec::Finalize() {
     }
 }
 
-void Codec::Assign(const float* x, size_t n, uint32_t* codes) const {
-  AssignWith(x, n, dim, centroids.data(), num_centroids, Bias(*this), codes);
+void Codec::Assign(const float* x, size_t n, uint32_t* codes, int threads) const {
+  AssignWith(x, n, dim, centroids.data(), num_centroids, Bias(*this), codes, threads);
 }
 
-void Codec::AssignExactly(const float* x, size_t n, uint32_t* codes) const {
-  AssignExact(x, n, dim, centroids.data(), num_centroids, Bias(*this).data(), codes);
+void Codec::AssignExactly(const float* x, size_t n, uint32_t* codes, int threads) const {
+  AssignExact(x, n, dim, centroids.data(), num_centroids, Bias(*this).data(), codes, threads);
 }
 
-void Codec::Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed) const {
-  Assign(x, n, codes);
+void Codec::Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed, int threads) const {
+  Assign(x, n, codes, threads);
   const int nopts = 1 << nbits;
   constexpr size_t kChunk = 4096;  // rows per work item
   const size_t nchunks = (n + kChunk - 1) / kChunk;
-  std::atomic<size_t> next{0};
-  OnAllCores(std::min(nchunks, ThreadsFor(double(n) * dim * nopts)), [&] {
-    std::vector<uint8_t> buckets(dim);
-    for (size_t ci; (ci = next.fetch_add(1)) < nchunks;)
-      for (size_t r = ci * kChunk; r < std::min(n, (ci + 1) * kChunk); ++r) {
-        const float* c = centroids.data() + size_t(codes[r]) * dim;
-        for (int d = 0; d < dim; ++d)
-          buckets[d] = uint8_t(Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts,
-                                         x[r * dim + d] - c[d]));
-        PackBuckets(buckets.data(), dim, nbits, packed + r * packed_bytes());
-      }
+  const int workers = WorkersFor(nchunks, double(n) * dim * nopts, threads);
+  std::vector<std::vector<uint8_t>> buckets(workers, std::vector<uint8_t>(dim));
+  RunChunks(nchunks, workers, [&](size_t ci, int w) {
+    uint8_t* bucket = buckets[w].data();
+    for (size_t r = ci * kChunk; r < std::min(n, (ci + 1) * kChunk); ++r) {
+      const float* c = centroids.data() + size_t(codes[r]) * dim;
+      for (int d = 0; d < dim; ++d)
+        bucket[d] = uint8_t(Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts,
+                                      x[r * dim + d] - c[d]));
+      PackBuckets(bucket, dim, nbits, packed + r * packed_bytes());
+    }
   });
 }
 
-void Codec::DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n,
-                         float* out) const {
+void Codec::DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n, float* out) const {
   const int nopts = 1 << nbits;
   for (size_t r = 0; r < n; ++r) {
     const float* c = centroids.data() + size_t(codes[r]) * dim;
@@ -359,9 +373,10 @@ void Codec::DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n,
 }
 
 // GCC emits AVX2 and baseline clones and picks one at load time (runtime dispatch).
-TARTAN_TARGET_CLONES_AVX2 static void DecodeRows(
-    const float* centroids, const float* lut, const uint32_t* codes, const uint8_t* packed,
-    size_t n, int dim, int pbytes, int per_byte, bool normalize, float* out) {
+TARTAN_TARGET_CLONES_AVX2 static void DecodeRows(const float* centroids, const float* lut,
+                                                 const uint32_t* codes, const uint8_t* packed,
+                                                 size_t n, int dim, int pbytes, int per_byte,
+                                                 bool normalize, float* out) {
   for (size_t r = 0; r < n; ++r) {
     const float* c = centroids + size_t(codes[r]) * dim;
     const uint8_t* p = packed + r * pbytes;
@@ -391,7 +406,8 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
   if (n == 0) return absl::InvalidArgumentError("TrainCodec: no vectors");
   if (options.nbits != 1 && options.nbits != 2 && options.nbits != 4)
     return absl::InvalidArgumentError(absl::StrCat("nbits must be 1, 2 or 4, got ", options.nbits));
-  if (dim % 8 != 0) return absl::InvalidArgumentError(absl::StrCat("dim must be a multiple of 8, got ", dim));
+  if (dim % 8 != 0)
+    return absl::InvalidArgumentError(absl::StrCat("dim must be a multiple of 8, got ", dim));
   Codec codec;
   codec.dim = dim;
   codec.nbits = options.nbits;
@@ -431,7 +447,7 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
   std::vector<double> sums(size_t(k) * dim);
   std::vector<size_t> counts(k);
   for (int it = 0; it < options.iterations; ++it) {
-    codec.Assign(sample.data(), sample_n, assign.data());
+    codec.Assign(sample.data(), sample_n, assign.data(), options.threads);
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0);
     for (size_t i = 0; i < sample_n; ++i) {
@@ -453,7 +469,7 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
 
   for (float& v : codec.centroids) v = HalfToFloat(FloatToHalf(v));  // stored as fp16
   // Residual buckets per dimension: a scalar quantiser fitted to that dimension's residuals.
-  codec.Assign(sample.data(), sample_n, assign.data());
+  codec.Assign(sample.data(), sample_n, assign.data(), options.threads);
   const int nopts = 1 << codec.nbits;
   codec.bucket_cutoffs.resize(size_t(dim) * (nopts - 1));
   codec.bucket_weights.resize(size_t(dim) * nopts);

@@ -17,8 +17,8 @@ struct Codec {
   int dim = 0;
   int nbits = 0;
   int num_centroids = 0;
-  bool normalize = false;       // inputs were unit-norm: decode renormalises
-  uint64_t trained_tokens = 0;  // how many tokens the index held when trained
+  bool normalize = false;             // inputs were unit-norm: decode renormalises
+  uint64_t trained_tokens = 0;        // how many tokens the index held when trained
   std::vector<float> centroids;       // [num_centroids, dim]
   std::vector<float> bucket_cutoffs;  // [dim, 2^nbits - 1], ascending per dimension
   std::vector<float> bucket_weights;  // [dim, 2^nbits]
@@ -28,13 +28,15 @@ struct Codec {
   // Call after filling the fields (also done by TrainCodec): computes id and the decode LUT.
   void Finalize();
 
+  // threads: at most this many threads (0: all cores; fewer when the work is small). Results do
+  // not depend on it.
   // x: [n, dim] -> codes [n], packed [n, packed_bytes()].
-  void Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed) const;
+  void Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed, int threads = 0) const;
   // Nearest centroid of each row (max dot product when normalize, else min L2). With many
   // centroids and rows this is a two-level search (group means, then the members of the
   // best groups), which may return a near-nearest centroid; AssignExactly never does.
-  void Assign(const float* x, size_t n, uint32_t* codes) const;
-  void AssignExactly(const float* x, size_t n, uint32_t* codes) const;
+  void Assign(const float* x, size_t n, uint32_t* codes, int threads = 0) const;
+  void AssignExactly(const float* x, size_t n, uint32_t* codes, int threads = 0) const;
   // codes [n], packed [n, packed_bytes()] -> out [n, dim]. LUT kernel.
   void Decode(const uint32_t* codes, const uint8_t* packed, size_t n, float* out) const;
   // Reference decode, bit by bit; tested against Decode.
@@ -53,6 +55,7 @@ struct CodecTrainOptions {
   int lloyd_iterations = 16;  // Lloyd-Max refinement of the residual buckets (0: quantiles only)
   uint64_t seed = 1234;
   uint64_t total_tokens = 0;  // tokens in the index (sizes the centroid count); 0: n
+  int threads = 0;            // at most this many threads (0: all cores); same result for any
 };
 
 // Trains centroids (k-means on a sample, GEMMs through BLAS) and residual buckets on x: [n, dim].

@@ -1,4 +1,4 @@
-// Import of a PLAID index written by stanford ColBERT / fast-plaid / pylate-rs:
+// Reading of a PLAID index written by stanford ColBERT / fast-plaid / pylate-rs:
 //   metadata.json {nbits, num_chunks, ...}; centroids.npy [nc, dim] (f2/f4);
 //   bucket_cutoffs.npy [2^nbits-1]; bucket_weights.npy [2^nbits]; per chunk i:
 //   doclens.<i>.json [ndocs], <i>.codes.npy [n] (int), <i>.residuals.npy [n, dim*nbits/8] u8;
@@ -14,10 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "common/logging.h"
 #include "common/status_macros.h"
 #include "services/indexer/lib/npy.h"
-#include "services/indexer/lib/shard_impl.h"
+#include "services/indexer/lib/plaid_import.h"
 
 namespace tartan::index {
 namespace {
@@ -34,8 +33,8 @@ absl::StatusOr<nlohmann::json> ReadJson(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::string& prefix) {
-  std::lock_guard<std::mutex> m(maint_mu_);
+absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::string& prefix,
+                                            int shard_dim) {
   ASSIGN_OR_RETURN(nlohmann::json meta, ReadJson(dir + "/metadata.json"));
   int nbits = 0, num_chunks = 0;
   try {
@@ -50,9 +49,9 @@ absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::st
   if (centroids_npy.shape.size() != 2)
     return absl::DataLossError(absl::StrCat(dir, "/centroids.npy must be 2-D"));
   const int nc = int(centroids_npy.shape[0]), dim = int(centroids_npy.shape[1]);
-  if (dim != opts_.dim)
+  if (dim != shard_dim)
     return absl::FailedPreconditionError(absl::StrCat("PLAID index ", dir, " has dim ", dim,
-                                                      ", shard dim is ", opts_.dim));
+                                                      ", shard dim is ", shard_dim));
   Codec codec;
   codec.dim = dim;
   codec.nbits = nbits;
@@ -74,7 +73,10 @@ absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::st
     codec.bucket_weights.insert(codec.bucket_weights.end(), weights.begin(), weights.end());
   }
 
-  SegmentData data;
+  SegmentBuild build;
+  build.import = true;
+  build.import_metadata = {{"source", "plaid"}};
+  SegmentData& data = build.data;
   data.doc_offsets.push_back(0);
   const int pb = dim * nbits / 8;
   for (int chunk = 0; chunk < num_chunks; ++chunk) {
@@ -140,46 +142,8 @@ absl::StatusOr<int> ShardImpl::ImportPlaid(const std::string& dir, const std::st
 
   codec.trained_tokens = data.doc_offsets.back();
   codec.Finalize();
-  int64_t seg_id;
-  {
-    std::unique_lock l(mu_);
-    seg_id = next_segment_id_++;
-  }
-  const std::string file = absl::StrCat("seg-", seg_id, ".tseg");
-  const std::string path = opts_.data_dir + "/" + file;
-  RETURN_IF_ERROR(WriteSegment(path, codec, data));
-  ASSIGN_OR_RETURN(std::shared_ptr<Segment> seg, Segment::Open(path));
-  auto h = std::make_shared<SegmentHandle>();
-  h->id = seg_id;
-  h->file = file;
-  h->seg = std::move(seg);
-  h->Init(uint32_t(ndocs));
-  const Metadata metadata = {{"source", "plaid"}};
-  auto meta_ptr = std::make_shared<const Metadata>(metadata);
-  for (size_t i = 0; i < ndocs; ++i) h->metadata[i] = meta_ptr;
-  {
-    std::lock_guard<std::mutex> w(write_mu_);
-    if (!store_) return absl::FailedPreconditionError("shard is closed");
-    absl::Status st = store_->CommitImport(
-        SegmentRow{seg_id, file, ndocs, data.doc_offsets.back()}, data.ids, metadata);
-    if (!st.ok()) {
-      std::remove(path.c_str());
-      return st;
-    }
-    std::unique_lock l(mu_);
-    for (size_t i = 0; i < ndocs; ++i) {
-      RemoveLocked(data.ids[i]);
-      locs_[data.ids[i]] = Loc{seg_id, uint32_t(i), next_seq_++};
-      h->SetAlive(uint32_t(i));
-    }
-    segments_.push_back(h);
-    // A fresh shard adopts the imported centroids for what it ingests next (as after a
-    // restart, where the newest segment's codec is current).
-    if (!codec_) codec_ = h->seg->codec();
-  }
-  LOG_INFO << "imported PLAID index " << dir << ": " << ndocs << " documents, "
-           << data.doc_offsets.back() << " tokens, " << nc << " centroids, nbits " << nbits;
-  return int(ndocs);
+  build.codec = std::make_shared<const Codec>(std::move(codec));
+  return build;
 }
 
 }  // namespace tartan::index

@@ -1,12 +1,11 @@
 // One index shard: durable multi-vector (ColBERT) storage with PLAID-style MaxSim search.
-//
-// Writes go to SQLite (WAL journal, synchronous=FULL: a commit is on disk when it returns;
-// the group-commit policy batches concurrent writers into one transaction/fsync). Fresh
-// documents live in an exact in-memory segment; Flush() turns them into an immutable,
-// checksummed, mmapped compressed segment (centroid code + nbits residual per token).
-// SQLite also holds the segment list (the manifest) and each document's location, so a
-// flush or compaction becomes visible in a single atomic transaction and a crash at any
-// point leaves a loadable index. Tombstones are derived from those locations.
+// The front door of the shard engine (docs/architecture.md):
+//   WriteLog (write_log.h)      every write, with its log sequence number (LSN), and the
+//                               manifest, durable before it is acknowledged;
+//   SegmentSet (segment_set.h)  the fresh in-memory segment and the compressed segments,
+//                               reader snapshots and the one Publish;
+//   Searcher (searcher.h)       the search stages over the Segment interface (segment.h);
+//   Maintenance (maintenance.h) background flush, codec retraining, tiered compaction.
 #pragma once
 
 #include <cstdint>
@@ -39,7 +38,11 @@ struct ShardOptions {
   int group_commit_ms = 2;
   // The mutable segment is flushed once it holds this many token vectors.
   size_t flush_threshold_tokens = 1 << 16;
-  int num_threads = 1;  // search threads (SearchBatch) and k-means
+  // Threads for building segments (k-means training, encoding) in flush and compaction;
+  // 0 = every core. Each search runs on its caller's thread.
+  int build_threads = 0;
+  // Operations the write log keeps readable by LSN (ReadLog) after they are applied.
+  uint64_t log_retention_ops = 100000;
   bool background_compaction = true;  // background flush + compaction thread
   // Background compaction is size-tiered (compaction_policy.h): it merges this many
   // segments of similar size, and rewrites any segment with this fraction of its documents
@@ -97,9 +100,27 @@ struct ShardStats {
   uint64_t bytes_segments = 0;  // compressed segment files (part of bytes_on_disk)
   uint64_t bytes_centroids = 0; // centroids stored in those files (part of bytes_segments)
   int num_centroids = 0;
+  uint64_t last_lsn = 0;       // LSN of the last applied write (0: none yet)
+  bool flush_running = false;  // a flush is building a segment
 };
 
-class ShardImpl;
+struct GetOptions {
+  bool vectors = true;  // false: ids and metadata only (no decompression)
+};
+
+// One applied write, read back from the write log by LSN (for replication).
+struct LoggedOperation {
+  enum class Kind { kUpsert, kDelete } kind = Kind::kUpsert;
+  uint64_t lsn = 0;
+  std::string id;
+  // Upserts: the document as written, with vectors as stored. Absent when a later operation
+  // in the log replaced or deleted it (applying the operations in order needs only the last).
+  std::optional<Document> document;
+};
+
+class WriteLog;
+class SegmentSet;
+class Maintenance;
 
 class Shard {
  public:
@@ -114,13 +135,13 @@ class Shard {
   // query: [num_query_tokens, dim]. Scores are MaxSim on the stored (decompressed) vectors.
   absl::StatusOr<std::vector<Hit>> Search(const float* query, int num_query_tokens,
                                           const SearchParams& params) const;
-  // queries[i]: [num_query_tokens[i], dim]; runs on options.num_threads threads.
-  absl::StatusOr<std::vector<std::vector<Hit>>> SearchBatch(
-      const std::vector<const float*>& queries, const std::vector<int>& num_query_tokens,
-      const SearchParams& params) const;
-  // Vectors as stored (decompressed for compressed segments); nullopt for unknown ids.
-  absl::StatusOr<std::vector<std::optional<Document>>> Get(
-      const std::vector<std::string>& ids) const;
+  // Documents with metadata and (when options.vectors) their vectors as stored, decompressed
+  // for compressed segments; nullopt for unknown ids.
+  absl::StatusOr<std::vector<std::optional<Document>>> Get(const std::vector<std::string>& ids,
+                                                           const GetOptions& options = {}) const;
+  // The applied operations with LSN > after_lsn, oldest first, at most `limit`. OUT_OF_RANGE
+  // when some of them are no longer retained (options.log_retention_ops).
+  absl::StatusOr<std::vector<LoggedOperation>> ReadLog(uint64_t after_lsn, size_t limit) const;
   ShardStats Stats() const;
   absl::Status Flush();    // mutable segment -> compressed segment
   absl::Status Compact();  // merge every segment into one, purge deleted documents
@@ -131,11 +152,13 @@ class Shard {
   absl::Status Close();
 
  private:
-  explicit Shard(std::unique_ptr<ShardImpl> impl);
-  std::unique_ptr<ShardImpl> impl_;
-};
+  explicit Shard(const ShardOptions& options);
+  absl::Status Recover();
 
-// Exact MaxSim: sum_i max_j q_i . d_j. q: [nq, dim], d: [nd, dim]. Runtime-dispatched SIMD.
-float MaxSim(const float* q, int nq, const float* d, int nd, int dim);
+  const ShardOptions opts_;
+  std::unique_ptr<WriteLog> log_;
+  std::unique_ptr<SegmentSet> segments_;
+  std::unique_ptr<Maintenance> maintenance_;
+};
 
 }  // namespace tartan::index

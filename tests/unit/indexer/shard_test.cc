@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "services/indexer/lib/compaction_policy.h"
-#include "services/indexer/lib/synthetic.h"
+#include "services/indexer/lib/synthetic_corpus.h"
 #include "tests/unit/indexer/test_util.h"
 
 namespace tartan::index {

@@ -1,4 +1,4 @@
-#include "services/indexer/lib/synthetic.h"
+#include "services/indexer/lib/synthetic_corpus.h"
 
 #include <cmath>
 #include <random>

@@ -1,0 +1,159 @@
+#include "services/indexer/lib/compressed_segment.h"
+
+#include <algorithm>
+
+#include "common/compute/maxsim.h"
+#include "common/compute/target_clones.h"
+
+namespace tartan::index {
+
+namespace {
+const Metadata kNoMetadata;
+}  // namespace
+
+CompressedSegment::CompressedSegment(int64_t id, std::string file_name,
+                                     std::shared_ptr<SegmentFile> file)
+    : Segment(id, file->num_docs()),
+      file_name_(std::move(file_name)),
+      file_(std::move(file)),
+      metadata_(file_->num_docs(), std::shared_ptr<const Metadata>(&kNoMetadata, [](auto*) {})),
+      lsns_(file_->num_docs(), 0) {}
+
+void CompressedSegment::SetDocInfo(uint32_t local, std::shared_ptr<const Metadata> metadata,
+                                   uint64_t lsn) {
+  metadata_[local] = std::move(metadata);
+  lsns_[local] = lsn;
+}
+
+uint64_t CompressedSegment::ram_bytes() const {
+  // Per document: a metadata pointer, an LSN and an alive bit; the file is mmapped.
+  return uint64_t(num_docs()) * (sizeof(metadata_[0]) + sizeof(uint64_t) + 1);
+}
+
+void CompressedSegment::FindCandidates(const SearchQuery& query, bool widen,
+                                       std::vector<uint32_t>* out) const {
+  const DocPredicate& eligible = *query.eligible;
+  if (widen) {
+    for (uint32_t i = 0; i < num_docs(); ++i)
+      if (IsAlive(i) && eligible(doc_id(i), metadata(i))) out->push_back(i);
+    return;
+  }
+  const CentroidScores& cs = query.ScoresFor(codec().get());
+  std::vector<uint8_t> seen(num_docs(), 0);  // 0 unseen, 1 candidate, 2 rejected
+  std::vector<uint32_t> list;
+  for (int c = 0; c < cs.codec->num_centroids; ++c) {
+    if (!cs.probed(uint32_t(c))) continue;
+    list.clear();
+    file_->IvfDocs(uint32_t(c), &list);
+    for (const uint32_t d : list) {
+      if (seen[d]) continue;
+      const bool ok = IsAlive(d) && eligible(doc_id(d), metadata(d));
+      seen[d] = ok ? 1 : 2;
+      if (ok) out->push_back(d);
+    }
+  }
+}
+
+namespace {
+
+// Stage 2, from centroids alone: sum_i max_t st[code_t, i], skipping tokens whose centroid
+// scores below the threshold against every query token (they count as 0 — PLAID's
+// centroid pruning). maxes: scratch [nq].
+TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs,
+                                                    const SegmentFile& s, uint32_t doc, int nq,
+                                                    float threshold, float* maxes) {
+  for (int i = 0; i < nq; ++i) maxes[i] = 0.f;
+  const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
+  for (uint64_t t = b; t < e; ++t) {
+    const uint32_t c = s.code(t);
+    if (cs.best[c] < threshold) continue;
+    const float* row = cs.st.data() + size_t(c) * nq;
+    for (int i = 0; i < nq; ++i) maxes[i] = std::max(maxes[i], row[i]);
+  }
+  float total = 0;
+  for (int i = 0; i < nq; ++i) total += maxes[i];
+  return total;
+}
+
+// Stage 3: sum_i max over the document's tokens t of (q_i . decoded t when q_i probed t's
+// centroid, else centroid_t . q_i). PLAID uses centroid scores only here, which misranks
+// documents when residuals are large. maxes, row: scratch [nq]; decoded: scratch [dim].
+TARTAN_TARGET_CLONES_AVX2 float ResidualRefinedScore(const CentroidScores& cs,
+                                                     const SegmentFile& s, uint32_t doc,
+                                                     const float* q, int nq, float* maxes,
+                                                     float* row, float* decoded) {
+  const int dim = cs.codec->dim;
+  for (int i = 0; i < nq; ++i) maxes[i] = -3.0e38f;
+  const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
+  if (b == e) return 0;
+  for (uint64_t t = b; t < e; ++t) {
+    const uint32_t c = s.code(t);
+    const float* st = cs.st.data() + size_t(c) * nq;
+    if (cs.probed(c)) {
+      std::copy_n(st, nq, row);
+      cs.codec->Decode(&c, s.residual(t), 1, decoded);
+      for (uint32_t k = cs.probe_begin[c]; k < cs.probe_begin[c + 1]; ++k) {
+        const uint32_t i = cs.probed_by[k];
+        row[i] = compute::MaxSimDispatch(q + size_t(i) * dim, 1, decoded, 1, dim);  // a dot
+      }
+      st = row;
+    }
+    for (int i = 0; i < nq; ++i) maxes[i] = std::max(maxes[i], st[i]);
+  }
+  float total = 0;
+  for (int i = 0; i < nq; ++i) total += maxes[i];
+  return total;
+}
+
+}  // namespace
+
+float CompressedSegment::ApproxScore(const SearchQuery& query, uint32_t local,
+                                     ScoreScratch* scratch) const {
+  scratch->maxes.resize(query.nq);
+  return PrunedCentroidScore(query.ScoresFor(codec().get()), *file_, local, query.nq,
+                             query.params->centroid_score_threshold, scratch->maxes.data());
+}
+
+float CompressedSegment::RefinedScore(const SearchQuery& query, uint32_t local,
+                                      ScoreScratch* scratch) const {
+  scratch->maxes.resize(query.nq);
+  scratch->row.resize(query.nq);
+  scratch->decoded.resize(query.dim);
+  return ResidualRefinedScore(query.ScoresFor(codec().get()), *file_, local, query.q, query.nq,
+                              scratch->maxes.data(), scratch->row.data(),
+                              scratch->decoded.data());
+}
+
+void CompressedSegment::ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,
+                                          ScoreScratch* scratch) const {
+  // Decode in blocks of whole documents, one GEMM per block.
+  constexpr size_t kBlockTokens = 8192;
+  const int dim = query.dim;
+  std::vector<float>& block = scratch->block;
+  std::vector<uint32_t>& offsets = scratch->offsets;
+  std::vector<uint32_t>& locals = scratch->locals;
+  std::vector<float> scores;
+  auto run = [&] {
+    if (locals.empty()) return;
+    scores.resize(locals.size());
+    compute::MaxSimBlock(query.q, query.nq, block.data(), offsets.data(), int(locals.size()), dim,
+                         scores.data(), &scratch->gemm);
+    for (size_t j = 0; j < locals.size(); ++j) out->push_back(SegmentHit{locals[j], scores[j]});
+    locals.clear();
+    offsets.assign(1, 0);
+  };
+  offsets.assign(1, 0);
+  locals.clear();
+  for (uint32_t i = 0; i < num_docs(); ++i) {
+    if (!IsAlive(i) || !(*query.eligible)(doc_id(i), metadata(i))) continue;
+    const uint32_t n = doc_len(i);
+    if (offsets.back() + n > kBlockTokens) run();
+    block.resize(size_t(offsets.back() + n) * dim);
+    DecodeDoc(i, block.data() + size_t(offsets.back()) * dim);
+    offsets.push_back(offsets.back() + n);
+    locals.push_back(i);
+  }
+  run();
+}
+
+}  // namespace tartan::index

@@ -1,0 +1,236 @@
+#include "services/indexer/lib/maintenance.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "services/indexer/lib/compaction_policy.h"
+
+namespace tartan::index {
+
+Maintenance::Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet& segments)
+    : opts_(options), log_(log), segments_(segments) {}
+
+Maintenance::~Maintenance() { Stop(); }
+
+void Maintenance::Start() {
+  if (opts_.background_compaction) bg_ = std::thread([this] { BackgroundLoop(); });
+}
+
+void Maintenance::Stop() {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  std::lock_guard<std::mutex> m(build_mu_);  // a build started by a caller ends first
+}
+
+void Maintenance::Kick() {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_kick_ = true;
+  }
+  bg_cv_.notify_all();
+}
+
+void Maintenance::BackgroundLoop() {
+  std::unique_lock<std::mutex> l(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(l, std::chrono::seconds(1), [&] { return bg_stop_ || bg_kick_; });
+    if (bg_stop_) break;
+    bg_kick_ = false;
+    l.unlock();
+    if (segments_.fresh_tokens() >= opts_.flush_threshold_tokens) {
+      if (absl::Status st = Flush(); !st.ok()) {
+        LOG_ERROR << "background flush failed: " << st;
+      }
+    }
+    std::vector<SegmentSize> sizes;
+    for (const auto& s : segments_.Snapshot().compressed)
+      sizes.push_back(SegmentSize{s->id(), s->live_tokens(), s->num_docs(),
+                                  s->num_docs() - s->live_docs()});
+    CompactionPolicy policy;
+    policy.min_merge = opts_.compaction_max_segments;
+    policy.dead_fraction = opts_.compaction_dead_fraction;
+    if (const std::vector<int64_t> pick = PickCompaction(std::move(sizes), policy);
+        !pick.empty()) {
+      if (absl::Status st = CompactSegments(pick); !st.ok()) {
+        LOG_ERROR << "background compaction failed: " << st;
+      }
+    }
+    l.lock();
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
+    const SegmentSnapshot& snap, const std::vector<float>& tokens) {
+  const size_t ntok = tokens.size() / opts_.dim;
+  uint64_t seg_tokens = 0;
+  for (const auto& s : snap.compressed) seg_tokens += s->live_tokens();
+  const uint64_t total_tokens = snap.fresh->live_tokens() + seg_tokens;
+  const std::shared_ptr<const Codec>& codec = snap.codec;
+  // Train on the first flush, and again when the index has outgrown the centroids.
+  if (ntok > 0 && (!codec || codec->nbits != opts_.nbits ||
+                   double(total_tokens) >=
+                       opts_.retrain_growth_factor * double(codec->trained_tokens))) {
+    CodecTrainOptions t;
+    t.nbits = opts_.nbits;
+    t.sample_per_centroid = opts_.kmeans_sample_per_centroid;
+    t.iterations = opts_.kmeans_iterations;
+    t.total_tokens = total_tokens;
+    t.threads = opts_.build_threads;
+    // A retrain sizes the centroids for the whole index, so the new documents alone may be
+    // far too few to train them: top the sample up with decoded tokens spread evenly over
+    // the live documents of the existing segments.
+    const double target_k =
+        std::exp2(std::floor(std::log2(16.0 * std::sqrt(double(total_tokens)))));
+    const size_t want = size_t(target_k) * size_t(std::max(1, t.sample_per_centroid));
+    std::vector<float> train;
+    const float* train_x = tokens.data();
+    size_t train_n = ntok;
+    if (ntok < want && seg_tokens > 0) {
+      train = tokens;
+      const uint64_t step = std::max<uint64_t>(1, seg_tokens / (want - ntok));
+      std::vector<float> buf;
+      uint64_t seen = 0;
+      for (const auto& s : snap.compressed)
+        for (uint32_t i = 0; i < s->num_docs(); ++i) {
+          if (!s->IsAlive(i)) continue;
+          const uint32_t n = s->doc_len(i);
+          // Take the whole document each time the running token count crosses a step.
+          if ((seen + n) / step > seen / step) {
+            buf.resize(size_t(n) * opts_.dim);
+            s->DecodeDoc(i, buf.data());
+            train.insert(train.end(), buf.begin(), buf.end());
+          }
+          seen += n;
+        }
+      train_x = train.data();
+      train_n = train.size() / opts_.dim;
+    }
+    ASSIGN_OR_RETURN(Codec trained, TrainCodec(train_x, train_n, opts_.dim, t));
+    LOG_INFO << "trained codec: " << trained.num_centroids << " centroids on " << train_n
+             << " tokens (index holds " << total_tokens << ")";
+    return std::make_shared<const Codec>(std::move(trained));
+  }
+  if (codec) return codec;
+  // Only empty documents so far: any codec will do, train on a zero vector.
+  std::vector<float> zero(opts_.dim, 0.f);
+  CodecTrainOptions t;
+  t.nbits = opts_.nbits;
+  ASSIGN_OR_RETURN(Codec trained, TrainCodec(zero.data(), 1, opts_.dim, t));
+  return std::make_shared<const Codec>(std::move(trained));
+}
+
+absl::Status Maintenance::Flush() {
+  std::lock_guard<std::mutex> m(build_mu_);
+  flush_running_.store(true, std::memory_order_relaxed);
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag.store(false, std::memory_order_relaxed); }
+  } done{flush_running_};
+  const auto flush_start = std::chrono::steady_clock::now();
+  const SegmentSnapshot snap = segments_.Snapshot();
+  const FreshSegment& fresh = *snap.fresh;
+  std::vector<uint32_t> slots;
+  for (uint32_t i = 0; i < fresh.num_docs(); ++i)
+    if (fresh.IsAlive(i)) slots.push_back(i);
+  if (slots.empty()) return absl::OkStatus();
+  std::sort(slots.begin(), slots.end(),
+            [&](uint32_t a, uint32_t b) { return fresh.doc_id(a) < fresh.doc_id(b); });
+  SegmentBuild build;
+  SegmentData& data = build.data;
+  data.doc_offsets.push_back(0);
+  std::vector<float> all;
+  for (uint32_t i : slots) {
+    const FreshDoc& d = fresh.doc(i);
+    data.ids.push_back(d.id);
+    data.doc_offsets.push_back(data.doc_offsets.back() + uint64_t(d.num_tokens));
+    all.insert(all.end(), d.vectors.begin(), d.vectors.end());
+    build.metadata.push_back(d.metadata);
+    build.sources.push_back(SegmentBuild::Source{kFreshSegmentId, i, d.lsn});
+  }
+  const size_t ntok = data.doc_offsets.back();
+  ASSIGN_OR_RETURN(build.codec, CodecForFlush(snap, all));
+  const auto encode_start = std::chrono::steady_clock::now();
+  data.codes.resize(ntok);
+  data.residuals.resize(ntok * build.codec->packed_bytes());
+  build.codec->Encode(all.data(), ntok, data.codes.data(), data.residuals.data(),
+                      opts_.build_threads);
+  const auto publish_start = std::chrono::steady_clock::now();
+  all.clear();
+  all.shrink_to_fit();
+  RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
+  const auto end = std::chrono::steady_clock::now();
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  LOG_INFO << "flushed " << slots.size() << " documents (" << ntok << " tokens): train "
+           << secs(flush_start, encode_start) << " s, encode " << secs(encode_start, publish_start)
+           << " s, write + commit " << secs(publish_start, end) << " s";
+  flushes_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
+absl::Status Maintenance::Compact() { return CompactSegments({}); }
+
+absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
+  std::lock_guard<std::mutex> m(build_mu_);
+  const SegmentSnapshot snap = segments_.Snapshot();
+  std::vector<std::shared_ptr<const CompressedSegment>> segs;
+  for (const auto& s : snap.compressed)  // segments merged meanwhile are simply not found
+    if (ids.empty() || std::find(ids.begin(), ids.end(), s->id()) != ids.end())
+      segs.push_back(s);
+  if (segs.empty()) return absl::OkStatus();
+  SegmentBuild build;
+  build.codec = snap.codec;
+  const Codec& codec = *build.codec;
+  SegmentData& data = build.data;
+  data.doc_offsets.push_back(0);
+  const int pb = codec.packed_bytes();
+  std::vector<float> decoded;
+  for (const auto& s : segs) {
+    build.replaces.push_back(s->id());
+    const SegmentFile& f = s->file();
+    const bool same_codec = s->codec()->id == codec.id;
+    for (uint32_t i = 0; i < s->num_docs(); ++i) {
+      if (!s->IsAlive(i)) continue;
+      const uint32_t n = s->doc_len(i);
+      const size_t t0 = data.codes.size();
+      data.codes.resize(t0 + n);
+      data.residuals.resize((t0 + n) * pb);
+      if (same_codec) {
+        f.DocCodes(i, data.codes.data() + t0);
+        std::copy_n(f.residual(f.doc_begin(i)), size_t(n) * pb, data.residuals.data() + t0 * pb);
+      } else {  // written under older centroids: re-encode with the current codec
+        decoded.resize(size_t(n) * codec.dim);
+        s->DecodeDoc(i, decoded.data());
+        codec.Encode(decoded.data(), n, data.codes.data() + t0, data.residuals.data() + t0 * pb,
+                     opts_.build_threads);
+      }
+      data.ids.emplace_back(s->doc_id(i));
+      data.doc_offsets.push_back(t0 + n);
+      build.metadata.push_back(s->shared_metadata(i));
+      build.sources.push_back(SegmentBuild::Source{s->id(), i, s->lsn(i)});
+    }
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
+  compactions_.fetch_add(1, std::memory_order_relaxed);
+  LOG_DEBUG << "compacted " << segs.size() << " segments in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+            << " s";
+  return absl::OkStatus();
+}
+
+absl::Status Maintenance::Import(SegmentBuild build) {
+  std::lock_guard<std::mutex> m(build_mu_);
+  // A fresh shard adopts the imported centroids for what it ingests next (as after a
+  // restart, where the newest segment's codec is current).
+  build.make_codec_current = segments_.Snapshot().codec == nullptr;
+  return segments_.Publish(log_, std::move(build));
+}
+
+}  // namespace tartan::index

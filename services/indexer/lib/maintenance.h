@@ -1,0 +1,66 @@
+// Maintenance: everything that builds a compressed segment — flush (fresh documents → a
+// compressed segment, training or retraining the codec when needed), size-tiered compaction
+// (compaction_policy.h) and PLAID import — one at a time, plus the background loop that
+// flushes and compacts on its own. Builds run without blocking searches or writes and end in
+// SegmentSet::Publish.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "services/indexer/lib/segment_set.h"
+#include "services/indexer/lib/shard.h"
+#include "services/indexer/lib/write_log.h"
+
+namespace tartan::index {
+
+class Maintenance {
+ public:
+  Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet& segments);
+  ~Maintenance();
+
+  // Starts the background loop (when options.background_compaction).
+  void Start();
+  // Stops it and waits for a running build to end.
+  void Stop();
+  // Wakes the background loop (the fresh segment crossed the flush threshold).
+  void Kick();
+
+  absl::Status Flush();    // waits behind a running flush or compaction
+  absl::Status Compact();  // merges every segment into one
+  // Publishes an imported segment; its codec becomes current if the shard has none.
+  absl::Status Import(SegmentBuild build);
+
+  bool flush_running() const { return flush_running_.load(std::memory_order_relaxed); }
+  uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
+  uint64_t compactions() const { return compactions_.load(std::memory_order_relaxed); }
+
+ private:
+  // Merges the segments with these ids (all when empty) into one, purging deletes.
+  absl::Status CompactSegments(const std::vector<int64_t>& ids);
+  // The codec a flush of `tokens` ([n, dim]) encodes with: the current one, or a new one
+  // trained when there is none or the index outgrew it.
+  absl::StatusOr<std::shared_ptr<const Codec>> CodecForFlush(const SegmentSnapshot& snap,
+                                                             const std::vector<float>& tokens);
+  void BackgroundLoop();
+
+  const ShardOptions opts_;
+  WriteLog& log_;
+  SegmentSet& segments_;
+
+  std::mutex build_mu_;  // one flush, compaction or import at a time
+  std::atomic<bool> flush_running_{false};
+  std::atomic<uint64_t> flushes_{0}, compactions_{0};
+
+  std::mutex bg_mu_;  // the background loop's wake-ups
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false, bg_kick_ = false;
+  std::thread bg_;
+};
+
+}  // namespace tartan::index

@@ -1,0 +1,214 @@
+#include "services/indexer/lib/searcher.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/compute/maxsim.h"
+
+namespace tartan::index {
+namespace {
+
+struct Candidate {
+  float score;
+  uint32_t seg;  // index into the searched segments
+  uint32_t local;
+};
+
+// Keeps the best `n` by score.
+void KeepTop(std::vector<Candidate>* c, size_t n) {
+  if (c->size() <= n) return;
+  std::nth_element(c->begin(), c->begin() + n, c->end(),
+                   [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  c->resize(n);
+}
+
+// Accumulates stage times into a SearchTrace.
+class StageClock {
+ public:
+  explicit StageClock(SearchTrace* trace)
+      : trace_(trace), last_(std::chrono::steady_clock::now()) {}
+  void Lap(double SearchTrace::*field) {
+    const auto now = std::chrono::steady_clock::now();
+    trace_->*field += std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+  }
+
+ private:
+  SearchTrace* trace_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+struct TopK {
+  size_t k;
+  std::vector<Hit> hits;
+  void Add(std::string_view id, float score) { hits.push_back(Hit{std::string(id), score}); }
+  std::vector<Hit> Finish() {
+    auto better = [](const Hit& a, const Hit& b) {
+      return a.score != b.score ? a.score > b.score : a.id < b.id;
+    };
+    if (hits.size() > k) {
+      std::nth_element(hits.begin(), hits.begin() + k, hits.end(), better);
+      hits.resize(k);
+    }
+    std::sort(hits.begin(), hits.end(), better);
+    return std::move(hits);
+  }
+};
+
+// Stage 1a: the query tokens against one codec's centroids (one GEMM), and each query
+// token's nprobe best centroids.
+std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* q, int nq,
+                                               int nprobe) {
+  auto cs = std::make_unique<CentroidScores>();
+  cs->codec = &codec;
+  const int nc = codec.num_centroids;
+  cs->st.resize(size_t(nc) * nq);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, nq, codec.dim, 1.f,
+              codec.centroids.data(), codec.dim, q, codec.dim, 0.f, cs->st.data(), nq);
+  // One pass over the table: each centroid's best query score, and each query token's
+  // nprobe best centroids kept in a small sorted list (nprobe is small; most scores fail
+  // the first comparison) instead of a sort of all centroids per query token.
+  const int np = std::min(nprobe, nc);
+  std::vector<float> top_s(size_t(nq) * np, -3.0e38f);
+  std::vector<uint32_t> top_c(size_t(nq) * np, 0);
+  cs->best.resize(nc);
+  for (int c = 0; c < nc; ++c) {
+    const float* row = cs->st.data() + size_t(c) * nq;
+    float best = -3.0e38f;
+    for (int i = 0; i < nq; ++i) {
+      const float v = row[i];
+      best = std::max(best, v);
+      float* ts = top_s.data() + size_t(i) * np;
+      if (v <= ts[np - 1]) continue;
+      uint32_t* tc = top_c.data() + size_t(i) * np;
+      int j = np - 1;
+      for (; j > 0 && ts[j - 1] < v; --j) ts[j] = ts[j - 1], tc[j] = tc[j - 1];
+      ts[j] = v, tc[j] = uint32_t(c);
+    }
+    cs->best[c] = best;
+  }
+  // (centroid, query token) pairs as compressed rows by centroid.
+  cs->probe_begin.assign(nc + 1, 0);
+  for (uint32_t c : top_c) ++cs->probe_begin[c + 1];
+  for (int c = 0; c < nc; ++c) cs->probe_begin[c + 1] += cs->probe_begin[c];
+  cs->probed_by.resize(top_c.size());
+  std::vector<uint32_t> fill(cs->probe_begin.begin(), cs->probe_begin.end() - 1);
+  for (int i = 0; i < nq; ++i)
+    for (int j = 0; j < np; ++j) cs->probed_by[fill[top_c[size_t(i) * np + j]]++] = uint32_t(i);
+  return cs;
+}
+
+// Stage 1b: candidates from every segment's index; when they are too few for k results
+// (a selective filter), every eligible indexed document.
+std::vector<Candidate> FindCandidates(const std::vector<const Segment*>& segs,
+                                      const SearchQuery& query, size_t already_scored) {
+  std::vector<Candidate> cands;
+  std::vector<uint32_t> locals;
+  for (const bool widen : {false, true}) {
+    cands.clear();
+    for (uint32_t si = 0; si < segs.size(); ++si) {
+      locals.clear();
+      segs[si]->FindCandidates(query, widen, &locals);
+      for (uint32_t local : locals) cands.push_back(Candidate{0.f, si, local});
+    }
+    if (cands.size() + already_scored >= size_t(query.params->k)) break;
+  }
+  return cands;
+}
+
+// Stage 2.
+void ApproxScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
+                  std::vector<Candidate>* cands, ScoreScratch* scratch) {
+  for (Candidate& c : *cands) c.score = segs[c.seg]->ApproxScore(query, c.local, scratch);
+  KeepTop(cands, size_t(std::max(query.params->n_candidates_approx, query.params->k)));
+}
+
+// Stage 3.
+void RefinedScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
+                   std::vector<Candidate>* cands, ScoreScratch* scratch) {
+  for (Candidate& c : *cands) c.score = segs[c.seg]->RefinedScore(query, c.local, scratch);
+  KeepTop(cands, size_t(std::max(query.params->n_rerank_exact, query.params->k)));
+}
+
+// Stage 4: decompress the survivors into one block and score them with one GEMM.
+void Rerank(const std::vector<const Segment*>& segs, const SearchQuery& query,
+            const std::vector<Candidate>& cands, TopK* top, ScoreScratch* scratch) {
+  const int dim = query.dim;
+  std::vector<uint32_t>& offsets = scratch->offsets;
+  offsets.assign(1, 0);
+  for (const Candidate& c : cands) {
+    const uint32_t n = segs[c.seg]->doc_len(c.local);
+    scratch->block.resize(size_t(offsets.back() + n) * dim);
+    segs[c.seg]->DecodeDoc(c.local, scratch->block.data() + size_t(offsets.back()) * dim);
+    offsets.push_back(offsets.back() + n);
+  }
+  std::vector<float> scores(cands.size());
+  if (!cands.empty())
+    compute::MaxSimBlock(query.q, query.nq, scratch->block.data(), offsets.data(),
+                         int(cands.size()), dim, scores.data(), &scratch->gemm);
+  for (size_t j = 0; j < cands.size(); ++j)
+    top->Add(segs[cands[j].seg]->doc_id(cands[j].local), scores[j]);
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const float* q, int nq,
+                                        int dim, const SearchParams& p) {
+  if (q == nullptr || nq <= 0)
+    return absl::InvalidArgumentError("query needs at least one token vector");
+  if (p.k <= 0) return absl::InvalidArgumentError(absl::StrCat("k must be positive, got ", p.k));
+  const std::vector<const Segment*> segs = snapshot.all();
+  const DocPredicate eligible(p);
+  std::vector<std::unique_ptr<CentroidScores>> centroid_scores;
+  const SearchQuery query{q, nq, dim, &p, &eligible, &centroid_scores};
+  TopK top{size_t(p.k), {}};
+  SearchTrace local_trace;
+  SearchTrace& trace = p.trace != nullptr ? *p.trace : local_trace;
+  StageClock clock(&trace);
+  ScoreScratch scratch;
+  std::vector<SegmentHit> scored;
+  auto add_scored = [&](const Segment& seg) {
+    for (const SegmentHit& h : scored) top.Add(seg.doc_id(h.local), h.score);
+    trace.exact_scored += scored.size();
+    scored.clear();
+  };
+
+  if (p.exact) {
+    for (const Segment* seg : segs) {
+      seg->ScoreExhaustively(query, &scored, &scratch);
+      add_scored(*seg);
+    }
+    clock.Lap(&SearchTrace::rerank_seconds);
+    return top.Finish();
+  }
+
+  // Stage 0.
+  for (const Segment* seg : segs) {
+    seg->ScoreUnindexed(query, &scored, &scratch);
+    add_scored(*seg);
+  }
+  clock.Lap(&SearchTrace::exact_segment_seconds);
+  // Stage 1: centroid scores once per codec, shared by every segment encoded with it.
+  for (const Segment* seg : segs) {
+    const Codec* codec = seg->codec().get();
+    if (codec == nullptr) continue;  // stores exact vectors: no centroids to score
+    bool have = false;
+    for (const auto& cs : centroid_scores) have |= cs->codec == codec;
+    if (!have) centroid_scores.push_back(ScoreCentroids(*codec, q, nq, std::max(1, p.nprobe)));
+  }
+  std::vector<Candidate> cands = FindCandidates(segs, query, top.hits.size());
+  trace.candidates += cands.size();
+  clock.Lap(&SearchTrace::candidates_seconds);
+  ApproxScores(segs, query, &cands, &scratch);
+  RefinedScores(segs, query, &cands, &scratch);
+  clock.Lap(&SearchTrace::approx_seconds);
+  Rerank(segs, query, cands, &top, &scratch);
+  trace.exact_scored += cands.size();
+  clock.Lap(&SearchTrace::rerank_seconds);
+  return top.Finish();
+}
+
+}  // namespace tartan::index

@@ -1,0 +1,107 @@
+// The segment set: the shard's published segments (the fresh one and the compressed ones),
+// where each document lives, reader snapshots, and the one Publish through which recovery's
+// successors — flush, compaction and import — make a new compressed segment visible.
+//
+// Locking: mu_ guards the segment list, the fresh version, the locations and the current
+// codec. Readers hold it shared only to take a snapshot. Writers change it exclusively, and
+// only from inside a WriteLog callback (under the log's commit lock), so the in-memory state
+// always matches a prefix of the log. Lock order: maintenance → log commit lock → mu_.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "services/indexer/lib/compressed_segment.h"
+#include "services/indexer/lib/fresh_segment.h"
+#include "services/indexer/lib/write_log.h"
+
+namespace tartan::index {
+
+// What one reader sees: immutable segments (but for alive bits) it may use without locks.
+struct SegmentSnapshot {
+  std::shared_ptr<const FreshSegment> fresh;
+  std::vector<std::shared_ptr<const CompressedSegment>> compressed;  // manifest order
+  std::shared_ptr<const Codec> codec;  // the codec new segments are encoded with (or null)
+  std::vector<const Segment*> all() const;
+};
+
+// A document found by id: its segment (kept alive by the pointer) and slot.
+struct DocRef {
+  std::shared_ptr<const Segment> segment;
+  uint32_t local = 0;
+};
+
+// A new compressed segment to publish.
+struct SegmentBuild {
+  std::shared_ptr<const Codec> codec;  // what data is encoded with
+  SegmentData data;                    // ids, offsets, codes, residuals
+  // Flush and compaction: per document, its metadata and where it came from. A document
+  // moves only if it is still there (same segment, slot and LSN) when the change commits;
+  // otherwise it was replaced or deleted meanwhile and stays dead in the new segment.
+  std::vector<std::shared_ptr<const Metadata>> metadata;
+  struct Source {
+    int64_t segment;
+    uint32_t local;
+    uint64_t lsn;
+  };
+  std::vector<Source> sources;
+  std::vector<int64_t> replaces;  // segments that leave the manifest
+  // Import: every document is a new write (own LSN), replacing any with the same id.
+  bool import = false;
+  Metadata import_metadata;
+  bool make_codec_current = true;  // new writes are flushed with this codec from now on
+};
+
+class SegmentSet {
+ public:
+  SegmentSet(std::string dir, int dim);
+
+  // Recovery: opens the manifest's segments, places every document the log holds, and
+  // removes segment files the manifest does not list (an interrupted flush or compaction).
+  absl::Status Load(WriteLog& log);
+
+  SegmentSnapshot Snapshot() const;
+  std::vector<std::optional<DocRef>> Find(const std::vector<std::string>& ids) const;
+  uint64_t num_documents() const;
+  uint64_t fresh_tokens() const;
+
+  // Applies committed writes (a WriteLog::ApplyWrites callback). rows[i] belongs to ops[i]
+  // for upserts; their vectors and metadata are moved out.
+  void ApplyWrites(std::span<const AppliedWrite> applied, const std::vector<WriteOp>& ops,
+                   std::vector<DocRow>& rows);
+
+  // Writes the segment file, then commits the manifest change through the log and swaps
+  // the in-memory state in the same critical section. Removes replaced segments' files.
+  absl::Status Publish(WriteLog& log, SegmentBuild build);
+
+  // documents, token_vectors, segments, dead documents, bytes, RAM, centroids.
+  void AddStats(ShardStats* stats) const;
+
+ private:
+  struct Location {
+    int64_t segment;
+    uint32_t local;
+  };
+  // Needs mu_ held. The published segment with this id, or null.
+  Segment* FindSegmentLocked(int64_t id) const;
+  // Needs mu_ exclusive: marks the document's current version dead and forgets its location.
+  void RemoveLocked(const std::string& id);
+  // Needs mu_ exclusive: a new fresh version; relocates the documents it holds.
+  void SetFreshLocked(std::shared_ptr<FreshSegment> fresh);
+
+  const std::string dir_;
+  const int dim_;
+  mutable std::shared_mutex mu_;
+  std::shared_ptr<FreshSegment> fresh_;
+  std::vector<std::shared_ptr<CompressedSegment>> compressed_;
+  absl::flat_hash_map<std::string, Location> locations_;
+  std::shared_ptr<const Codec> codec_;
+  int64_t next_segment_id_ = 1;
+};
+
+}  // namespace tartan::index
