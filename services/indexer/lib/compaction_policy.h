@@ -16,10 +16,10 @@ struct SegmentSize {
 };
 
 struct CompactionPolicy {
-  int min_merge = 4;             // segments of one tier merged together
-  double dead_fraction = 0.2;    // a segment this dead is rewritten to purge its deletes
-  double size_ratio = 2.0;       // a segment joins a tier when <= ratio x the smaller ones
-  int max_segments_factor = 4;   // at min_merge x this many segments, merge the smallest
+  int min_merge = 4;            // segments of one tier merged together
+  double dead_fraction = 0.2;   // a segment this dead is rewritten to purge its deletes
+  double size_ratio = 2.0;      // a segment joins a tier when <= ratio x the smaller ones
+  int max_segments_factor = 4;  // at min_merge x this many segments, merge the smallest
 };
 
 // Ids of the segments to merge into one, or empty. In order of preference:

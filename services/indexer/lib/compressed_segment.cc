@@ -59,9 +59,9 @@ namespace {
 // Stage 2, from centroids alone: sum_i max_t st[code_t, i], skipping tokens whose centroid
 // scores below the threshold against every query token (they count as 0 — PLAID's
 // centroid pruning). maxes: scratch [nq].
-TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs,
-                                                    const SegmentFile& s, uint32_t doc, int nq,
-                                                    float threshold, float* maxes) {
+TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs, const SegmentFile& s,
+                                                    uint32_t doc, int nq, float threshold,
+                                                    float* maxes) {
   for (int i = 0; i < nq; ++i) maxes[i] = 0.f;
   const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
   for (uint64_t t = b; t < e; ++t) {
@@ -78,10 +78,9 @@ TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs,
 // Stage 3: sum_i max over the document's tokens t of (q_i . decoded t when q_i probed t's
 // centroid, else centroid_t . q_i). PLAID uses centroid scores only here, which misranks
 // documents when residuals are large. maxes, row: scratch [nq]; decoded: scratch [dim].
-TARTAN_TARGET_CLONES_AVX2 float ResidualRefinedScore(const CentroidScores& cs,
-                                                     const SegmentFile& s, uint32_t doc,
-                                                     const float* q, int nq, float* maxes,
-                                                     float* row, float* decoded) {
+TARTAN_TARGET_CLONES_AVX2 float ResidualRefinedScore(const CentroidScores& cs, const SegmentFile& s,
+                                                     uint32_t doc, const float* q, int nq,
+                                                     float* maxes, float* row, float* decoded) {
   const int dim = cs.codec->dim;
   for (int i = 0; i < nq; ++i) maxes[i] = -3.0e38f;
   const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
@@ -120,8 +119,7 @@ float CompressedSegment::RefinedScore(const SearchQuery& query, uint32_t local,
   scratch->row.resize(query.nq);
   scratch->decoded.resize(query.dim);
   return ResidualRefinedScore(query.ScoresFor(codec().get()), *file_, local, query.q, query.nq,
-                              scratch->maxes.data(), scratch->row.data(),
-                              scratch->decoded.data());
+                              scratch->maxes.data(), scratch->row.data(), scratch->decoded.data());
 }
 
 void CompressedSegment::ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,

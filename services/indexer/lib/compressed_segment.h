@@ -41,8 +41,7 @@ class CompressedSegment final : public Segment {
                       ScoreScratch* scratch) const override {}
   void FindCandidates(const SearchQuery& query, bool widen,
                       std::vector<uint32_t>* out) const override;
-  float ApproxScore(const SearchQuery& query, uint32_t local,
-                    ScoreScratch* scratch) const override;
+  float ApproxScore(const SearchQuery& query, uint32_t local, ScoreScratch* scratch) const override;
   float RefinedScore(const SearchQuery& query, uint32_t local,
                      ScoreScratch* scratch) const override;
   void ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,

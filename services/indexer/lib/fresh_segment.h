@@ -52,8 +52,7 @@ class FreshSegment final : public Segment {
   void FindCandidates(const SearchQuery& query, bool widen,
                       std::vector<uint32_t>* out) const override {}
   // The stored vectors are exact, so the approximate scores are the exact ones.
-  float ApproxScore(const SearchQuery& query, uint32_t local,
-                    ScoreScratch* scratch) const override;
+  float ApproxScore(const SearchQuery& query, uint32_t local, ScoreScratch* scratch) const override;
   float RefinedScore(const SearchQuery& query, uint32_t local,
                      ScoreScratch* scratch) const override;
   void ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,

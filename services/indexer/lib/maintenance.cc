@@ -51,13 +51,12 @@ void Maintenance::BackgroundLoop() {
     }
     std::vector<SegmentSize> sizes;
     for (const auto& s : segments_.Snapshot().compressed)
-      sizes.push_back(SegmentSize{s->id(), s->live_tokens(), s->num_docs(),
-                                  s->num_docs() - s->live_docs()});
+      sizes.push_back(
+          SegmentSize{s->id(), s->live_tokens(), s->num_docs(), s->num_docs() - s->live_docs()});
     CompactionPolicy policy;
     policy.min_merge = opts_.compaction_max_segments;
     policy.dead_fraction = opts_.compaction_dead_fraction;
-    if (const std::vector<int64_t> pick = PickCompaction(std::move(sizes), policy);
-        !pick.empty()) {
+    if (const std::vector<int64_t> pick = PickCompaction(std::move(sizes), policy); !pick.empty()) {
       if (absl::Status st = CompactSegments(pick); !st.ok()) {
         LOG_ERROR << "background compaction failed: " << st;
       }
@@ -74,9 +73,9 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
   const uint64_t total_tokens = snap.fresh->live_tokens() + seg_tokens;
   const std::shared_ptr<const Codec>& codec = snap.codec;
   // Train on the first flush, and again when the index has outgrown the centroids.
-  if (ntok > 0 && (!codec || codec->nbits != opts_.nbits ||
-                   double(total_tokens) >=
-                       opts_.retrain_growth_factor * double(codec->trained_tokens))) {
+  if (ntok > 0 &&
+      (!codec || codec->nbits != opts_.nbits ||
+       double(total_tokens) >= opts_.retrain_growth_factor * double(codec->trained_tokens))) {
     CodecTrainOptions t;
     t.nbits = opts_.nbits;
     t.sample_per_centroid = opts_.kmeans_sample_per_centroid;
@@ -181,8 +180,7 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   const SegmentSnapshot snap = segments_.Snapshot();
   std::vector<std::shared_ptr<const CompressedSegment>> segs;
   for (const auto& s : snap.compressed)  // segments merged meanwhile are simply not found
-    if (ids.empty() || std::find(ids.begin(), ids.end(), s->id()) != ids.end())
-      segs.push_back(s);
+    if (ids.empty() || std::find(ids.begin(), ids.end(), s->id()) != ids.end()) segs.push_back(s);
   if (segs.empty()) return absl::OkStatus();
   SegmentBuild build;
   build.codec = snap.codec;
@@ -220,8 +218,7 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
   compactions_.fetch_add(1, std::memory_order_relaxed);
   LOG_DEBUG << "compacted " << segs.size() << " segments in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-            << " s";
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";
   return absl::OkStatus();
 }
 

@@ -11,9 +11,9 @@
 namespace tartan::index {
 
 struct NpyArray {
-  std::string dtype;           // numpy descr, e.g. "<f4", "<f2", "<i8", "|u1"
+  std::string dtype;  // numpy descr, e.g. "<f4", "<f2", "<i8", "|u1"
   std::vector<int64_t> shape;
-  std::vector<uint8_t> data;   // raw little-endian elements
+  std::vector<uint8_t> data;  // raw little-endian elements
   int64_t size() const;
   // Converts to float (from f2/f4/f8) or int64 (from any integer type); errors otherwise.
   absl::StatusOr<std::vector<float>> AsFloat() const;

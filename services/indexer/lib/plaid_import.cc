@@ -50,8 +50,8 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
     return absl::DataLossError(absl::StrCat(dir, "/centroids.npy must be 2-D"));
   const int nc = int(centroids_npy.shape[0]), dim = int(centroids_npy.shape[1]);
   if (dim != shard_dim)
-    return absl::FailedPreconditionError(absl::StrCat("PLAID index ", dir, " has dim ", dim,
-                                                      ", shard dim is ", shard_dim));
+    return absl::FailedPreconditionError(
+        absl::StrCat("PLAID index ", dir, " has dim ", dim, ", shard dim is ", shard_dim));
   Codec codec;
   codec.dim = dim;
   codec.nbits = nbits;
@@ -67,7 +67,8 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
   const int nopts = 1 << nbits;
   if (int(cutoffs.size()) != nopts - 1 || int(weights.size()) != nopts)
     return absl::DataLossError(absl::StrCat(dir, ": expected ", nopts - 1, " cutoffs and ", nopts,
-                                            " weights, got ", cutoffs.size(), " and ", weights.size()));
+                                            " weights, got ", cutoffs.size(), " and ",
+                                            weights.size()));
   for (int d = 0; d < dim; ++d) {
     codec.bucket_cutoffs.insert(codec.bucket_cutoffs.end(), cutoffs.begin(), cutoffs.end());
     codec.bucket_weights.insert(codec.bucket_weights.end(), weights.begin(), weights.end());
@@ -80,7 +81,8 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
   data.doc_offsets.push_back(0);
   const int pb = dim * nbits / 8;
   for (int chunk = 0; chunk < num_chunks; ++chunk) {
-    ASSIGN_OR_RETURN(nlohmann::json doclens, ReadJson(absl::StrCat(dir, "/doclens.", chunk, ".json")));
+    ASSIGN_OR_RETURN(nlohmann::json doclens,
+                     ReadJson(absl::StrCat(dir, "/doclens.", chunk, ".json")));
     ASSIGN_OR_RETURN(NpyArray codes_npy, ReadNpy(absl::StrCat(dir, "/", chunk, ".codes.npy")));
     ASSIGN_OR_RETURN(NpyArray res_npy, ReadNpy(absl::StrCat(dir, "/", chunk, ".residuals.npy")));
     ASSIGN_OR_RETURN(std::vector<int64_t> codes, codes_npy.AsInt64());
@@ -102,7 +104,8 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
     }
     if (chunk_tokens != codes.size())
       return absl::DataLossError(absl::StrCat(dir, ": chunk ", chunk, " doclens sum to ",
-                                              chunk_tokens, " but there are ", codes.size(), " codes"));
+                                              chunk_tokens, " but there are ", codes.size(),
+                                              " codes"));
     for (int64_t c : codes) {
       if (c < 0 || c >= nc)
         return absl::DataLossError(absl::StrCat(dir, ": code ", c, " out of range [0, ", nc, ")"));
@@ -116,12 +119,14 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
     if (id.size() > 256) return absl::InvalidArgumentError("id prefix too long");
 
   // Consistency check against the index's own inverted file, when present.
-  if (std::filesystem::exists(dir + "/ivf.npy") && std::filesystem::exists(dir + "/ivf_lengths.npy")) {
+  if (std::filesystem::exists(dir + "/ivf.npy") &&
+      std::filesystem::exists(dir + "/ivf_lengths.npy")) {
     ASSIGN_OR_RETURN(NpyArray ivf_npy, ReadNpy(dir + "/ivf.npy"));
     ASSIGN_OR_RETURN(NpyArray len_npy, ReadNpy(dir + "/ivf_lengths.npy"));
     ASSIGN_OR_RETURN(std::vector<int64_t> ivf, ivf_npy.AsInt64());
     ASSIGN_OR_RETURN(std::vector<int64_t> lens, len_npy.AsInt64());
-    if (int(lens.size()) != nc) return absl::DataLossError(absl::StrCat(dir, "/ivf_lengths.npy size"));
+    if (int(lens.size()) != nc)
+      return absl::DataLossError(absl::StrCat(dir, "/ivf_lengths.npy size"));
     std::vector<std::vector<uint32_t>> expect(nc);
     for (uint32_t d = 0; d < ndocs; ++d)
       for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t)
@@ -135,7 +140,8 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
       std::sort(got.begin(), got.end());
       got.erase(std::unique(got.begin(), got.end()), got.end());
       if (got != expect[c])
-        return absl::DataLossError(absl::StrCat(dir, ": ivf.npy disagrees with the codes at centroid ", c));
+        return absl::DataLossError(
+            absl::StrCat(dir, ": ivf.npy disagrees with the codes at centroid ", c));
       pos += size_t(lens[c]);
     }
   }

@@ -21,7 +21,7 @@
 namespace tartan::index {
 
 // query: [nq, dim]. Scores are MaxSim on the stored (decompressed) vectors.
-absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const float* query,
-                                        int nq, int dim, const SearchParams& params);
+absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const float* query, int nq,
+                                        int dim, const SearchParams& params);
 
 }  // namespace tartan::index

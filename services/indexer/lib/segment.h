@@ -61,10 +61,10 @@ class DocPredicate {
 // query and shared by every segment encoded with that codec (searcher.cc builds them).
 struct CentroidScores {
   const Codec* codec = nullptr;
-  std::vector<float> st;               // [nc, nq] centroid-major: st[c * nq + i] = c . q_i
-  std::vector<float> best;             // [nc] max_i st[c, i]
-  std::vector<uint32_t> probe_begin;   // [nc + 1] into probed_by: the query tokens that
-  std::vector<uint32_t> probed_by;     // probed centroid c (c is probed when non-empty)
+  std::vector<float> st;              // [nc, nq] centroid-major: st[c * nq + i] = c . q_i
+  std::vector<float> best;            // [nc] max_i st[c, i]
+  std::vector<uint32_t> probe_begin;  // [nc + 1] into probed_by: the query tokens that
+  std::vector<uint32_t> probed_by;    // probed centroid c (c is probed when non-empty)
   bool probed(uint32_t c) const { return probe_begin[c] != probe_begin[c + 1]; }
 };
 

@@ -21,8 +21,17 @@ constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 256;
 constexpr size_t kAlign = 64;
 enum Section {
-  kCentroids, kCutoffs, kWeights, kDocOffsets, kCodes, kResiduals, kIvfOffsets, kIvfDocs,
-  kIdOffsets, kIdBytes, kNumSections
+  kCentroids,
+  kCutoffs,
+  kWeights,
+  kDocOffsets,
+  kCodes,
+  kResiduals,
+  kIvfOffsets,
+  kIvfDocs,
+  kIdOffsets,
+  kIdBytes,
+  kNumSections
 };
 
 struct Header {
@@ -114,7 +123,10 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
 
   std::vector<uint16_t> centroids16(codec.centroids.size());
   for (size_t i = 0; i < centroids16.size(); ++i) centroids16[i] = FloatToHalf(codec.centroids[i]);
-  struct Blob { const void* p; size_t n; };
+  struct Blob {
+    const void* p;
+    size_t n;
+  };
   Blob blobs[kNumSections] = {
       {centroids16.data(), centroids16.size() * 2},
       {codec.bucket_cutoffs.data(), codec.bucket_cutoffs.size() * 4},
@@ -182,9 +194,11 @@ SegmentFile::~SegmentFile() {
   if (base_) ::munmap(const_cast<uint8_t*>(base_), size_);
 }
 
-absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string& path, bool verify) {
+absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string& path,
+                                                               bool verify) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::NotFoundError(absl::StrCat("segment ", path, ": ", std::strerror(errno)));
+  if (fd < 0)
+    return absl::NotFoundError(absl::StrCat("segment ", path, ": ", std::strerror(errno)));
   struct stat sb;
   if (::fstat(fd, &sb) != 0) {
     ::close(fd);
@@ -213,10 +227,16 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   if (h.dim == 0 || h.dim % 8 != 0 || h.num_centroids == 0) return corrupt("bad dim or centroids");
   if (h.code_bytes != 2 && h.code_bytes != 4) return corrupt("bad code width");
   const uint64_t nopts = 1ull << h.nbits, pb = h.dim * h.nbits / 8;
-  const uint64_t expect[kNumSections] = {
-      uint64_t(h.num_centroids) * h.dim * 2, h.dim * (nopts - 1) * 4, h.dim * nopts * 4,
-      (h.num_docs + 1) * 8, h.num_tokens * h.code_bytes, h.num_tokens * pb,
-      (uint64_t(h.num_centroids) + 1) * 8, UINT64_MAX, (h.num_docs + 1) * 4, UINT64_MAX};
+  const uint64_t expect[kNumSections] = {uint64_t(h.num_centroids) * h.dim * 2,
+                                         h.dim * (nopts - 1) * 4,
+                                         h.dim * nopts * 4,
+                                         (h.num_docs + 1) * 8,
+                                         h.num_tokens * h.code_bytes,
+                                         h.num_tokens * pb,
+                                         (uint64_t(h.num_centroids) + 1) * 8,
+                                         UINT64_MAX,
+                                         (h.num_docs + 1) * 4,
+                                         UINT64_MAX};
   for (int s = 0; s < kNumSections; ++s) {
     const uint64_t o = h.sections[s][0], n = h.sections[s][1];
     if (o < kHeaderBytes || o > size - 8 || n > size - 8 - o)
@@ -273,7 +293,8 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   if (seg->ivf_offsets_[0] != 0 || seg->ivf_offsets_[h.num_centroids] != h.sections[kIvfDocs][1])
     return corrupt("inverted lists inconsistent");
   for (uint32_t c = 0; c < h.num_centroids; ++c)
-    if (seg->ivf_offsets_[c + 1] < seg->ivf_offsets_[c]) return corrupt("inverted list offsets decrease");
+    if (seg->ivf_offsets_[c + 1] < seg->ivf_offsets_[c])
+      return corrupt("inverted list offsets decrease");
   if (seg->id_offsets_[h.num_docs] != h.sections[kIdBytes][1]) return corrupt("ids inconsistent");
   return seg;
 }
@@ -285,7 +306,8 @@ void SegmentFile::IvfDocs(uint32_t c, std::vector<uint32_t>* out) const {
   while (p < end) {
     uint32_t delta = 0;
     int shift = 0;
-    while (p < end && (*p & 0x80) && shift < 28) delta |= uint32_t(*p++ & 0x7f) << shift, shift += 7;
+    while (p < end && (*p & 0x80) && shift < 28)
+      delta |= uint32_t(*p++ & 0x7f) << shift, shift += 7;
     if (p < end) delta |= uint32_t(*p++) << shift;
     doc += delta;
     if (doc < num_docs_) out->push_back(doc);

@@ -22,10 +22,10 @@ namespace tartan::index {
 
 // Input of WriteSegment.
 struct SegmentData {
-  std::vector<std::string> ids;        // [ndocs]
-  std::vector<uint64_t> doc_offsets;   // [ndocs + 1], token rows
-  std::vector<uint32_t> codes;         // [ntokens]
-  std::vector<uint8_t> residuals;      // [ntokens, codec.packed_bytes()]
+  std::vector<std::string> ids;       // [ndocs]
+  std::vector<uint64_t> doc_offsets;  // [ndocs + 1], token rows
+  std::vector<uint32_t> codes;        // [ntokens]
+  std::vector<uint8_t> residuals;     // [ntokens, codec.packed_bytes()]
 };
 
 // Writes `path` durably: temp file, fsync, rename, fsync of the directory.
@@ -34,7 +34,8 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
 class SegmentFile {
  public:
   // Maps the file and validates magic, version, section bounds and (when verify) the checksum.
-  static absl::StatusOr<std::shared_ptr<SegmentFile>> Open(const std::string& path, bool verify = true);
+  static absl::StatusOr<std::shared_ptr<SegmentFile>> Open(const std::string& path,
+                                                           bool verify = true);
   ~SegmentFile();
   SegmentFile(const SegmentFile&) = delete;
   SegmentFile& operator=(const SegmentFile&) = delete;
@@ -45,7 +46,9 @@ class SegmentFile {
   uint32_t num_docs() const { return num_docs_; }
   uint64_t num_tokens() const { return num_tokens_; }
   uint64_t doc_begin(uint32_t doc) const { return doc_offsets_[doc]; }
-  uint32_t doc_len(uint32_t doc) const { return uint32_t(doc_offsets_[doc + 1] - doc_offsets_[doc]); }
+  uint32_t doc_len(uint32_t doc) const {
+    return uint32_t(doc_offsets_[doc + 1] - doc_offsets_[doc]);
+  }
   uint32_t code(uint64_t token) const { return codes16_ ? codes16_[token] : codes32_[token]; }
   const uint8_t* residual(uint64_t token) const { return residuals_ + token * packed_bytes_; }
   // Local doc numbers (ascending) whose tokens include centroid c, appended to *out.

@@ -69,12 +69,10 @@ absl::Status SegmentSet::Load(WriteLog& log) {
     }
     Segment* seg = FindSegmentLocked(r.segment);
     if (seg == nullptr || r.local >= seg->num_docs() || seg->doc_id(r.local) != r.id)
-      return absl::DataLossError(absl::StrCat("document '", r.id, "' points at segment ",
-                                              r.segment, " row ", r.local,
-                                              ", which does not hold it"));
+      return absl::DataLossError(absl::StrCat("document '", r.id, "' points at segment ", r.segment,
+                                              " row ", r.local, ", which does not hold it"));
     auto* compressed = static_cast<CompressedSegment*>(seg);
-    compressed->SetDocInfo(r.local, std::make_shared<const Metadata>(std::move(r.metadata)),
-                           r.lsn);
+    compressed->SetDocInfo(r.local, std::make_shared<const Metadata>(std::move(r.metadata)), r.lsn);
     compressed->MarkAlive(r.local);
     locations_[r.id] = Location{r.segment, r.local};
     return absl::OkStatus();
@@ -127,8 +125,8 @@ uint64_t SegmentSet::fresh_tokens() const {
   return fresh_->live_tokens();
 }
 
-void SegmentSet::ApplyWrites(std::span<const AppliedWrite> applied,
-                             const std::vector<WriteOp>& ops, std::vector<DocRow>& rows) {
+void SegmentSet::ApplyWrites(std::span<const AppliedWrite> applied, const std::vector<WriteOp>& ops,
+                             std::vector<DocRow>& rows) {
   std::unique_lock l(mu_);
   // Documents of this batch go into the next fresh version, after the current one's slots;
   // a later write in the same batch to the same id drops the earlier one.

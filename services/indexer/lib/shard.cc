@@ -23,8 +23,8 @@ absl::Status ValidateDoc(const Document& d, int dim) {
         absl::StrCat("document id must be 1-256 bytes, got ", d.id.size()));
   if (d.num_tokens < 0 || d.vectors.size() != size_t(d.num_tokens) * dim)
     return absl::InvalidArgumentError(absl::StrCat("document '", d.id, "': ", d.vectors.size(),
-                                                   " floats for ", d.num_tokens,
-                                                   " tokens of dim ", dim));
+                                                   " floats for ", d.num_tokens, " tokens of dim ",
+                                                   dim));
   for (float v : d.vectors)
     if (!std::isfinite(v))
       return absl::InvalidArgumentError(
@@ -132,8 +132,8 @@ absl::StatusOr<std::vector<Hit>> Shard::Search(const float* query, int num_query
   return index::Search(segments_->Snapshot(), query, num_query_tokens, opts_.dim, params);
 }
 
-absl::StatusOr<std::vector<std::optional<Document>>> Shard::Get(
-    const std::vector<std::string>& ids, const GetOptions& options) const {
+absl::StatusOr<std::vector<std::optional<Document>>> Shard::Get(const std::vector<std::string>& ids,
+                                                                const GetOptions& options) const {
   std::vector<std::optional<DocRef>> refs = segments_->Find(ids);
   std::vector<std::optional<Document>> out(ids.size());
   for (size_t i = 0; i < ids.size(); ++i)

@@ -97,8 +97,8 @@ struct ShardStats {
   uint64_t mutable_documents = 0, mutable_tokens = 0, dead_documents = 0, flushes = 0;
   uint64_t wal_commits = 0;       // durable commits of the write-ahead log
   double wal_commit_seconds = 0;  // time spent in them (append + fsync)
-  uint64_t bytes_segments = 0;  // compressed segment files (part of bytes_on_disk)
-  uint64_t bytes_centroids = 0; // centroids stored in those files (part of bytes_segments)
+  uint64_t bytes_segments = 0;    // compressed segment files (part of bytes_on_disk)
+  uint64_t bytes_centroids = 0;   // centroids stored in those files (part of bytes_segments)
   int num_centroids = 0;
   uint64_t last_lsn = 0;       // LSN of the last applied write (0: none yet)
   bool flush_running = false;  // a flush is building a segment
@@ -147,8 +147,7 @@ class Shard {
   absl::Status Compact();  // merge every segment into one, purge deleted documents
   // Imports a fast-plaid / PyLate PLAID index directory as one segment. Document ids are
   // id_prefix + passage number; existing ids are replaced.
-  absl::StatusOr<int> ImportPlaidIndex(const std::string& plaid_dir,
-                                       const std::string& id_prefix);
+  absl::StatusOr<int> ImportPlaidIndex(const std::string& plaid_dir, const std::string& id_prefix);
   absl::Status Close();
 
  private:

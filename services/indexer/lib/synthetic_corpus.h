@@ -18,9 +18,9 @@ struct SyntheticOptions {
   int min_tokens = 60, max_tokens = 140;  // document length, uniform
   int num_topics = 200;
   int clusters_per_topic = 64;
-  int topics_per_doc = 3;         // 1..this many
-  float cluster_spread = 0.55f;   // cluster centre = normalize(topic + spread * noise)
-  float token_noise = 0.35f;      // token = normalize(cluster + noise * gaussian/sqrt(dim)*...)
+  int topics_per_doc = 3;        // 1..this many
+  float cluster_spread = 0.55f;  // cluster centre = normalize(topic + spread * noise)
+  float token_noise = 0.35f;     // token = normalize(cluster + noise * gaussian/sqrt(dim)*...)
   int query_tokens = 32;
   float query_noise = 0.3f;
   uint64_t seed = 42;

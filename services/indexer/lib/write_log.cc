@@ -120,17 +120,17 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
   s->retention_ = options.retention;
   s->group_commit_ms_ = options.group_commit_ms;
   const std::string path = dir + "/shard.db";
-  if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                      nullptr) != SQLITE_OK)
+  if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK)
     return absl::InternalError(absl::StrCat("cannot open ", path, ": ",
                                             s->db_ ? sqlite3_errmsg(s->db_) : "out of memory"));
   sqlite3_busy_timeout(s->db_, 5000);
   RETURN_IF_ERROR(s->Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(s->Exec("PRAGMA synchronous=FULL"));
-  RETURN_IF_ERROR(s->Exec(
-      "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-      "CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY, file TEXT NOT NULL,"
-      " num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL);"));
+  RETURN_IF_ERROR(
+      s->Exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+              "CREATE TABLE IF NOT EXISTS segments(id INTEGER PRIMARY KEY, file TEXT NOT NULL,"
+              " num_docs INTEGER NOT NULL, num_tokens INTEGER NOT NULL);"));
   ASSIGN_OR_RETURN(std::optional<int64_t> stored_dim, ReadMeta(s->db_, "dim"));
   if (!stored_dim) {
     RETURN_IF_ERROR(s->Exec(
@@ -138,10 +138,10 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
         " local INTEGER NOT NULL, num_tokens INTEGER NOT NULL, metadata BLOB, vectors BLOB,"
         " checksum INTEGER NOT NULL, lsn INTEGER NOT NULL);"
         "CREATE TABLE ops(lsn INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id BLOB NOT NULL);"));
-    RETURN_IF_ERROR(s->Exec(absl::StrCat("INSERT INTO meta VALUES('dim','", options.dim,
-                                         "'),('format','", kFormat,
-                                         "'),('last_lsn','0'),('log_trimmed_through','0')")
-                                .c_str()));
+    RETURN_IF_ERROR(
+        s->Exec(absl::StrCat("INSERT INTO meta VALUES('dim','", options.dim, "'),('format','",
+                             kFormat, "'),('last_lsn','0'),('log_trimmed_through','0')")
+                    .c_str()));
   } else if (*stored_dim != options.dim) {
     return absl::FailedPreconditionError(absl::StrCat("index in ", dir, " has dim ", *stored_dim,
                                                       " but the shard was opened with dim ",
@@ -149,9 +149,9 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> format, ReadMeta(s->db_, "format"));
   if (!format || *format < 1 || *format > kFormat)
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " has format ", format ? *format : -1, "; this build reads formats 1 to ", kFormat,
-        " (a newer Tartan wrote it?)"));
+    return absl::FailedPreconditionError(absl::StrCat(path, " has format ", format ? *format : -1,
+                                                      "; this build reads formats 1 to ", kFormat,
+                                                      " (a newer Tartan wrote it?)"));
   if (*format < kFormat) RETURN_IF_ERROR(s->Migrate(int(*format)));
   ASSIGN_OR_RETURN(std::optional<int64_t> last_lsn, ReadMeta(s->db_, "last_lsn"));
   ASSIGN_OR_RETURN(std::optional<int64_t> trimmed, ReadMeta(s->db_, "log_trimmed_through"));
@@ -182,7 +182,8 @@ absl::Status WriteLog::Migrate(int format) {
       "INSERT INTO ops(lsn, kind, id) SELECT lsn, 0, id FROM docs;"
       "INSERT OR REPLACE INTO meta VALUES"
       " ('last_lsn', (SELECT COALESCE(MAX(lsn), 0) FROM docs)), ('log_trimmed_through', '0');");
-  if (st.ok()) st = Exec(absl::StrCat("UPDATE meta SET value='", kFormat, "' WHERE key='format'").c_str());
+  if (st.ok())
+    st = Exec(absl::StrCat("UPDATE meta SET value='", kFormat, "' WHERE key='format'").c_str());
   if (!st.ok()) return Rollback(st);
   RETURN_IF_ERROR(Commit());
   LOG_INFO << dir_ << "/shard.db upgraded from format " << format << " to " << kFormat;
@@ -412,16 +413,16 @@ absl::Status WriteLog::ForEachDoc(const std::function<absl::Status(DocRow&&)>& f
     r.num_tokens = sqlite3_column_int(st, 3);
     r.lsn = uint64_t(sqlite3_column_int64(st, 7));
     if (!DecodeMetadata(sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4), &r.metadata)) {
-      status = absl::DataLossError(absl::StrCat("corrupt metadata for document '", r.id, "' in ",
-                                                dir_, "/shard.db"));
+      status = absl::DataLossError(
+          absl::StrCat("corrupt metadata for document '", r.id, "' in ", dir_, "/shard.db"));
       break;
     }
     if (r.segment == kFreshSegmentRow) {
       const void* v = sqlite3_column_blob(st, 5);
       const size_t n = size_t(sqlite3_column_bytes(st, 5));
       if (n % sizeof(float) != 0 || int64_t(XXH64(v, n, 0)) != sqlite3_column_int64(st, 6)) {
-        status = absl::DataLossError(absl::StrCat("checksum mismatch for document '", r.id,
-                                                  "' in ", dir_, "/shard.db"));
+        status = absl::DataLossError(
+            absl::StrCat("checksum mismatch for document '", r.id, "' in ", dir_, "/shard.db"));
         break;
       }
       r.vectors.resize(n / sizeof(float));
@@ -462,11 +463,11 @@ absl::StatusOr<std::vector<LogEntry>> WriteLog::ReadOps(uint64_t after, size_t l
                                               " are no longer retained (the log starts after ",
                                               trimmed_through_, ")"));
   sqlite3_stmt* st = nullptr;
-  RETURN_IF_ERROR(Prepare(
-      "SELECT o.lsn, o.kind, o.id, d.lsn IS NOT NULL"
-      " FROM ops o LEFT JOIN docs d ON d.id = o.id AND d.lsn = o.lsn"
-      " WHERE o.lsn > ?1 ORDER BY o.lsn LIMIT ?2",
-      &st));
+  RETURN_IF_ERROR(
+      Prepare("SELECT o.lsn, o.kind, o.id, d.lsn IS NOT NULL"
+              " FROM ops o LEFT JOIN docs d ON d.id = o.id AND d.lsn = o.lsn"
+              " WHERE o.lsn > ?1 ORDER BY o.lsn LIMIT ?2",
+              &st));
   sqlite3_bind_int64(st, 1, int64_t(after));
   sqlite3_bind_int64(st, 2, int64_t(std::min<size_t>(limit, INT64_MAX)));
   std::vector<LogEntry> out;

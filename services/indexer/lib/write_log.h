@@ -69,15 +69,15 @@ struct WriteOp {
 
 // What a committed write did, handed to the apply callback in LSN order.
 struct AppliedWrite {
-  size_t op;          // index into the caller's ops
+  size_t op;  // index into the caller's ops
   uint64_t lsn;
-  bool deleted;       // a delete that removed a document
+  bool deleted;  // a delete that removed a document
 };
 
 // One atomic change of the manifest: a new segment, segments leaving, documents moving.
 struct ManifestChange {
-  SegmentRow added;               // added.id == 0: none
-  std::vector<int64_t> removed;   // segment ids
+  SegmentRow added;              // added.id == 0: none
+  std::vector<int64_t> removed;  // segment ids
   // Existing documents that now live at (added.id, local); LSNs unchanged.
   std::vector<std::pair<std::string, uint32_t>> moves;
   // Imports: documents written straight into rows 0..n-1 of `added`, replacing any with the
@@ -97,9 +97,9 @@ struct LogEntry {
 class WriteLog {
  public:
   struct Options {
-    int dim = 128;              // stored on creation; a different one is rejected
-    uint64_t retention = 0;     // operations ReadOps can return after they are applied
-    int group_commit_ms = 0;    // the group leader waits this long for concurrent writers
+    int dim = 128;            // stored on creation; a different one is rejected
+    uint64_t retention = 0;   // operations ReadOps can return after they are applied
+    int group_commit_ms = 0;  // the group leader waits this long for concurrent writers
   };
   // Opens or creates <dir>/shard.db (upgrading format 1).
   static absl::StatusOr<std::unique_ptr<WriteLog>> Open(const std::string& dir,
