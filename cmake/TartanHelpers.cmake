@@ -19,12 +19,3 @@ endfunction()
 
 # Executables land in one folder so integration tests and scripts find them.
 set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
-
-# Adds every listed subdirectory that has a CMakeLists.txt (components land independently).
-function(tartan_add_subdirectories)
-  foreach(dir ${ARGN})
-    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/CMakeLists.txt)
-      add_subdirectory(${dir})
-    endif()
-  endforeach()
-endfunction()

@@ -1,15 +1,15 @@
 #include "services/router/router_service.h"
 
 #include <algorithm>
-#include <future>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/api/request_checks.h"
+#include "common/compute/maxsim.h"
+#include "common/compute/parallel_for.h"
 #include "common/server/grpc_status.h"
 #include "common/server/rpc_metrics.h"
 #include "common/status_macros.h"
-#include "services/indexer/lib/shard.h"
 #include "services/router/fanout.h"
 #include "services/router/lib/merge.h"
 
@@ -75,7 +75,8 @@ absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
   out.reserve(texts.size());
   for (size_t begin = 0; begin < texts.size(); begin += chunk) {
     tartan::v1::EncodeRequest request;
-    for (size_t i = begin; i < std::min(texts.size(), begin + chunk); ++i) request.add_texts(texts[i]);
+    for (size_t i = begin; i < std::min(texts.size(), begin + chunk); ++i)
+      request.add_texts(texts[i]);
     request.set_kind(kind);
     request.set_prompt_name(prompt_name);
     request.set_pool_factor(pool_factor);
@@ -156,7 +157,8 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
     shard_latency_.Add({{"shard", address}}, LatencyBuckets()).Observe(calls[i]->seconds);
     const grpc::Status& status = calls[i]->status;
     if (!status.ok()) {
-      shard_errors_.Add({{"shard", address}, {"code", std::to_string(status.error_code())}}).Increment();
+      shard_errors_.Add({{"shard", address}, {"code", std::to_string(status.error_code())}})
+          .Increment();
       if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
           status.error_code() == grpc::StatusCode::NOT_FOUND) {
         client_error = FromGrpcStatus(status);
@@ -171,8 +173,8 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
   }
   if (!client_error.ok()) return client_error;
   if (failed == static_cast<int>(calls.size())) {
-    return absl::UnavailableError(absl::StrCat("all ", failed, " shards failed; first error: ",
-                                               calls[0]->status.error_message()));
+    return absl::UnavailableError(absl::StrCat(
+        "all ", failed, " shards failed; first error: ", calls[0]->status.error_message()));
   }
   response->set_partial(failed > 0);
   if (failed > 0) partial_replies_.Increment();
@@ -201,13 +203,15 @@ grpc::Status RouterService::Search(grpc::ServerContext* context,
   if (auto status = ValidateSearch(*request); !status.ok()) return ToGrpcStatus(status);
   api::Matrix query;
   if (request->query_case() == tartan::v1::SearchRequest::kText) {
-    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
+    auto encoded =
+        EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     query = std::move((*encoded)[0]);
   } else {
     auto info = ModelInfo(deadline);
     const int dim = info.ok() ? static_cast<int>(info->dim()) : 0;
-    auto decoded = api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
+    auto decoded =
+        api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
     if (!decoded.ok()) return ToGrpcStatus(decoded.status());
     query = std::move(*decoded);
   }
@@ -221,8 +225,8 @@ grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
                                         tartan::v1::SearchBatchResponse* response) {
   const absl::Time deadline = Deadline(context);
   if (request->requests_size() > options_.max_batch_queries) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "requests: at most ", options_.max_batch_queries, " per batch")));
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("requests: at most ", options_.max_batch_queries, " per batch")));
   }
   // Validate everything first, then encode every text query in shared Encode calls.
   std::vector<api::Matrix> queries(request->requests_size());
@@ -231,7 +235,8 @@ grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
   for (int i = 0; i < request->requests_size(); ++i) {
     const auto& one = request->requests(i);
     if (auto status = ValidateSearch(one); !status.ok()) {
-      return ToGrpcStatus(absl::Status(status.code(), absl::StrCat("requests[", i, "]: ", status.message())));
+      return ToGrpcStatus(
+          absl::Status(status.code(), absl::StrCat("requests[", i, "]: ", status.message())));
     }
     if (!one.prompt_name().empty()) {
       return ToGrpcStatus(absl::InvalidArgumentError(
@@ -250,24 +255,20 @@ grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
   if (!texts.empty()) {
     auto encoded = EncodeTexts(texts, tartan::v1::QUERY, "", 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
-    for (size_t j = 0; j < text_slots.size(); ++j) queries[text_slots[j]] = std::move((*encoded)[j]);
+    for (size_t j = 0; j < text_slots.size(); ++j)
+      queries[text_slots[j]] = std::move((*encoded)[j]);
   }
-  // Queries fan out concurrently, a few at a time.
+  // Queries fan out concurrently, kConcurrent at a time: each thread waits on one query's
+  // shard RPCs (SearchEncoded), so this is about waiting, not cores.
   constexpr int kConcurrent = 8;
   std::vector<absl::Status> statuses(request->requests_size());
   for (int i = 0; i < request->requests_size(); ++i) response->add_responses();
-  for (int begin = 0; begin < request->requests_size(); begin += kConcurrent) {
-    std::vector<std::future<void>> running;
-    for (int i = begin; i < std::min(request->requests_size(), begin + kConcurrent); ++i) {
-      running.push_back(std::async(std::launch::async, [&, i] {
-        const absl::Time start = absl::Now();
-        statuses[i] = SearchEncoded(request->requests(i), queries[i], deadline,
-                                    response->mutable_responses(i));
-        response->mutable_responses(i)->set_took_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
-      }));
-    }
-    for (auto& f : running) f.get();
-  }
+  compute::ParallelFor(request->requests_size(), kConcurrent, [&](int64_t i, int /*worker*/) {
+    const absl::Time start = absl::Now();
+    statuses[i] =
+        SearchEncoded(request->requests(i), queries[i], deadline, response->mutable_responses(i));
+    response->mutable_responses(i)->set_took_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+  });
   for (int i = 0; i < request->requests_size(); ++i) {
     if (!statuses[i].ok()) {
       return ToGrpcStatus(absl::Status(statuses[i].code(),
@@ -285,8 +286,8 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError("candidates: at least one is required"));
   }
   if (request->candidates_size() > options_.max_rerank_candidates) {
-    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-        "candidates: at most ", options_.max_rerank_candidates, " per request")));
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("candidates: at most ", options_.max_rerank_candidates, " per request")));
   }
   if (request->query_case() == tartan::v1::RerankRequest::QUERY_NOT_SET) {
     return ToGrpcStatus(absl::InvalidArgumentError("query: set text or vectors"));
@@ -300,12 +301,15 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
 
   api::Matrix query;
   if (request->query_case() == tartan::v1::RerankRequest::kText) {
-    if (auto status = CheckNonBlankText(request->text(), "query"); !status.ok()) return ToGrpcStatus(status);
-    auto encoded = EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
+    if (auto status = CheckNonBlankText(request->text(), "query"); !status.ok())
+      return ToGrpcStatus(status);
+    auto encoded =
+        EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
     if (!encoded.ok()) return ToGrpcStatus(encoded.status());
     query = std::move((*encoded)[0]);
   } else {
-    auto decoded = api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
+    auto decoded =
+        api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
     if (!decoded.ok()) return ToGrpcStatus(decoded.status());
     query = std::move(*decoded);
   }
@@ -315,13 +319,16 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
   for (int i = 0; i < request->candidates_size(); ++i) {
     const auto& candidate = request->candidates(i);
     const std::string field = absl::StrCat("candidates[", i, "]");
-    if (auto status = CheckDocumentId(candidate.id(), field); !status.ok()) return ToGrpcStatus(status);
+    if (auto status = CheckDocumentId(candidate.id(), field); !status.ok())
+      return ToGrpcStatus(status);
     if (candidate.has_text()) {
-      if (auto status = CheckNonBlankText(candidate.text(), field); !status.ok()) return ToGrpcStatus(status);
+      if (auto status = CheckNonBlankText(candidate.text(), field); !status.ok())
+        return ToGrpcStatus(status);
       texts.push_back(candidate.text());
       slots.push_back(i);
     } else if (candidate.has_vectors()) {
-      auto decoded = api::DecodeTokenVectors(candidate.vectors(), query.dim, kMaxTokensPerDocument, field + ".vectors");
+      auto decoded = api::DecodeTokenVectors(candidate.vectors(), query.dim, kMaxTokensPerDocument,
+                                             field + ".vectors");
       if (!decoded.ok()) return ToGrpcStatus(decoded.status());
       docs[i] = std::move(*decoded);
     } else {
@@ -340,11 +347,13 @@ grpc::Status RouterService::Rerank(grpc::ServerContext* context,
           "candidates[", i, "]: dim ", docs[i].dim, " differs from the query's ", query.dim)));
     }
     scored.push_back({request->candidates(i).id(),
-                      index::MaxSim(query.data.data(), query.rows, docs[i].data.data(), docs[i].rows, query.dim),
+                      compute::MaxSim(query.data.data(), query.rows, docs[i].data.data(),
+                                      docs[i].rows, query.dim),
                       i});
   }
   std::sort(scored.begin(), scored.end(), BetterHit);
-  const size_t k = request->k() == 0 ? scored.size() : std::min<size_t>(request->k(), scored.size());
+  const size_t k =
+      request->k() == 0 ? scored.size() : std::min<size_t>(request->k(), scored.size());
   for (size_t i = 0; i < k; ++i) {
     auto* hit = response->add_hits();
     hit->set_id(scored[i].id);

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "services/indexer/lib/npy.h"
 #include "services/indexer/lib/shard.h"
@@ -136,23 +135,6 @@ TEST_F(PlaidImportTest, DimMismatchAndMissingFilesAreErrors) {
   n = (*shard)->ImportPlaidIndex(o.data_dir + "/nowhere", "p");
   ASSERT_FALSE(n.ok());
   EXPECT_NE(n.status().message().find("metadata.json"), std::string::npos) << n.status();
-}
-
-TEST(NpyTest, TruncatedFileIsAnError) {
-  const std::string dir = testing::TempDir("npy");
-  const std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4,), }\n";
-  std::string file = std::string("\x93NUMPY\x01\x00", 8);
-  file += char(header.size());
-  file += '\0';
-  file += header;
-  std::ofstream(dir + "/ok.npy", std::ios::binary) << file << std::string(16, '\0');
-  auto ok = ReadNpy(dir + "/ok.npy");
-  ASSERT_TRUE(ok.ok()) << ok.status();
-  EXPECT_EQ(ok->shape, std::vector<int64_t>{4});
-  EXPECT_EQ(ok->AsFloat()->size(), 4u);
-  std::ofstream(dir + "/x.npy", std::ios::binary) << file << std::string(8, '\0');
-  auto a = ReadNpy(dir + "/x.npy");
-  EXPECT_FALSE(a.ok());
 }
 
 }  // namespace

@@ -33,14 +33,8 @@ absl::StatusOr<MatmulBackend> ResolveBackend(const BackboneOptions& options) {
     case Precision::kInt8:
       return absl::UnimplementedError("backbone precision int8 is not implemented");
     case Precision::kBFloat16: {
-      const char* why = nullptr;
-      if (!HaveBf16Backend()) {
-        why = "this build has no oneDNN";
-      } else if (!CpuHasNativeBf16()) {
-        why = "this CPU lacks AVX512-BF16/AMX";
-      } else {
-        return MatmulBackend::kBf16OneDnn;
-      }
+      if (CpuHasNativeBf16()) return MatmulBackend::kBf16OneDnn;
+      const char* why = "this CPU lacks AVX512-BF16/AMX";
       if (options.emulate_bf16_if_unsupported) {
         LOG_WARNING << "bf16 requested but " << why << "; emulating bf16 numerics in float32";
         return MatmulBackend::kBf16Emulated;

@@ -1,6 +1,6 @@
 #include "services/encoder/lib/blas/bf16_matmul.h"
 
-#include <cpuid.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -11,24 +11,14 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/compute/cpu_features.h"
 #include "services/encoder/lib/blas/gemm.h"
 
-#ifdef TARTAN_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.hpp>
 extern "C" void omp_set_num_threads(int);  // oneDNN's threading runtime (libgomp) is per-caller
-#endif
 
 namespace tartan::encoder {
 
-bool CpuHasNativeBf16() {
-  unsigned eax, ebx, ecx, edx;
-  if (__get_cpuid_max(0, nullptr) < 7) return false;
-  __cpuid_count(7, 0, eax, ebx, ecx, edx);
-  const bool amx_bf16 = (edx >> 22) & 1u;
-  __cpuid_count(7, 1, eax, ebx, ecx, edx);
-  const bool avx512_bf16 = (eax >> 5) & 1u;
-  return amx_bf16 || avx512_bf16;
-}
+bool CpuHasNativeBf16() { return compute::HasAmxBf16() || compute::HasAvx512Bf16(); }
 
 namespace {
 
@@ -57,8 +47,8 @@ class EmulatedBf16Matmul final : public Bf16Matmul {
            int num_threads) const override {
     std::vector<float> xr(static_cast<size_t>(rows) * in_);
     for (size_t i = 0; i < xr.size(); ++i) xr[i] = RoundToBf16(x[i]);
-    Sgemm(false, true, static_cast<int>(rows), out_, in_, 1.0f, xr.data(), in_, weight_.data(),
-          in_, accumulate ? 1.0f : 0.0f, y, out_, num_threads);
+    Sgemm(false, true, static_cast<int>(rows), out_, in_, 1.0f, xr.data(), in_, weight_.data(), in_,
+          accumulate ? 1.0f : 0.0f, y, out_, num_threads);
   }
   std::string backend() const override { return "emulated"; }
 
@@ -72,10 +62,6 @@ class EmulatedBf16Matmul final : public Bf16Matmul {
 std::unique_ptr<Bf16Matmul> Bf16Matmul::CreateEmulated(const float* weight, int out, int in) {
   return std::make_unique<EmulatedBf16Matmul>(weight, out, in);
 }
-
-#ifdef TARTAN_HAVE_DNNL
-
-bool HaveBf16Backend() { return true; }
 
 namespace {
 
@@ -100,8 +86,8 @@ class DnnlBf16Matmul final : public Bf16Matmul {
       const Entry* e = GetEntryLocked(64);  // fails early if oneDNN has no bf16 matmul here
       impl_ = e->pd[0].impl_info_str();
     } catch (const dnnl::error& e) {
-      return absl::InternalError(absl::StrCat("oneDNN bf16 matmul [", out, "x", in,
-                                              "] setup failed: ", e.what()));
+      return absl::InternalError(
+          absl::StrCat("oneDNN bf16 matmul [", out, "x", in, "] setup failed: ", e.what()));
     }
     return absl::OkStatus();
   }
@@ -213,21 +199,11 @@ class DnnlBf16Matmul final : public Bf16Matmul {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Bf16Matmul>> Bf16Matmul::Create(const float* weight, int out,
-                                                                int in) {
+                                                               int in) {
   auto m = std::make_unique<DnnlBf16Matmul>();
   absl::Status st = m->Init(weight, out, in);
   if (!st.ok()) return st;
   return std::unique_ptr<Bf16Matmul>(std::move(m));
 }
-
-#else  // !TARTAN_HAVE_DNNL
-
-bool HaveBf16Backend() { return false; }
-
-absl::StatusOr<std::unique_ptr<Bf16Matmul>> Bf16Matmul::Create(const float*, int, int) {
-  return absl::UnimplementedError("bf16 matmul needs oneDNN; this build has none (libdnnl-dev)");
-}
-
-#endif
 
 }  // namespace tartan::encoder

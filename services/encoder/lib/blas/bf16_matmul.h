@@ -11,16 +11,15 @@
 
 namespace tartan::encoder {
 
-// True when the CPU executes bf16 dot products natively (AVX512_BF16 or AMX-BF16, per CPUID).
+// True when the CPU executes bf16 dot products natively (AVX512_BF16 or AMX-BF16, per CPUID;
+// common/compute/cpu_features.h).
 bool CpuHasNativeBf16();
-// True when this binary was built with oneDNN.
-bool HaveBf16Backend();
 
 class Bf16Matmul {
  public:
   virtual ~Bf16Matmul() = default;
-  // weight: [out, in] float32 (converted once). Uses oneDNN; fails when oneDNN is absent or
-  // has no bf16 matmul for this CPU (oneDNN 2.6 needs AVX512-BF16/AMX, or at least AVX512).
+  // weight: [out, in] float32 (converted once). Uses oneDNN; fails when oneDNN has no bf16
+  // matmul for this CPU (oneDNN 2.6 needs AVX512-BF16/AMX, or at least AVX512).
   static absl::StatusOr<std::unique_ptr<Bf16Matmul>> Create(const float* weight, int out, int in);
   // Portable emulation with the same numerics (operands rounded to bf16, float32 accumulation)
   // through Sgemm: no speed-up; lets tests check bf16 accuracy on any CPU.

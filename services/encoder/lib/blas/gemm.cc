@@ -4,26 +4,19 @@
 
 #include <atomic>
 
+#include "common/compute/blas_threads.h"
+
 namespace tartan::encoder {
 namespace {
 
-std::atomic<int> g_blas_threads{-1};
 std::atomic<uint64_t> g_flops{0};
 
 }  // namespace
 
-void SetBlasThreads(int n) {
-  if (n < 1) n = 1;
-  if (g_blas_threads.load(std::memory_order_relaxed) != n) {
-    openblas_set_num_threads(n);
-    g_blas_threads.store(n, std::memory_order_relaxed);
-  }
-}
-
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, int num_threads) {
   if (m <= 0 || n <= 0) return;
-  SetBlasThreads(num_threads);
+  compute::SetBlasThreads(num_threads);
   g_flops.fetch_add(2ull * static_cast<uint64_t>(m) * n * k, std::memory_order_relaxed);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
               trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

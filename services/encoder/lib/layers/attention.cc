@@ -4,8 +4,9 @@
 #include <cmath>
 #include <limits>
 
+#include "common/compute/blas_threads.h"
+#include "common/compute/parallel_for.h"
 #include "services/encoder/lib/blas/gemm.h"
-#include "services/encoder/lib/layers/parallel.h"
 #include "services/encoder/lib/layers/softmax.h"
 
 #ifndef TARTAN_GLOBAL_TILE
@@ -61,14 +62,14 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
   // With several workers each GEMM runs single-threaded on its own tile; with one worker the
   // (large, global) GEMMs may still use BLAS threads.
   const int blas_threads = workers > 1 ? 1 : p.num_threads;
-  SetBlasThreads(blas_threads);
+  compute::SetBlasThreads(blas_threads);
   int max_rows = 0;
   for (const WorkItem& it : items) max_rows = std::max<int>(max_rows, it.rows);
   std::vector<std::vector<float>> scores(workers, std::vector<float>(max_scores));
   std::vector<std::vector<float>> mean_v(workers, std::vector<float>(p.head_dim));
   std::vector<std::vector<uint8_t>> degenerate(workers, std::vector<uint8_t>(max_rows));
 
-  ParallelFor(static_cast<int64_t>(items.size()), workers, [&](int64_t idx, int w) {
+  compute::ParallelFor(static_cast<int64_t>(items.size()), workers, [&](int64_t idx, int w) {
     const WorkItem& it = items[idx];
     const int32_t q1 = it.q0 + it.rows;
     const int rows = it.rows;

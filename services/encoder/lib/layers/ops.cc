@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/compute/cpu_features.h"
 #include "services/encoder/lib/layers/simd_avx2.h"
 
 namespace tartan::encoder {
@@ -19,24 +20,28 @@ inline float Silu(float v) { return v / (1.0f + std::exp(-v)); }
 
 inline float Apply(float v, Activation act) {
   switch (act) {
-    case Activation::kGeluErf: return GeluErf(v);
-    case Activation::kGeluTanh: return GeluTanh(v);
-    case Activation::kSilu: return Silu(v);
-    case Activation::kRelu: return v > 0.0f ? v : 0.0f;
+    case Activation::kGeluErf:
+      return GeluErf(v);
+    case Activation::kGeluTanh:
+      return GeluTanh(v);
+    case Activation::kSilu:
+      return Silu(v);
+    case Activation::kRelu:
+      return v > 0.0f ? v : 0.0f;
   }
   return v;
 }
 
-__attribute__((target("avx2,fma"))) void GatedGeluErfAvx2(const float* in, int64_t rows,
-                                                          int inter, float* out) {
+__attribute__((target("avx2,fma"))) void GatedGeluErfAvx2(const float* in, int64_t rows, int inter,
+                                                          float* out) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* input = in + r * 2 * inter;
     const float* gate = input + inter;
     float* o = out + r * inter;
     int i = 0;
     for (; i + 8 <= inter; i += 8) {
-      _mm256_storeu_ps(o + i, _mm256_mul_ps(GeluErf256(_mm256_loadu_ps(input + i)),
-                                            _mm256_loadu_ps(gate + i)));
+      _mm256_storeu_ps(
+          o + i, _mm256_mul_ps(GeluErf256(_mm256_loadu_ps(input + i)), _mm256_loadu_ps(gate + i)));
     }
     for (; i < inter; ++i) o[i] = GeluErf(input[i]) * gate[i];
   }
@@ -77,12 +82,13 @@ void LayerNormRows(const float* x, int64_t rows, int dim, const float* gamma, co
 }
 
 void ActivateInPlace(float* x, int64_t n, Activation act) {
-  if (act == Activation::kGeluErf && CpuHasAvx2Fma()) return GeluErfInPlaceAvx2(x, n);
+  if (act == Activation::kGeluErf && compute::HasAvx2()) return GeluErfInPlaceAvx2(x, n);
   for (int64_t i = 0; i < n; ++i) x[i] = Apply(x[i], act);
 }
 
 void GatedActivation(const float* in, int64_t rows, int inter, Activation act, float* out) {
-  if (act == Activation::kGeluErf && CpuHasAvx2Fma()) return GatedGeluErfAvx2(in, rows, inter, out);
+  if (act == Activation::kGeluErf && compute::HasAvx2())
+    return GatedGeluErfAvx2(in, rows, inter, out);
   for (int64_t r = 0; r < rows; ++r) {
     const float* input = in + r * 2 * inter;
     const float* gate = input + inter;

@@ -1,16 +1,11 @@
 // AVX2+FMA building blocks shared by the vectorised kernels. Every function carries its own
 // target attribute, so including this header does not raise the baseline ISA of a file;
-// callers must check CpuHasAvx2Fma() before calling any of them.
+// callers must check compute::HasAvx2() (common/compute/cpu_features.h) before calling any.
 #pragma once
 
 #include <immintrin.h>
 
 namespace tartan::encoder {
-
-inline bool CpuHasAvx2Fma() {
-  static const bool has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has;
-}
 
 // exp(x) for x <= ~88, 8 lanes: Cody-Waite range reduction x = n ln2 + r, |r| <= ln2/2, then a
 // degree-6 polynomial for e^r (Cephes expf coefficients); ~1 ulp. Arguments below -87.3 give 0.
@@ -21,8 +16,8 @@ __attribute__((target("avx2,fma"))) inline __m256 Exp256(__m256 x) {
   const __m256 kMin = _mm256_set1_ps(-87.3365447505531f);
   const __m256 underflow = _mm256_cmp_ps(x, kMin, _CMP_LT_OQ);
   x = _mm256_max_ps(x, kMin);
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, kLog2e),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, kLog2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, kLn2Hi, x);
   r = _mm256_fnmadd_ps(n, kLn2Lo, r);
   __m256 p = _mm256_set1_ps(1.9875691500e-4f);
@@ -33,8 +28,8 @@ __attribute__((target("avx2,fma"))) inline __m256 Exp256(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
   const __m256 r2 = _mm256_mul_ps(r, r);
   p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  const __m256i e =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   const __m256 result = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
   return _mm256_andnot_ps(underflow, result);
 }

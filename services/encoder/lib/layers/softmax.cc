@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 
+#include "common/compute/cpu_features.h"
 #include "services/encoder/lib/layers/simd_avx2.h"
 
 #include <algorithm>
@@ -54,13 +55,14 @@ __attribute__((target("avx2,fma"))) bool MaskedSoftmaxRowAvx2(float* row, int n,
   // Pass 3: normalise.
   const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / sum));
   j = lo;
-  for (; j + 8 <= hi; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
+  for (; j + 8 <= hi; j += 8)
+    _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
   const float inv_s = static_cast<float>(1.0 / sum);
   for (; j < hi; ++j) row[j] *= inv_s;
   return true;
 }
 
-const bool kHaveAvx2 = CpuHasAvx2Fma();
+const bool kHaveAvx2 = compute::HasAvx2();
 
 }  // namespace
 

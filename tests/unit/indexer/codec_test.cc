@@ -1,56 +1,20 @@
-#include "services/indexer/lib/kernels.h"
+// services/indexer/lib/codec: bit packing, LUT decode against the scalar reference,
+// Lloyd-Max buckets, the two-level assignment, and results independent of the thread count.
+#include "services/indexer/lib/codec.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
+#include <vector>
 
-#include "services/indexer/lib/codec.h"
-#include "services/indexer/lib/synthetic.h"
+#include "common/half.h"
+#include "services/indexer/lib/synthetic_corpus.h"
 #include "tests/unit/indexer/test_util.h"
 
 namespace tartan::index {
 namespace {
 
-using testing::NaiveMaxSim;
 using testing::RandomUnit;
-
-TEST(MaxSimTest, ScalarMatchesNaive) {
-  for (int dim : {8, 96, 128}) {
-    auto q = RandomUnit(7, dim, 1), d = RandomUnit(13, dim, 2);
-    EXPECT_NEAR(kernels::MaxSimScalar(q.data(), 7, d.data(), 13, dim),
-                NaiveMaxSim(q.data(), 7, d.data(), 13, dim), 1e-4);
-  }
-}
-
-TEST(MaxSimTest, Avx2MatchesScalarIncludingTails) {
-  if (!kernels::HasAvx2()) GTEST_SKIP() << "no AVX2 on this CPU";
-  for (int dim : {8, 13, 64, 96, 128, 130}) {
-    for (int nd : {0, 1, 3, 4, 5, 31}) {
-      auto q = RandomUnit(5, dim, dim), d = RandomUnit(std::max(nd, 1), dim, nd + 100);
-      EXPECT_NEAR(kernels::MaxSimAvx2(q.data(), 5, d.data(), nd, dim),
-                  kernels::MaxSimScalar(q.data(), 5, d.data(), nd, dim), 1e-4)
-          << "dim=" << dim << " nd=" << nd;
-    }
-  }
-}
-
-TEST(MaxSimTest, PublicMaxSimDispatches) {
-  auto q = RandomUnit(32, 128, 3), d = RandomUnit(100, 128, 4);
-  EXPECT_NEAR(MaxSim(q.data(), 32, d.data(), 100, 128),
-              NaiveMaxSim(q.data(), 32, d.data(), 100, 128), 1e-3);
-}
-
-TEST(MaxSimTest, BlockMatchesPerDocument) {
-  const int dim = 64;
-  std::vector<uint32_t> offsets = {0, 10, 10, 25, 26};  // includes an empty document
-  auto d = RandomUnit(26, dim, 5), q = RandomUnit(9, dim, 6);
-  std::vector<float> out(4), scratch;
-  kernels::MaxSimBlock(q.data(), 9, d.data(), offsets.data(), 4, dim, out.data(), &scratch);
-  for (int i = 0; i < 4; ++i)
-    EXPECT_NEAR(out[i],
-                NaiveMaxSim(q.data(), 9, d.data() + offsets[i] * dim, offsets[i + 1] - offsets[i], dim),
-                1e-4);
-}
 
 TEST(CodecTest, PackUnpackRoundTrip) {
   std::mt19937 rng(1);
@@ -151,9 +115,11 @@ TEST(CodecTest, TwoLevelAssignmentNearlyMatchesExact) {
   ASSERT_TRUE(codec.ok()) << codec.status();
   ASSERT_EQ(codec->num_centroids, 4096);
   ASSERT_GE(n, 4096u);
-  std::vector<uint32_t> fast(n), exact(n);
+  std::vector<uint32_t> fast(n), exact(n), fast_one_thread(n);
   codec->Assign(x.data(), n, fast.data());
   codec->AssignExactly(x.data(), n, exact.data());
+  codec->Assign(x.data(), n, fast_one_thread.data(), /*threads=*/1);
+  EXPECT_EQ(fast, fast_one_thread) << "the thread count must not change the assignment";
   size_t same = 0;
   double loss = 0, total = 0;
   for (size_t r = 0; r < n; ++r) {
@@ -171,6 +137,35 @@ TEST(CodecTest, TwoLevelAssignmentNearlyMatchesExact) {
   }
   EXPECT_GE(double(same) / double(n), 0.95) << loss / total;
   EXPECT_LT(loss / total, 0.005);
+}
+
+// k-means, assignment and encoding give the same bits for a seed whatever the thread count.
+// Sized so that assignment is worth several threads (4 chunks of 2048 rows, ~0.5 GFLOP).
+TEST(CodecTest, ThreadCountDoesNotChangeTheResult) {
+  const int dim = 64, n = 8192;
+  auto x = RandomUnit(n, dim, 21);
+  std::vector<uint64_t> ids;
+  std::vector<std::vector<uint32_t>> all_codes;
+  std::vector<std::vector<uint8_t>> all_packed;
+  for (int threads : {1, 4, 0}) {
+    CodecTrainOptions o;
+    o.nbits = 2;
+    o.num_centroids = 512;
+    o.threads = threads;
+    auto codec = TrainCodec(x.data(), n, dim, o);
+    ASSERT_TRUE(codec.ok()) << codec.status();
+    ids.push_back(codec->id);
+    std::vector<uint32_t> codes(n);
+    std::vector<uint8_t> packed(size_t(n) * codec->packed_bytes());
+    codec->Encode(x.data(), n, codes.data(), packed.data(), threads);
+    all_codes.push_back(codes);
+    all_packed.push_back(packed);
+  }
+  for (size_t t = 1; t < ids.size(); ++t) {
+    EXPECT_EQ(ids[t], ids[0]) << "trained codec differs, run " << t;
+    EXPECT_EQ(all_codes[t], all_codes[0]) << "run " << t;
+    EXPECT_EQ(all_packed[t], all_packed[0]) << "run " << t;
+  }
 }
 
 TEST(CodecTest, HalfPrecisionRoundTrips) {
