@@ -14,7 +14,7 @@
 
 #include "absl/status/status.h"
 #include "services/indexer/lib/segment_set.h"
-#include "services/indexer/lib/shard.h"
+#include "services/indexer/lib/shard_types.h"
 #include "services/indexer/lib/write_log.h"
 
 namespace tartan::index {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/indexer/lib/segment_set.h"
+#include "services/indexer/lib/segment_build.h"
 
 namespace tartan::index {
 

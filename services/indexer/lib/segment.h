@@ -21,7 +21,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "services/indexer/lib/codec.h"
 #include "services/indexer/lib/filter.h"
-#include "services/indexer/lib/shard.h"
+#include "services/indexer/lib/shard_types.h"
 
 namespace tartan::index {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "services/indexer/lib/shard.h"
+#include "services/indexer/lib/shard_types.h"
 
 namespace tartan::index {
 
