@@ -59,6 +59,8 @@ struct CodecTrainOptions {
 };
 
 // Trains centroids (k-means on a sample, GEMMs through BLAS) and residual buckets on x: [n, dim].
+// Centroids are stored as fp16 (common/half.h; half the bytes): TrainCodec rounds them before
+// computing residuals, so encoding sees what decoding uses.
 absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
                                  const CodecTrainOptions& options);
 
@@ -66,8 +68,7 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
 // index contributes nbits bits, least significant first, into a bit stream packed
 // most-significant-bit first (numpy.packbits).
 int UnpackBucket(const uint8_t* packed, int dimension, int nbits);
-// Centroids are stored as fp16 (common/half.h; half the bytes). TrainCodec rounds them before
-// computing residuals, so encoding sees what decoding uses.
+// The inverse: buckets [dim] (each < 2^nbits) -> packed [dim * nbits / 8].
 void PackBuckets(const uint8_t* buckets, int dim, int nbits, uint8_t* packed);
 
 }  // namespace tartan::index
