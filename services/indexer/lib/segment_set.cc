@@ -14,6 +14,10 @@ static_assert(kFreshSegmentId == kFreshSegmentRow, "the log and the segments agr
 
 namespace fs = std::filesystem;
 
+// A flush running meanwhile finds renumbered documents not where it read them and leaves
+// them for the next flush, so renumber only when the dead slots are many.
+constexpr uint32_t kMinFreshSlotsToRenumber = 1024;
+
 std::vector<const Segment*> SegmentSnapshot::all() const {
   std::vector<const Segment*> out;
   out.reserve(compressed.size() + 1);
@@ -154,6 +158,10 @@ void SegmentSet::ApplyWrites(std::span<const AppliedWrite> applied, const std::v
     added.push_back(std::move(d));
   }
   if (!added.empty()) fresh_ = fresh_->Append(std::move(added));
+  // Replaced and deleted documents leave dead slots behind; renumber once they dominate, so
+  // a workload that rewrites the same documents does not grow the slot array without bound.
+  if (fresh_->num_docs() > kMinFreshSlotsToRenumber && fresh_->num_docs() > 2 * fresh_->live_docs())
+    SetFreshLocked(fresh_->Without({}));
 }
 
 void SegmentSet::SetFreshLocked(std::shared_ptr<FreshSegment> fresh) {

@@ -210,9 +210,9 @@ TEST(ShardTest, FiltersAndIdSubsetsReturnExactlyTheMatchingTopK) {
   for (size_t c = 0; c < cases.size(); ++c) {
     std::vector<Document> matching;
     for (const Document& d : stored) {
-      bool in_subset = cases[c].subset.empty() ||
-                       std::find(cases[c].subset.begin(), cases[c].subset.end(), d.id) !=
-                           cases[c].subset.end();
+      bool in_subset =
+          cases[c].subset.empty() ||
+          std::find(cases[c].subset.begin(), cases[c].subset.end(), d.id) != cases[c].subset.end();
       if (in_subset && cases[c].filter.Matches(d.metadata)) matching.push_back(d);
     }
     for (bool exact : {true, false}) {
@@ -308,8 +308,8 @@ TEST(CompactionPolicyTest, MergesTiersOfSimilarSizeAndPurgesDeadSegments) {
   // Three flushes: not yet a tier of four.
   EXPECT_TRUE(PickCompaction({seg(1, 1000), seg(2, 1100), seg(3, 950)}, p).empty());
   // A fourth flush of similar size: the four merge; the big merged segment stays out.
-  EXPECT_EQ(sorted(PickCompaction({seg(9, 40000), seg(1, 1000), seg(2, 1100), seg(3, 950),
-                                   seg(4, 1050)}, p)),
+  EXPECT_EQ(sorted(PickCompaction(
+                {seg(9, 40000), seg(1, 1000), seg(2, 1100), seg(3, 950), seg(4, 1050)}, p)),
             (std::vector<int64_t>{1, 2, 3, 4}));
   // Once the small ones outweigh half of a bigger one, it joins their tier.
   EXPECT_EQ(sorted(PickCompaction({seg(9, 4000), seg(1, 1000), seg(2, 1000), seg(3, 1000)}, p)),
@@ -405,6 +405,44 @@ TEST(ShardTest, CompressedSearchRecallFloorOnSyntheticCorpus) {
   mrr /= nq;
   EXPECT_GE(recall, 0.85) << "recall@10 vs exact MaxSim on the original vectors";
   EXPECT_GE(mrr, 0.8);
+}
+
+}  // namespace
+}  // namespace tartan::index
+
+namespace tartan::index {
+namespace {
+
+TEST(ShardTest, RewritingOneDocumentKeepsOnlyTheLastVersion) {
+  auto shard = Shard::Open(Opts(TempDir("rewrite")));
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  // Versions of one id within one batch and across batches: the last write wins, and the
+  // dead versions' slots are reclaimed (more than kMinFreshSlotsToRenumber of them).
+  for (int round = 0; round < 3; ++round) {
+    std::vector<Document> batch;
+    for (int v = 0; v < 800; ++v) {
+      Document d = RandomDoc("same", 4, kDim, round * 1000 + v);
+      d.metadata["version"] = std::to_string(round * 1000 + v);
+      batch.push_back(std::move(d));
+    }
+    ASSERT_TRUE((*shard)->Upsert(batch).ok());
+  }
+  const ShardStats stats = (*shard)->Stats();
+  EXPECT_EQ(stats.documents, 1u);
+  EXPECT_EQ(stats.mutable_documents, 1u);
+  EXPECT_EQ(stats.mutable_tokens, 4u);
+  EXPECT_LT(stats.bytes_in_ram, 8u * 1024) << "dead versions must not be kept";
+  auto got = (*shard)->Get({"same"});
+  ASSERT_TRUE(got.ok() && (*got)[0]);
+  EXPECT_EQ((*got)[0]->metadata.at("version"), "2799");
+  const Document last = RandomDoc("same", 4, kDim, 2799);
+  EXPECT_EQ((*got)[0]->vectors, last.vectors);
+  SearchParams p;
+  p.k = 5;
+  auto hits = (*shard)->Search(last.vectors.data(), 4, p);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].id, "same");
 }
 
 }  // namespace
