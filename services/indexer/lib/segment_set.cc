@@ -30,7 +30,8 @@ SegmentSet::SegmentSet(std::string dir, int dim)
     : dir_(std::move(dir)), dim_(dim), fresh_(FreshSegment::Empty(dim)) {}
 
 absl::Status SegmentSet::Load(WriteLog& log) {
-  std::unique_lock l(mu_);
+  // Runs before the set is shared with another thread, so without mu_ (taking it here would
+  // invert the lock order: the log's reads take its commit lock).
   ASSIGN_OR_RETURN(std::vector<SegmentRow> rows, log.Segments());
   absl::flat_hash_map<uint64_t, std::shared_ptr<const Codec>> codecs;
   for (const SegmentRow& r : rows) {

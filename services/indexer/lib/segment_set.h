@@ -41,8 +41,9 @@ class SegmentSet {
  public:
   SegmentSet(std::string dir, int dim);
 
-  // Recovery: opens the manifest's segments, places every document the log holds, and
-  // removes segment files the manifest does not list (an interrupted flush or compaction).
+  // Recovery, before any other use: opens the manifest's segments, places every document
+  // the log holds, and removes segment files the manifest does not list (an interrupted
+  // flush or compaction).
   absl::Status Load(WriteLog& log);
 
   SegmentSnapshot Snapshot() const;
