@@ -6,6 +6,7 @@
 #include "common/api/token_vectors.h"
 #include "common/server/grpc_status.h"
 #include "common/server/rpc_metrics.h"
+#include "common/status_macros.h"
 
 namespace tartan::encoder {
 
@@ -59,69 +60,79 @@ void EncoderService::Shutdown() { std::atomic_store(&model_, std::shared_ptr<Mod
 grpc::Status EncoderService::Encode(grpc::ServerContext* context,
                                     const tartan::v1::EncodeRequest* request,
                                     tartan::v1::EncodeResponse* response) {
-  const auto start = std::chrono::steady_clock::now();
-  auto current = model();
-  if (!current) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "model is loading");
-  if (request->texts_size() == 0) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "texts: at least one text is required");
+  return ToGrpcStatus(DoEncode(*request, absl::FromChrono(context->deadline()), response));
+}
+
+absl::Status EncoderService::CheckEncodeRequest(const tartan::v1::EncodeRequest& request,
+                                                const ModelInfo& info) const {
+  if (request.texts_size() == 0) {
+    return absl::InvalidArgumentError("texts: at least one text is required");
   }
-  if (request->texts_size() > limits_.max_texts_per_request) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("texts: ", request->texts_size(),
-                                     " exceeds max_texts_per_request=",
-                                     limits_.max_texts_per_request));
+  if (request.texts_size() > limits_.max_texts_per_request) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("texts: ", request.texts_size(),
+                     " exceeds max_texts_per_request=", limits_.max_texts_per_request));
   }
-  for (int i = 0; i < request->texts_size(); ++i) {
-    if (request->texts(i).size() > static_cast<size_t>(limits_.max_chars_per_text)) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("texts[", i, "]: ", request->texts(i).size(),
-                                       " bytes exceeds max_chars_per_text=",
-                                       limits_.max_chars_per_text));
+  for (int i = 0; i < request.texts_size(); ++i) {
+    if (request.texts(i).size() > static_cast<size_t>(limits_.max_chars_per_text)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("texts[", i, "]: ", request.texts(i).size(),
+                       " bytes exceeds max_chars_per_text=", limits_.max_chars_per_text));
     }
   }
-  if (request->kind() != tartan::v1::QUERY && request->kind() != tartan::v1::DOCUMENT) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "kind must be QUERY or DOCUMENT");
+  if (request.kind() != tartan::v1::QUERY && request.kind() != tartan::v1::DOCUMENT) {
+    return absl::InvalidArgumentError("kind must be QUERY or DOCUMENT");
   }
-  if (request->pool_factor() > static_cast<uint32_t>(limits_.max_pool_factor)) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("pool_factor must be <= ", limits_.max_pool_factor));
+  if (request.pool_factor() > static_cast<uint32_t>(limits_.max_pool_factor)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("pool_factor must be <= ", limits_.max_pool_factor));
   }
-  if (request->kind() == tartan::v1::QUERY && request->pool_factor() > 1) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "pool_factor applies to documents only");
+  if (request.kind() == tartan::v1::QUERY && request.pool_factor() > 1) {
+    return absl::InvalidArgumentError("pool_factor applies to documents only");
   }
-  if (!request->prompt_name().empty() && !current->encoder->info().prompts.contains(request->prompt_name())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("unknown prompt_name '", request->prompt_name(),
-                                     "' (see GetModelInfo.prompts)"));
+  if (!request.prompt_name().empty() && !info.prompts.contains(request.prompt_name())) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown prompt_name '", request.prompt_name(),
+                                                   "' (see GetModelInfo.prompts)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status EncoderService::DoEncode(const tartan::v1::EncodeRequest& request, absl::Time deadline,
+                                      tartan::v1::EncodeResponse* response) {
+  const auto start = std::chrono::steady_clock::now();
+  auto current = model();
+  if (!current) return absl::UnavailableError("model is loading");
+  RETURN_IF_ERROR(CheckEncodeRequest(request, current->encoder->info()));
 
   EncodeParams params;
-  params.is_query = request->kind() == tartan::v1::QUERY;
-  if (!request->prompt_name().empty()) params.prompt_name = request->prompt_name();
-  params.pool_factor = std::max<int>(1, static_cast<int>(request->pool_factor()));
-  std::vector<std::string> texts(request->texts().begin(), request->texts().end());
-  std::future<EncodeResult> future =
-      current->batcher->Submit(std::move(texts), params, absl::FromChrono(context->deadline()));
-  EncodeResult result = future.get();
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const EncodedText& encoded : *result) {
+  params.is_query = request.kind() == tartan::v1::QUERY;
+  if (!request.prompt_name().empty()) params.prompt_name = request.prompt_name();
+  params.pool_factor = std::max<int>(1, static_cast<int>(request.pool_factor()));
+  std::vector<std::string> texts(request.texts().begin(), request.texts().end());
+  std::future<EncodeResult> future = current->batcher->Submit(std::move(texts), params, deadline);
+  ASSIGN_OR_RETURN(std::vector<EncodedText> encoded_texts, future.get());
+  for (const EncodedText& encoded : encoded_texts) {
     auto* out = response->add_results();
     api::EncodeTokenVectors(encoded.vectors.data(), encoded.num_tokens, encoded.dim,
-                            request->dtype(), out->mutable_vectors());
-    if (request->return_token_ids()) {
+                            request.dtype(), out->mutable_vectors());
+    if (request.return_token_ids()) {
       out->mutable_token_ids()->Add(encoded.ids.begin(), encoded.ids.end());
     }
   }
   request_latency_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status EncoderService::GetModelInfo(grpc::ServerContext* context,
                                           const tartan::v1::GetModelInfoRequest* request,
                                           tartan::v1::ModelInfo* response) {
+  return ToGrpcStatus(DoGetModelInfo(response));
+}
+
+absl::Status EncoderService::DoGetModelInfo(tartan::v1::ModelInfo* response) const {
   auto current = model();
-  if (!current) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "model is loading");
+  if (!current) return absl::UnavailableError("model is loading");
   const ModelInfo& info = current->encoder->info();
   response->set_name(info.name);
   response->set_architecture(info.architecture);
@@ -137,7 +148,7 @@ grpc::Status EncoderService::GetModelInfo(grpc::ServerContext* context,
   response->set_precision(std::string(PrecisionName(info.precision)));
   response->set_max_texts_per_request(limits_.max_texts_per_request);
   response->set_max_chars_per_text(limits_.max_chars_per_text);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace tartan::encoder

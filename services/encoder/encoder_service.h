@@ -39,6 +39,14 @@ class EncoderService final : public tartan::v1::Encoder::Service {
                             tartan::v1::ModelInfo* response) override;
 
  private:
+  // The RPCs' work in absl::Status; the overrides convert once (ToGrpcStatus).
+  absl::Status DoEncode(const tartan::v1::EncodeRequest& request, absl::Time deadline,
+                        tartan::v1::EncodeResponse* response);
+  absl::Status DoGetModelInfo(tartan::v1::ModelInfo* response) const;
+  // Request limits and fields against the loaded model; INVALID_ARGUMENT naming the field.
+  absl::Status CheckEncodeRequest(const tartan::v1::EncodeRequest& request,
+                                  const ModelInfo& info) const;
+
   struct Model {
     std::shared_ptr<const ColbertEncoder> encoder;
     std::unique_ptr<DynamicBatcher> batcher;

@@ -1,6 +1,7 @@
 #include "services/indexer/indexer_service.h"
 
 #include <chrono>
+#include <cmath>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -31,16 +32,16 @@ absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, in
                                {filter.in().values().begin(), filter.in().values().end()});
     case tartan::v1::Filter::kAnd:
     case tartan::v1::Filter::kOr: {
-      const auto& clauses = filter.kind_case() == tartan::v1::Filter::kAnd
-                                ? filter.and_().clauses()
-                                : filter.or_().clauses();
+      const auto& clauses = filter.kind_case() == tartan::v1::Filter::kAnd ? filter.and_().clauses()
+                                                                           : filter.or_().clauses();
       std::vector<index::Filter> children;
       for (const auto& clause : clauses) {
         ASSIGN_OR_RETURN(auto child, ConvertFilter(clause, depth + 1));
         children.push_back(std::move(child));
       }
-      return filter.kind_case() == tartan::v1::Filter::kAnd ? index::Filter::And(std::move(children))
-                                                           : index::Filter::Or(std::move(children));
+      return filter.kind_case() == tartan::v1::Filter::kAnd
+                 ? index::Filter::And(std::move(children))
+                 : index::Filter::Or(std::move(children));
     }
     case tartan::v1::Filter::KIND_NOT_SET:
       return absl::InvalidArgumentError("filter: a clause sets none of equals/in/and/or");
@@ -48,15 +49,14 @@ absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, in
   return absl::InvalidArgumentError("filter: unknown clause");
 }
 
-bool DeadlinePassed(const grpc::ServerContext* context) {
-  return context->deadline() < std::chrono::system_clock::now() || context->IsCancelled();
+bool DeadlinePassed(const grpc::ServerContext& context) {
+  return context.deadline() < std::chrono::system_clock::now() || context.IsCancelled();
 }
 
 }  // namespace
 
-IndexerService::IndexerService(std::string shard_name, prometheus::Registry& registry)
-    : shard_name_(std::move(shard_name)),
-      documents_(UnlabelledGauge(registry, "indexer", "documents", "Live documents in the shard")),
+IndexerService::IndexerService(prometheus::Registry& registry)
+    : documents_(UnlabelledGauge(registry, "indexer", "documents", "Live documents in the shard")),
       token_vectors_(UnlabelledGauge(registry, "indexer", "token_vectors", "Stored token vectors")),
       segments_(UnlabelledGauge(registry, "indexer", "segments", "Compressed segments")),
       bytes_on_disk_(
@@ -90,17 +90,16 @@ IndexerService::IndexerService(std::string shard_name, prometheus::Registry& reg
       documents_deleted_(
           UnlabelledCounter(registry, "indexer", "documents_deleted_total", "Documents deleted")) {}
 
-void IndexerService::SetShard(std::shared_ptr<index::Shard> shard, int dim, int nbits) {
-  dim_ = dim;
-  nbits_ = nbits;
-  std::atomic_store(&shard_, std::move(shard));
+void IndexerService::SetShard(ServedShard served) {
+  std::atomic_store(&served_, std::shared_ptr<const ServedShard>(
+                                  std::make_shared<ServedShard>(std::move(served))));
   RefreshGauges();
 }
 
 void IndexerService::RefreshGauges() {
-  auto shard = std::atomic_load(&shard_);
-  if (!shard) return;
-  const index::ShardStats stats = shard->Stats();
+  auto served = std::atomic_load(&served_);
+  if (!served) return;
+  const index::ShardStats stats = served->shard->Stats();
   documents_.Set(static_cast<double>(stats.documents));
   token_vectors_.Set(static_cast<double>(stats.token_vectors));
   segments_.Set(static_cast<double>(stats.segments));
@@ -111,16 +110,17 @@ void IndexerService::RefreshGauges() {
   wal_commit_seconds_.Set(stats.wal_commit_seconds);
 }
 
-absl::StatusOr<std::shared_ptr<index::Shard>> IndexerService::ShardFor(
+absl::StatusOr<std::shared_ptr<const ServedShard>> IndexerService::ServedFor(
     const std::string& collection) const {
-  auto shard = std::atomic_load(&shard_);
-  if (!shard) return absl::UnavailableError("shard is recovering; retry shortly");
+  auto served = std::atomic_load(&served_);
+  if (!served) return absl::UnavailableError("shard is recovering; retry shortly");
   RETURN_IF_ERROR(api::CheckCollection(collection));
-  return shard;
+  return served;
 }
 
-absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted) {
-  ASSIGN_OR_RETURN(auto shard, ShardFor(request.collection()));
+absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request,
+                                      uint64_t* upserted) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
   if (request.documents_size() > api::kMaxDocumentsPerRequest) {
     return absl::InvalidArgumentError(absl::StrCat("documents: ", request.documents_size(),
                                                    " exceeds the limit of ",
@@ -134,11 +134,11 @@ absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request, 
     const std::string field = absl::StrCat("documents[", i, "]");
     RETURN_IF_ERROR(api::CheckDocumentId(in.id(), field));
     if (!seen.insert(in.id()).second) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": duplicate id '", in.id(),
-                                                     "' in one request"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": duplicate id '", in.id(), "' in one request"));
     }
     ASSIGN_OR_RETURN(api::Matrix matrix,
-                     api::DecodeTokenVectors(in.vectors(), dim_, api::kMaxTokensPerDocument,
+                     api::DecodeTokenVectors(in.vectors(), served->dim, api::kMaxTokensPerDocument,
                                              field + ".vectors"));
     index::Document doc;
     doc.id = in.id();
@@ -148,7 +148,7 @@ absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request, 
     docs.push_back(std::move(doc));
   }
   const auto start = Clock::now();
-  RETURN_IF_ERROR(shard->Upsert(std::move(docs)));
+  RETURN_IF_ERROR(served->shard->Upsert(std::move(docs)));
   write_latency_.Observe(SecondsSince(start));
   documents_written_.Increment(request.documents_size());
   *upserted += request.documents_size();
@@ -167,6 +167,11 @@ grpc::Status IndexerService::Upsert(grpc::ServerContext* context,
 grpc::Status IndexerService::UpsertStream(grpc::ServerContext* context,
                                           grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
                                           tartan::v1::UpsertResponse* response) {
+  return ToGrpcStatus(DoUpsertStream(reader, response));
+}
+
+absl::Status IndexerService::DoUpsertStream(grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
+                                            tartan::v1::UpsertResponse* response) {
   tartan::v1::UpsertRequest request;
   uint64_t upserted = 0;
   int batch = 0;
@@ -174,114 +179,129 @@ grpc::Status IndexerService::UpsertStream(grpc::ServerContext* context,
     absl::Status status = DoUpsert(request, &upserted);
     if (!status.ok()) {
       // Batches before this one are durable; say how far the stream got.
-      return ToGrpcStatus(absl::Status(
-          status.code(), absl::StrCat("batch ", batch, " (", upserted,
-                                      " documents before it are stored): ", status.message())));
+      return absl::Status(status.code(),
+                          absl::StrCat("batch ", batch, " (", upserted,
+                                       " documents before it are stored): ", status.message()));
     }
     ++batch;
   }
   response->set_upserted(upserted);
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status IndexerService::Delete(grpc::ServerContext* context,
                                     const tartan::v1::DeleteRequest* request,
                                     tartan::v1::DeleteResponse* response) {
-  auto shard = ShardFor(request->collection());
-  if (!shard.ok()) return ToGrpcStatus(shard.status());
-  std::vector<std::string> ids(request->ids().begin(), request->ids().end());
+  return ToGrpcStatus(DoDelete(*request, response));
+}
+
+absl::Status IndexerService::DoDelete(const tartan::v1::DeleteRequest& request,
+                                      tartan::v1::DeleteResponse* response) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  std::vector<std::string> ids(request.ids().begin(), request.ids().end());
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (auto status = api::CheckDocumentId(ids[i], absl::StrCat("ids[", i, "]")); !status.ok()) {
-      return ToGrpcStatus(status);
-    }
+    RETURN_IF_ERROR(api::CheckDocumentId(ids[i], absl::StrCat("ids[", i, "]")));
   }
-  auto deleted = (*shard)->Delete(ids);
-  if (!deleted.ok()) return ToGrpcStatus(deleted.status());
-  documents_deleted_.Increment(*deleted);
-  response->set_deleted(*deleted);
-  return grpc::Status::OK;
+  ASSIGN_OR_RETURN(const int deleted, served->shard->Delete(ids));
+  documents_deleted_.Increment(deleted);
+  response->set_deleted(deleted);
+  return absl::OkStatus();
 }
 
 grpc::Status IndexerService::Search(grpc::ServerContext* context,
                                     const tartan::v1::ShardSearchRequest* request,
                                     tartan::v1::ShardSearchResponse* response) {
-  auto shard = ShardFor(request->collection());
-  if (!shard.ok()) return ToGrpcStatus(shard.status());
-  if (auto status = api::CheckK(request->k()); !status.ok()) return ToGrpcStatus(status);
-  auto query = api::DecodeTokenVectors(request->query(), dim_, api::kMaxQueryTokens, "query");
-  if (!query.ok()) return ToGrpcStatus(query.status());
+  return ToGrpcStatus(DoSearch(*context, *request, response));
+}
 
+absl::Status IndexerService::DoSearch(const grpc::ServerContext& context,
+                                      const tartan::v1::ShardSearchRequest& request,
+                                      tartan::v1::ShardSearchResponse* response) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  RETURN_IF_ERROR(api::CheckK(request.k()));
+  ASSIGN_OR_RETURN(api::Matrix query, api::DecodeTokenVectors(request.query(), served->dim,
+                                                              api::kMaxQueryTokens, "query"));
   index::SearchParams params;
-  params.k = static_cast<int>(request->k());
-  const auto& p = request->params();
-  if (p.nprobe() > 256) {
-    return ToGrpcStatus(absl::InvalidArgumentError("params.nprobe must be <= 256"));
-  }
+  params.k = static_cast<int>(request.k());
+  const auto& p = request.params();
+  if (p.nprobe() > 256) return absl::InvalidArgumentError("params.nprobe must be <= 256");
   if (p.nprobe() > 0) params.nprobe = static_cast<int>(p.nprobe());
-  if (p.centroid_score_threshold() != 0) params.centroid_score_threshold = p.centroid_score_threshold();
-  if (p.candidates_approx() > 0) params.n_candidates_approx = static_cast<int>(p.candidates_approx());
+  // Set means set, 0 included; unset keeps the shard's default.
+  if (p.has_centroid_score_threshold()) {
+    if (std::isnan(p.centroid_score_threshold())) {
+      return absl::InvalidArgumentError("params.centroid_score_threshold is NaN");
+    }
+    params.centroid_score_threshold = p.centroid_score_threshold();
+  }
+  if (p.candidates_approx() > 0)
+    params.n_candidates_approx = static_cast<int>(p.candidates_approx());
   if (p.candidates_exact() > 0) params.n_rerank_exact = static_cast<int>(p.candidates_exact());
   params.n_rerank_exact = std::max(params.n_rerank_exact, params.k);
   params.exact = p.exact();
   index::Filter filter;
-  if (request->has_filter()) {
-    auto converted = ConvertFilter(request->filter(), 0);
-    if (!converted.ok()) return ToGrpcStatus(converted.status());
-    filter = std::move(*converted);
+  if (request.has_filter()) {
+    ASSIGN_OR_RETURN(filter, ConvertFilter(request.filter(), 0));
     params.filter = &filter;
   }
-  params.id_subset.assign(request->id_subset().begin(), request->id_subset().end());
+  params.id_subset.assign(request.id_subset().begin(), request.id_subset().end());
   if (DeadlinePassed(context)) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline passed before search");
+    return absl::DeadlineExceededError("deadline passed before search");
   }
 
   index::SearchTrace trace;
   params.trace = &trace;
   const auto start = Clock::now();
-  auto hits = (*shard)->Search(query->data.data(), query->rows, params);
+  auto hits = served->shard->Search(query.data.data(), query.rows, params);
   search_latency_.Add({{"stage", "total"}}, LatencyBuckets()).Observe(SecondsSince(start));
-  search_latency_.Add({{"stage", "exact_segment"}}, LatencyBuckets()).Observe(trace.exact_segment_seconds);
-  search_latency_.Add({{"stage", "candidates"}}, LatencyBuckets()).Observe(trace.candidates_seconds);
+  search_latency_.Add({{"stage", "exact_segment"}}, LatencyBuckets())
+      .Observe(trace.exact_segment_seconds);
+  search_latency_.Add({{"stage", "candidates"}}, LatencyBuckets())
+      .Observe(trace.candidates_seconds);
   search_latency_.Add({{"stage", "approx"}}, LatencyBuckets()).Observe(trace.approx_seconds);
   search_latency_.Add({{"stage", "rerank"}}, LatencyBuckets()).Observe(trace.rerank_seconds);
   candidates_.Increment(static_cast<double>(trace.candidates));
   exact_scored_.Increment(static_cast<double>(trace.exact_scored));
-  query_tokens_.Observe(query->rows);
-  if (!hits.ok()) return ToGrpcStatus(hits.status());
+  query_tokens_.Observe(query.rows);
+  if (!hits.ok()) return hits.status();
 
-  std::vector<std::string> ids;
-  if (request->include_metadata()) {
-    for (const auto& hit : *hits) ids.push_back(hit.id);
-  }
+  // Metadata only: no vectors are decoded for it.
   std::vector<std::optional<index::Document>> docs;
-  if (!ids.empty()) {
-    auto got = (*shard)->Get(ids);
-    if (got.ok()) docs = std::move(*got);
+  if (request.include_metadata() && !hits->empty()) {
+    std::vector<std::string> ids;
+    ids.reserve(hits->size());
+    for (const auto& hit : *hits) ids.push_back(hit.id);
+    ASSIGN_OR_RETURN(docs, served->shard->Get(ids, {.vectors = false}));
   }
   for (size_t i = 0; i < hits->size(); ++i) {
     auto* hit = response->add_hits();
     hit->set_id((*hits)[i].id);
     hit->set_score((*hits)[i].score);
-    hit->set_shard(shard_name_);
-    if (i < docs.size() && docs[i]) hit->mutable_metadata()->insert(docs[i]->metadata.begin(), docs[i]->metadata.end());
+    hit->set_shard(served->name);
+    // A hit deleted between Search and Get has no metadata left to report.
+    if (i < docs.size() && docs[i]) {
+      hit->mutable_metadata()->insert(docs[i]->metadata.begin(), docs[i]->metadata.end());
+    }
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status IndexerService::Get(grpc::ServerContext* context,
                                  const tartan::v1::GetRequest* request,
                                  tartan::v1::GetResponse* response) {
-  auto shard = ShardFor(request->collection());
-  if (!shard.ok()) return ToGrpcStatus(shard.status());
-  if (request->ids_size() > api::kMaxDocumentsPerRequest) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("ids: at most ", api::kMaxDocumentsPerRequest, " per request")));
+  return ToGrpcStatus(DoGet(*request, response));
+}
+
+absl::Status IndexerService::DoGet(const tartan::v1::GetRequest& request,
+                                   tartan::v1::GetResponse* response) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  if (request.ids_size() > api::kMaxDocumentsPerRequest) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids: at most ", api::kMaxDocumentsPerRequest, " per request"));
   }
-  std::vector<std::string> ids(request->ids().begin(), request->ids().end());
-  auto docs = (*shard)->Get(ids);
-  if (!docs.ok()) return ToGrpcStatus(docs.status());
+  std::vector<std::string> ids(request.ids().begin(), request.ids().end());
+  ASSIGN_OR_RETURN(auto docs, served->shard->Get(ids, {.vectors = request.include_vectors()}));
   for (size_t i = 0; i < ids.size(); ++i) {
-    const auto& doc = (*docs)[i];
+    const auto& doc = docs[i];
     if (!doc) {
       response->add_missing_ids(ids[i]);
       continue;
@@ -289,49 +309,63 @@ grpc::Status IndexerService::Get(grpc::ServerContext* context,
     auto* out = response->add_documents();
     out->set_id(doc->id);
     out->mutable_metadata()->insert(doc->metadata.begin(), doc->metadata.end());
-    if (request->include_vectors()) {
-      api::EncodeTokenVectors(doc->vectors.data(), doc->num_tokens, dim_, tartan::v1::FLOAT32,
-                              out->mutable_vectors());
+    if (request.include_vectors()) {
+      api::EncodeTokenVectors(doc->vectors.data(), doc->num_tokens, served->dim,
+                              tartan::v1::FLOAT32, out->mutable_vectors());
     }
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status IndexerService::Stats(grpc::ServerContext* context,
                                    const tartan::v1::StatsRequest* request,
                                    tartan::v1::ShardStats* response) {
-  auto shard = ShardFor(request->collection());
-  if (!shard.ok()) return ToGrpcStatus(shard.status());
-  const index::ShardStats stats = (*shard)->Stats();
-  response->set_dim(dim_);
-  response->set_nbits(nbits_);
+  return ToGrpcStatus(DoStats(*request, response));
+}
+
+absl::Status IndexerService::DoStats(const tartan::v1::StatsRequest& request,
+                                     tartan::v1::ShardStats* response) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  const index::ShardStats stats = served->shard->Stats();
+  response->set_dim(served->dim);
+  response->set_nbits(served->nbits);
   response->set_documents(stats.documents);
   response->set_token_vectors(stats.token_vectors);
   response->set_segments(stats.segments);
   response->set_bytes_on_disk(stats.bytes_on_disk);
   response->set_bytes_in_ram(stats.bytes_in_ram);
   response->set_compactions(stats.compactions);
-  return grpc::Status::OK;
+  response->set_unflushed_documents(stats.mutable_documents);
+  response->set_unflushed_tokens(stats.mutable_tokens);
+  response->set_last_lsn(stats.last_lsn);
+  response->set_flush_running(stats.flush_running);
+  return absl::OkStatus();
 }
 
 grpc::Status IndexerService::Flush(grpc::ServerContext* context,
                                    const tartan::v1::FlushRequest* request,
                                    tartan::v1::FlushResponse* response) {
-  auto shard = ShardFor(request->collection());
-  if (!shard.ok()) return ToGrpcStatus(shard.status());
-  absl::Status status = (*shard)->Flush();
+  return ToGrpcStatus(DoFlush(*request));
+}
+
+absl::Status IndexerService::DoFlush(const tartan::v1::FlushRequest& request) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  absl::Status status = served->shard->Flush();
   RefreshGauges();
-  return ToGrpcStatus(status);
+  return status;
 }
 
 grpc::Status IndexerService::Compact(grpc::ServerContext* context,
                                      const tartan::v1::CompactRequest* request,
                                      tartan::v1::CompactResponse* response) {
-  auto shard = ShardFor(request->collection());
-  if (!shard.ok()) return ToGrpcStatus(shard.status());
-  absl::Status status = (*shard)->Compact();
+  return ToGrpcStatus(DoCompact(*request));
+}
+
+absl::Status IndexerService::DoCompact(const tartan::v1::CompactRequest& request) {
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  absl::Status status = served->shard->Compact();
   RefreshGauges();
-  return ToGrpcStatus(status);
+  return status;
 }
 
 }  // namespace tartan::indexer

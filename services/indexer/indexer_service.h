@@ -17,12 +17,20 @@
 
 namespace tartan::indexer {
 
+// What the service serves once the shard is recovered.
+struct ServedShard {
+  std::shared_ptr<index::Shard> shard;
+  std::string name;  // reported in search hits (Hit.shard)
+  int dim = 0;       // token vector dimension of the collection
+  int nbits = 0;     // residual bits per dimension in compressed segments
+};
+
 class IndexerService final : public tartan::v1::Indexer::Service {
  public:
-  IndexerService(std::string shard_name, prometheus::Registry& registry);
+  explicit IndexerService(prometheus::Registry& registry);
 
   // Hands over the recovered shard; until then every call answers UNAVAILABLE.
-  void SetShard(std::shared_ptr<index::Shard> shard, int dim, int nbits);
+  void SetShard(ServedShard served);
   // Refreshes the size gauges from Shard::Stats (called periodically and after writes).
   void RefreshGauges();
 
@@ -45,13 +53,25 @@ class IndexerService final : public tartan::v1::Indexer::Service {
                        tartan::v1::CompactResponse* response) override;
 
  private:
-  absl::StatusOr<std::shared_ptr<index::Shard>> ShardFor(const std::string& collection) const;
-  absl::Status DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted);
+  // The served shard for `collection`: UNAVAILABLE while recovering, NOT_FOUND for an unknown
+  // collection.
+  absl::StatusOr<std::shared_ptr<const ServedShard>> ServedFor(const std::string& collection) const;
 
-  const std::string shard_name_;
-  std::atomic<int> dim_{0};    // set with the shard
-  std::atomic<int> nbits_{0};
-  std::shared_ptr<index::Shard> shard_;  // accessed with std::atomic_load/store
+  // Each RPC's work in absl::Status; the overrides above convert it once (ToGrpcStatus).
+  absl::Status DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted);
+  absl::Status DoUpsertStream(grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
+                              tartan::v1::UpsertResponse* response);
+  absl::Status DoDelete(const tartan::v1::DeleteRequest& request,
+                        tartan::v1::DeleteResponse* response);
+  absl::Status DoSearch(const grpc::ServerContext& context,
+                        const tartan::v1::ShardSearchRequest& request,
+                        tartan::v1::ShardSearchResponse* response);
+  absl::Status DoGet(const tartan::v1::GetRequest& request, tartan::v1::GetResponse* response);
+  absl::Status DoStats(const tartan::v1::StatsRequest& request, tartan::v1::ShardStats* response);
+  absl::Status DoFlush(const tartan::v1::FlushRequest& request);
+  absl::Status DoCompact(const tartan::v1::CompactRequest& request);
+
+  std::shared_ptr<const ServedShard> served_;  // accessed with std::atomic_load/store
   prometheus::Gauge& documents_;
   prometheus::Gauge& token_vectors_;
   prometheus::Gauge& segments_;

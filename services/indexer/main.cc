@@ -10,14 +10,19 @@
 #include "common/status_macros.h"
 #include "services/indexer/indexer_service.h"
 
-ABSL_FLAG(std::string, index_dir, "", "Directory holding this shard's files (required; created if missing)");
-ABSL_FLAG(std::string, shard_name, "", "Name reported in search hits (default: host:grpc_port)");
+ABSL_FLAG(std::string, index_dir, "",
+          "Directory holding this shard's files (required; created if missing)");
+ABSL_FLAG(std::string, shard_name, "",
+          "Name reported in search hits (default: --host and the bound gRPC port)");
 ABSL_FLAG(int, dim, 128, "Token vector dimension of the collection (32..1024); fixed at creation");
 ABSL_FLAG(int, nbits, 4, "Residual bits per dimension in compressed segments: 1, 2 or 4");
-ABSL_FLAG(std::string, fsync, "group", "Durability: 'always' (fsync each write) or 'group' (group commit)");
+ABSL_FLAG(std::string, fsync, "group",
+          "Durability: 'always' (fsync each write) or 'group' (group commit)");
 ABSL_FLAG(int, group_commit_ms, 2, "Group-commit window in milliseconds");
 ABSL_FLAG(int64_t, flush_threshold_tokens, 1 << 18, "Token vectors held in memory before a flush");
-ABSL_FLAG(int, threads, 2, "Search and build threads");
+ABSL_FLAG(int, threads, 2,
+          "Threads for building segments (k-means, encoding) in flush and compaction, 0..256; "
+          "0 = every core. Each search runs on the thread of its call");
 ABSL_FLAG(bool, background_compaction, true, "Flush and compact in the background");
 
 namespace {
@@ -37,7 +42,7 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   }
   options.group_commit_ms = absl::GetFlag(FLAGS_group_commit_ms);
   options.flush_threshold_tokens = static_cast<size_t>(absl::GetFlag(FLAGS_flush_threshold_tokens));
-  options.num_threads = absl::GetFlag(FLAGS_threads);
+  options.build_threads = absl::GetFlag(FLAGS_threads);
   options.background_compaction = absl::GetFlag(FLAGS_background_compaction);
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--index_dir is required");
   RETURN_IF_ERROR(tartan::CheckRange("dim", options.dim, 32, 1024));
@@ -47,7 +52,7 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   RETURN_IF_ERROR(tartan::CheckRange("group_commit_ms", options.group_commit_ms, 0, 1000));
   RETURN_IF_ERROR(tartan::CheckPositive("flush_threshold_tokens",
                                         static_cast<long long>(options.flush_threshold_tokens)));
-  RETURN_IF_ERROR(tartan::CheckRange("threads", options.num_threads, 1, 256));
+  RETURN_IF_ERROR(tartan::CheckRange("threads", options.build_threads, 0, 256));
   return options;
 }
 
@@ -56,22 +61,26 @@ absl::Status Run() {
   ASSIGN_OR_RETURN(tartan::index::ShardOptions shard_options, ShardOptionsFromFlags());
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("indexer");
 
+  auto registry = std::make_shared<prometheus::Registry>();
+  tartan::indexer::IndexerService service(*registry);
+  // The port opens first (health NOT_SERVING, calls UNAVAILABLE) while the shard recovers.
+  ASSIGN_OR_RETURN(
+      auto host,
+      tartan::ServiceHost::Start(server_options,
+                                 {{tartan::v1::Indexer::service_full_name(), &service}}, registry));
+  // The bound port, not the configured one: --grpc_port=0 picks a free port.
   std::string shard_name = absl::GetFlag(FLAGS_shard_name);
   if (shard_name.empty()) {
-    shard_name = server_options.host + ":" + std::to_string(server_options.grpc_port);
+    shard_name = server_options.host + ":" + std::to_string(host->grpc_port());
   }
-  auto registry = std::make_shared<prometheus::Registry>();
-  tartan::indexer::IndexerService service(shard_name, *registry);
-  // The port opens first (health NOT_SERVING, calls UNAVAILABLE) while the shard recovers.
-  ASSIGN_OR_RETURN(auto host,
-                   tartan::ServiceHost::Start(
-                       server_options,
-                       {{tartan::v1::Indexer::service_full_name(), &service}}, registry));
   const auto load_start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<tartan::index::Shard> shard,
                    tartan::index::Shard::Open(shard_options));
   std::shared_ptr<tartan::index::Shard> shared_shard = std::move(shard);
-  service.SetShard(shared_shard, shard_options.dim, shard_options.nbits);
+  service.SetShard({.shard = shared_shard,
+                    .name = shard_name,
+                    .dim = shard_options.dim,
+                    .nbits = shard_options.nbits});
   LOG_INFO << "shard " << shard_name << " recovered from " << shard_options.data_dir << " in "
            << std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()
            << " s: " << shared_shard->Stats().documents << " documents";
