@@ -11,6 +11,7 @@
 #include "common/server/rpc_metrics.h"
 #include "common/status_macros.h"
 #include "services/router/fanout.h"
+#include "services/router/lib/downstream_error.h"
 #include "services/router/lib/merge.h"
 
 namespace tartan::router {
@@ -57,9 +58,7 @@ absl::StatusOr<tartan::v1::ModelInfo> RouterService::ModelInfo(absl::Time deadli
   context.set_deadline(absl::ToChronoTime(deadline));
   tartan::v1::ModelInfo info;
   grpc::Status status = encoder_->GetModelInfo(&context, {}, &info);
-  if (!status.ok()) {
-    return absl::UnavailableError(absl::StrCat("encoder: ", status.error_message()));
-  }
+  if (!status.ok()) return DownstreamStatus("encoder", FromGrpcStatus(status));
   absl::MutexLock lock(&info_mu_);
   model_info_ = info;
   return info;
@@ -86,16 +85,7 @@ absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
     const absl::Time start = absl::Now();
     grpc::Status status = encoder_->Encode(&context, request, &response);
     encode_latency_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
-    if (!status.ok()) {
-      absl::Status converted = FromGrpcStatus(status);
-      // Client mistakes keep their code; everything else means the encoder is unavailable.
-      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
-          status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
-          status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-        return absl::Status(converted.code(), absl::StrCat("encoder: ", converted.message()));
-      }
-      return absl::UnavailableError(absl::StrCat("encoder: ", status.error_message()));
-    }
+    if (!status.ok()) return DownstreamStatus("encoder", FromGrpcStatus(status));
     if (response.results_size() != request.texts_size()) {
       return absl::InternalError("encoder returned a wrong number of results");
     }
@@ -150,8 +140,7 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
   fanout_latency_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
 
   std::vector<std::vector<ScoredHit>> lists(calls.size());
-  absl::Status client_error;  // a request the shards all reject is the client's fault
-  int failed = 0;
+  DownstreamFailures failures;
   for (size_t i = 0; i < calls.size(); ++i) {
     const std::string& address = set->shards[i]->address;
     shard_latency_.Add({{"shard", address}}, LatencyBuckets()).Observe(calls[i]->seconds);
@@ -159,25 +148,22 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
     if (!status.ok()) {
       shard_errors_.Add({{"shard", address}, {"code", std::to_string(status.error_code())}})
           .Increment();
-      if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT ||
-          status.error_code() == grpc::StatusCode::NOT_FOUND) {
-        client_error = FromGrpcStatus(status);
-      }
+      failures.Add(absl::StrCat("shard ", address), FromGrpcStatus(status));
       response->add_failed_shards(address);
-      ++failed;
       continue;
     }
     for (const auto& hit : calls[i]->response.hits()) {
       lists[i].push_back({hit.id(), hit.score(), static_cast<int>(i)});
     }
   }
-  if (!client_error.ok()) return client_error;
-  if (failed == static_cast<int>(calls.size())) {
-    return absl::UnavailableError(absl::StrCat(
-        "all ", failed, " shards failed; first error: ", calls[0]->status.error_message()));
+  // A request a shard rejects is the client's fault; any other failure leaves a partial
+  // answer, unless no shard answered.
+  if (failures.any_client_fault()) return failures.ToStatus("");
+  if (failures.size() == static_cast<int>(calls.size())) {
+    return failures.ToStatus(absl::StrCat("all ", failures.size(), " shards failed"));
   }
-  response->set_partial(failed > 0);
-  if (failed > 0) partial_replies_.Increment();
+  response->set_partial(!failures.empty());
+  if (!failures.empty()) partial_replies_.Increment();
   for (const ScoredHit& hit : MergeTopK(lists, static_cast<int>(request.k()))) {
     auto* out = response->add_hits();
     out->set_id(hit.id);
@@ -198,168 +184,164 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
 grpc::Status RouterService::Search(grpc::ServerContext* context,
                                    const tartan::v1::SearchRequest* request,
                                    tartan::v1::SearchResponse* response) {
+  return ToGrpcStatus(DoSearch(*request, Deadline(context), response));
+}
+
+absl::Status RouterService::DoSearch(const tartan::v1::SearchRequest& request, absl::Time deadline,
+                                     tartan::v1::SearchResponse* response) {
   const absl::Time start = absl::Now();
-  const absl::Time deadline = Deadline(context);
-  if (auto status = ValidateSearch(*request); !status.ok()) return ToGrpcStatus(status);
+  RETURN_IF_ERROR(ValidateSearch(request));
   api::Matrix query;
-  if (request->query_case() == tartan::v1::SearchRequest::kText) {
-    auto encoded =
-        EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
-    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
-    query = std::move((*encoded)[0]);
+  if (request.query_case() == tartan::v1::SearchRequest::kText) {
+    ASSIGN_OR_RETURN(auto encoded, EncodeTexts({request.text()}, tartan::v1::QUERY,
+                                               request.prompt_name(), 0, deadline));
+    query = std::move(encoded[0]);
   } else {
     auto info = ModelInfo(deadline);
     const int dim = info.ok() ? static_cast<int>(info->dim()) : 0;
-    auto decoded =
-        api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
-    if (!decoded.ok()) return ToGrpcStatus(decoded.status());
-    query = std::move(*decoded);
+    ASSIGN_OR_RETURN(
+        query, api::DecodeTokenVectors(request.vectors(), dim, kMaxQueryTokens, "query.vectors"));
   }
-  absl::Status status = SearchEncoded(*request, query, deadline, response);
+  absl::Status status = SearchEncoded(request, query, deadline, response);
   response->set_took_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
-  return ToGrpcStatus(status);
+  return status;
 }
 
 grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
                                         const tartan::v1::SearchBatchRequest* request,
                                         tartan::v1::SearchBatchResponse* response) {
-  const absl::Time deadline = Deadline(context);
-  if (request->requests_size() > options_.max_batch_queries) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("requests: at most ", options_.max_batch_queries, " per batch")));
+  return ToGrpcStatus(DoSearchBatch(*request, Deadline(context), response));
+}
+
+absl::Status RouterService::DoSearchBatch(const tartan::v1::SearchBatchRequest& request,
+                                          absl::Time deadline,
+                                          tartan::v1::SearchBatchResponse* response) {
+  if (request.requests_size() > options_.max_batch_queries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests: at most ", options_.max_batch_queries, " per batch"));
   }
   // Validate everything first, then encode every text query in shared Encode calls.
-  std::vector<api::Matrix> queries(request->requests_size());
+  std::vector<api::Matrix> queries(request.requests_size());
   std::vector<std::string> texts;
   std::vector<int> text_slots;
-  for (int i = 0; i < request->requests_size(); ++i) {
-    const auto& one = request->requests(i);
+  for (int i = 0; i < request.requests_size(); ++i) {
+    const auto& one = request.requests(i);
+    const std::string field = absl::StrCat("requests[", i, "]");
     if (auto status = ValidateSearch(one); !status.ok()) {
-      return ToGrpcStatus(
-          absl::Status(status.code(), absl::StrCat("requests[", i, "]: ", status.message())));
+      return absl::Status(status.code(), absl::StrCat(field, ": ", status.message()));
     }
     if (!one.prompt_name().empty()) {
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("requests[", i, "]: prompt_name is not supported in SearchBatch")));
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": prompt_name is not supported in SearchBatch"));
     }
     if (one.query_case() == tartan::v1::SearchRequest::kText) {
       texts.push_back(one.text());
       text_slots.push_back(i);
     } else {
-      auto decoded = api::DecodeTokenVectors(one.vectors(), 0, kMaxQueryTokens,
-                                             absl::StrCat("requests[", i, "].vectors"));
-      if (!decoded.ok()) return ToGrpcStatus(decoded.status());
-      queries[i] = std::move(*decoded);
+      ASSIGN_OR_RETURN(queries[i], api::DecodeTokenVectors(one.vectors(), 0, kMaxQueryTokens,
+                                                           field + ".vectors"));
     }
   }
   if (!texts.empty()) {
-    auto encoded = EncodeTexts(texts, tartan::v1::QUERY, "", 0, deadline);
-    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
-    for (size_t j = 0; j < text_slots.size(); ++j)
-      queries[text_slots[j]] = std::move((*encoded)[j]);
+    ASSIGN_OR_RETURN(auto encoded, EncodeTexts(texts, tartan::v1::QUERY, "", 0, deadline));
+    for (size_t j = 0; j < text_slots.size(); ++j) queries[text_slots[j]] = std::move(encoded[j]);
   }
   // Queries fan out concurrently, kConcurrent at a time: each thread waits on one query's
   // shard RPCs (SearchEncoded), so this is about waiting, not cores.
   constexpr int kConcurrent = 8;
-  std::vector<absl::Status> statuses(request->requests_size());
-  for (int i = 0; i < request->requests_size(); ++i) response->add_responses();
-  compute::ParallelFor(request->requests_size(), kConcurrent, [&](int64_t i, int /*worker*/) {
+  std::vector<absl::Status> statuses(request.requests_size());
+  for (int i = 0; i < request.requests_size(); ++i) response->add_responses();
+  compute::ParallelFor(request.requests_size(), kConcurrent, [&](int64_t i, int /*worker*/) {
     const absl::Time start = absl::Now();
     statuses[i] =
-        SearchEncoded(request->requests(i), queries[i], deadline, response->mutable_responses(i));
+        SearchEncoded(request.requests(i), queries[i], deadline, response->mutable_responses(i));
     response->mutable_responses(i)->set_took_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   });
-  for (int i = 0; i < request->requests_size(); ++i) {
+  for (int i = 0; i < request.requests_size(); ++i) {
     if (!statuses[i].ok()) {
-      return ToGrpcStatus(absl::Status(statuses[i].code(),
-                                       absl::StrCat("requests[", i, "]: ", statuses[i].message())));
+      return absl::Status(statuses[i].code(),
+                          absl::StrCat("requests[", i, "]: ", statuses[i].message()));
     }
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status RouterService::Rerank(grpc::ServerContext* context,
                                    const tartan::v1::RerankRequest* request,
                                    tartan::v1::RerankResponse* response) {
-  const absl::Time deadline = Deadline(context);
-  if (request->candidates_size() == 0) {
-    return ToGrpcStatus(absl::InvalidArgumentError("candidates: at least one is required"));
+  return ToGrpcStatus(DoRerank(*request, Deadline(context), response));
+}
+
+absl::Status RouterService::DoRerank(const tartan::v1::RerankRequest& request, absl::Time deadline,
+                                     tartan::v1::RerankResponse* response) {
+  if (request.candidates_size() == 0) {
+    return absl::InvalidArgumentError("candidates: at least one is required");
   }
-  if (request->candidates_size() > options_.max_rerank_candidates) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        absl::StrCat("candidates: at most ", options_.max_rerank_candidates, " per request")));
+  if (request.candidates_size() > options_.max_rerank_candidates) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("candidates: at most ", options_.max_rerank_candidates, " per request"));
   }
-  if (request->query_case() == tartan::v1::RerankRequest::QUERY_NOT_SET) {
-    return ToGrpcStatus(absl::InvalidArgumentError("query: set text or vectors"));
+  if (request.query_case() == tartan::v1::RerankRequest::QUERY_NOT_SET) {
+    return absl::InvalidArgumentError("query: set text or vectors");
   }
   auto info = ModelInfo(deadline);
-  const bool needs_encoder = request->query_case() == tartan::v1::RerankRequest::kText ||
-                             std::any_of(request->candidates().begin(), request->candidates().end(),
+  const bool needs_encoder = request.query_case() == tartan::v1::RerankRequest::kText ||
+                             std::any_of(request.candidates().begin(), request.candidates().end(),
                                          [](const auto& c) { return c.has_text(); });
-  if (needs_encoder && !info.ok()) return ToGrpcStatus(info.status());
+  if (needs_encoder && !info.ok()) return info.status();
   const int dim = info.ok() ? static_cast<int>(info->dim()) : 0;
 
   api::Matrix query;
-  if (request->query_case() == tartan::v1::RerankRequest::kText) {
-    if (auto status = CheckNonBlankText(request->text(), "query"); !status.ok())
-      return ToGrpcStatus(status);
-    auto encoded =
-        EncodeTexts({request->text()}, tartan::v1::QUERY, request->prompt_name(), 0, deadline);
-    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
-    query = std::move((*encoded)[0]);
+  if (request.query_case() == tartan::v1::RerankRequest::kText) {
+    RETURN_IF_ERROR(CheckNonBlankText(request.text(), "query"));
+    ASSIGN_OR_RETURN(auto encoded, EncodeTexts({request.text()}, tartan::v1::QUERY,
+                                               request.prompt_name(), 0, deadline));
+    query = std::move(encoded[0]);
   } else {
-    auto decoded =
-        api::DecodeTokenVectors(request->vectors(), dim, kMaxQueryTokens, "query.vectors");
-    if (!decoded.ok()) return ToGrpcStatus(decoded.status());
-    query = std::move(*decoded);
+    ASSIGN_OR_RETURN(
+        query, api::DecodeTokenVectors(request.vectors(), dim, kMaxQueryTokens, "query.vectors"));
   }
-  std::vector<api::Matrix> docs(request->candidates_size());
+  std::vector<api::Matrix> docs(request.candidates_size());
   std::vector<std::string> texts;
   std::vector<int> slots;
-  for (int i = 0; i < request->candidates_size(); ++i) {
-    const auto& candidate = request->candidates(i);
+  for (int i = 0; i < request.candidates_size(); ++i) {
+    const auto& candidate = request.candidates(i);
     const std::string field = absl::StrCat("candidates[", i, "]");
-    if (auto status = CheckDocumentId(candidate.id(), field); !status.ok())
-      return ToGrpcStatus(status);
+    RETURN_IF_ERROR(CheckDocumentId(candidate.id(), field));
     if (candidate.has_text()) {
-      if (auto status = CheckNonBlankText(candidate.text(), field); !status.ok())
-        return ToGrpcStatus(status);
+      RETURN_IF_ERROR(CheckNonBlankText(candidate.text(), field));
       texts.push_back(candidate.text());
       slots.push_back(i);
     } else if (candidate.has_vectors()) {
-      auto decoded = api::DecodeTokenVectors(candidate.vectors(), query.dim, kMaxTokensPerDocument,
-                                             field + ".vectors");
-      if (!decoded.ok()) return ToGrpcStatus(decoded.status());
-      docs[i] = std::move(*decoded);
+      ASSIGN_OR_RETURN(docs[i], api::DecodeTokenVectors(candidate.vectors(), query.dim,
+                                                        kMaxTokensPerDocument, field + ".vectors"));
     } else {
-      return ToGrpcStatus(absl::InvalidArgumentError(field + ": set text or vectors"));
+      return absl::InvalidArgumentError(field + ": set text or vectors");
     }
   }
   if (!texts.empty()) {
-    auto encoded = EncodeTexts(texts, tartan::v1::DOCUMENT, "", 0, deadline);
-    if (!encoded.ok()) return ToGrpcStatus(encoded.status());
-    for (size_t j = 0; j < slots.size(); ++j) docs[slots[j]] = std::move((*encoded)[j]);
+    ASSIGN_OR_RETURN(auto encoded, EncodeTexts(texts, tartan::v1::DOCUMENT, "", 0, deadline));
+    for (size_t j = 0; j < slots.size(); ++j) docs[slots[j]] = std::move(encoded[j]);
   }
   std::vector<ScoredHit> scored;
-  for (int i = 0; i < request->candidates_size(); ++i) {
+  for (int i = 0; i < request.candidates_size(); ++i) {
     if (docs[i].dim != query.dim) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-          "candidates[", i, "]: dim ", docs[i].dim, " differs from the query's ", query.dim)));
+      return absl::InvalidArgumentError(absl::StrCat("candidates[", i, "]: dim ", docs[i].dim,
+                                                     " differs from the query's ", query.dim));
     }
-    scored.push_back({request->candidates(i).id(),
+    scored.push_back({request.candidates(i).id(),
                       compute::MaxSim(query.data.data(), query.rows, docs[i].data.data(),
                                       docs[i].rows, query.dim),
                       i});
   }
   std::sort(scored.begin(), scored.end(), BetterHit);
-  const size_t k =
-      request->k() == 0 ? scored.size() : std::min<size_t>(request->k(), scored.size());
+  const size_t k = request.k() == 0 ? scored.size() : std::min<size_t>(request.k(), scored.size());
   for (size_t i = 0; i < k; ++i) {
     auto* hit = response->add_hits();
     hit->set_id(scored[i].id);
     hit->set_score(scored[i].score);
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status RouterService::ClusterStatus(grpc::ServerContext* context,

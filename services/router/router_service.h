@@ -22,7 +22,7 @@ namespace tartan::router {
 
 struct RouterOptions {
   absl::Duration default_timeout = absl::Seconds(10);  // when the client sets no deadline
-  int encode_batch_texts = 32;                           // texts per Encode call on writes
+  int encode_batch_texts = 32;                         // texts per Encode call on writes
   int max_documents_per_request = 1000;
   int max_batch_queries = 256;
   int max_rerank_candidates = 1000;
@@ -54,6 +54,22 @@ class RouterService final : public tartan::v1::Router::Service {
                              tartan::v1::ClusterStatusResponse* response) override;
 
  private:
+  // Each RPC's work, returning absl::Status; the overrides above convert it once
+  // (ToGrpcStatus). `deadline` is the call's budget (Deadline(context)). ClusterStatus cannot
+  // fail (unreachable parts are reported in the reply) and has no Do function.
+  absl::Status DoAddDocumentsStream(grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader,
+                                    absl::Time client_deadline,
+                                    tartan::v1::AddDocumentsResponse* response);
+  absl::Status DoDeleteDocuments(const tartan::v1::DeleteDocumentsRequest& request,
+                                 absl::Time deadline,
+                                 tartan::v1::DeleteDocumentsResponse* response);
+  absl::Status DoSearch(const tartan::v1::SearchRequest& request, absl::Time deadline,
+                        tartan::v1::SearchResponse* response);
+  absl::Status DoSearchBatch(const tartan::v1::SearchBatchRequest& request, absl::Time deadline,
+                             tartan::v1::SearchBatchResponse* response);
+  absl::Status DoRerank(const tartan::v1::RerankRequest& request, absl::Time deadline,
+                        tartan::v1::RerankResponse* response);
+
   absl::Time Deadline(const grpc::ServerContext* context) const;
   // The encoder's ModelInfo, fetched once and cached.
   absl::StatusOr<tartan::v1::ModelInfo> ModelInfo(absl::Time deadline);
@@ -68,6 +84,7 @@ class RouterService final : public tartan::v1::Router::Service {
   // Fans one encoded query out and merges; fills `response`.
   absl::Status SearchEncoded(const tartan::v1::SearchRequest& request, const api::Matrix& query,
                              absl::Time deadline, tartan::v1::SearchResponse* response);
+  // One AddDocuments request (or one batch of a stream); adds to response's counts.
   absl::Status AddBatch(const tartan::v1::AddDocumentsRequest& request, absl::Time deadline,
                         tartan::v1::AddDocumentsResponse* response);
 

@@ -7,6 +7,7 @@
 #include "common/server/grpc_status.h"
 #include "common/status_macros.h"
 #include "services/router/fanout.h"
+#include "services/router/lib/downstream_error.h"
 #include "services/router/lib/shard_map.h"
 #include "services/router/router_service.h"
 
@@ -41,8 +42,9 @@ absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& requ
         break;
       }
       case tartan::v1::NewDocument::kVectors: {
-        ASSIGN_OR_RETURN(vectors[i], api::DecodeTokenVectors(doc.vectors(), info.dim(),
-                                                             api::kMaxTokensPerDocument, field + ".vectors"));
+        ASSIGN_OR_RETURN(vectors[i],
+                         api::DecodeTokenVectors(doc.vectors(), info.dim(),
+                                                 api::kMaxTokensPerDocument, field + ".vectors"));
         break;
       }
       case tartan::v1::NewDocument::CONTENT_NOT_SET:
@@ -87,26 +89,20 @@ absl::Status RouterService::AddBatch(const tartan::v1::AddDocumentsRequest& requ
         }
       });
   uint64_t added = 0;
-  std::string failures;
-  absl::StatusCode code = absl::StatusCode::kOk;
+  DownstreamFailures failures;
   for (int s = 0; s < num_shards; ++s) {
     if (calls[s]->status.ok()) {
       added += per_shard[s].documents_size();
       continue;
     }
-    const auto status = FromGrpcStatus(calls[s]->status);
-    code = status.code() == absl::StatusCode::kInvalidArgument ? status.code()
-                                                                : absl::StatusCode::kUnavailable;
-    absl::StrAppend(&failures, failures.empty() ? "" : "; ", "shard ", set->shards[s]->address,
-                    " (", per_shard[s].documents_size(), " documents): ", status.message());
+    failures.Add(absl::StrCat("shard ", set->shards[s]->address, " (",
+                              per_shard[s].documents_size(), " documents)"),
+                 FromGrpcStatus(calls[s]->status));
   }
   response->set_added(response->added() + added);
   response->set_tokens(response->tokens() + tokens);
-  if (!failures.empty()) {
-    return absl::Status(code, absl::StrCat("some documents were not stored (", added,
-                                           " were; retrying the request is safe): ", failures));
-  }
-  return absl::OkStatus();
+  return failures.ToStatus(absl::StrCat("some documents were not stored (", added,
+                                        " were; upserts replace by id, so retrying is safe)"));
 }
 
 grpc::Status RouterService::AddDocuments(grpc::ServerContext* context,
@@ -118,62 +114,66 @@ grpc::Status RouterService::AddDocuments(grpc::ServerContext* context,
 grpc::Status RouterService::AddDocumentsStream(
     grpc::ServerContext* context, grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader,
     tartan::v1::AddDocumentsResponse* response) {
+  return ToGrpcStatus(
+      DoAddDocumentsStream(reader, absl::FromChrono(context->deadline()), response));
+}
+
+absl::Status RouterService::DoAddDocumentsStream(
+    grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader, absl::Time client_deadline,
+    tartan::v1::AddDocumentsResponse* response) {
   tartan::v1::AddDocumentsRequest request;
   int batch = 0;
   while (reader->Read(&request)) {
     // Each batch gets the default budget; the stream as a whole follows the client deadline.
-    const absl::Time deadline =
-        std::min(absl::FromChrono(context->deadline()), absl::Now() + options_.default_timeout);
+    const absl::Time deadline = std::min(client_deadline, absl::Now() + options_.default_timeout);
     absl::Status status = AddBatch(request, deadline, response);
     if (!status.ok()) {
-      return ToGrpcStatus(absl::Status(
-          status.code(), absl::StrCat("batch ", batch, " (", response->added(),
-                                      " documents stored before it): ", status.message())));
+      return absl::Status(status.code(),
+                          absl::StrCat("batch ", batch, " (", response->added(),
+                                       " documents stored before it): ", status.message()));
     }
     ++batch;
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 grpc::Status RouterService::DeleteDocuments(grpc::ServerContext* context,
                                             const tartan::v1::DeleteDocumentsRequest* request,
                                             tartan::v1::DeleteDocumentsResponse* response) {
-  if (auto status = api::CheckCollection(request->collection()); !status.ok()) {
-    return ToGrpcStatus(status);
-  }
-  for (int i = 0; i < request->ids_size(); ++i) {
-    if (auto status = api::CheckDocumentId(request->ids(i), absl::StrCat("ids[", i, "]")); !status.ok()) {
-      return ToGrpcStatus(status);
-    }
+  return ToGrpcStatus(DoDeleteDocuments(*request, Deadline(context), response));
+}
+
+absl::Status RouterService::DoDeleteDocuments(const tartan::v1::DeleteDocumentsRequest& request,
+                                              absl::Time deadline,
+                                              tartan::v1::DeleteDocumentsResponse* response) {
+  RETURN_IF_ERROR(api::CheckCollection(request.collection()));
+  for (int i = 0; i < request.ids_size(); ++i) {
+    RETURN_IF_ERROR(api::CheckDocumentId(request.ids(i), absl::StrCat("ids[", i, "]")));
   }
   auto set = shards_->Current();
-  if (set->shards.empty()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "no shards are known");
+  if (set->shards.empty()) return absl::UnavailableError("no shards are known");
   tartan::v1::DeleteRequest shard_request;
-  shard_request.set_collection(request->collection());
-  *shard_request.mutable_ids() = request->ids();
+  shard_request.set_collection(request.collection());
+  *shard_request.mutable_ids() = request.ids();
   // Every shard: a document may predate a change of the shard set.
   auto calls = FanOut<tartan::v1::DeleteResponse>(
-      *set, Deadline(context),
+      *set, deadline,
       [&shard_request](tartan::v1::Indexer::Stub* stub, grpc::ClientContext* ctx,
                        tartan::v1::DeleteResponse* out, std::function<void(grpc::Status)> done) {
         stub->async()->Delete(ctx, &shard_request, out, std::move(done));
       });
   uint64_t deleted = 0;
-  std::string failures;
+  DownstreamFailures failures;
   for (size_t s = 0; s < calls.size(); ++s) {
     if (calls[s]->status.ok()) {
       deleted += calls[s]->response.deleted();
     } else {
-      absl::StrAppend(&failures, failures.empty() ? "" : "; ", set->shards[s]->address, ": ",
-                      calls[s]->status.error_message());
+      failures.Add(absl::StrCat("shard ", set->shards[s]->address),
+                   FromGrpcStatus(calls[s]->status));
     }
   }
   response->set_deleted(deleted);
-  if (!failures.empty()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        absl::StrCat("delete did not reach every shard (retrying is safe): ", failures));
-  }
-  return grpc::Status::OK;
+  return failures.ToStatus("delete did not reach every shard (retrying is safe)");
 }
 
 }  // namespace tartan::router
