@@ -39,7 +39,8 @@ def fail(message):
 
 def binary_flags(path):
     out = subprocess.run([path, "--helpfull"], capture_output=True, text=True, timeout=30)
-    flags = set(re.findall(r"^\s+--(\w+) \(", out.stdout + out.stderr, re.M))
+    # Tartan's help lists "  --name=value" (common/config.cc); absl's own "  --name (help)".
+    flags = set(re.findall(r"^\s+--(\w+)(?:=| \()", out.stdout + out.stderr, re.M))
     if "grpc_port" not in flags:
         raise RuntimeError(f"cannot read flags from {path} --helpfull")
     return flags

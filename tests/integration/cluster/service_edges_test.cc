@@ -1,0 +1,235 @@
+// What the service binaries say about themselves, as real processes: --help lists each
+// binary's own flags and exits 0; a shard started on --grpc_port=0 names itself by the port it
+// bound; Stats shows unflushed writes, the last LSN and whether a flush runs; hit metadata
+// comes back; a set centroid_score_threshold is validated and used (0 included).
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/cluster/local_cluster.h"
+
+namespace tartan::testing {
+namespace {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  return result;
+}
+
+TEST(ServiceHelpTest, EveryBinaryListsItsOwnFlagsAndExitsZero) {
+  const std::pair<const char*, std::vector<const char*>> binaries[] = {
+      {"tartan-encoder", {"--model", "--max_queue_texts", "--grpc_port", "--metrics_port"}},
+      {"tartan-indexer", {"--index_dir", "--threads", "--nbits", "--grpc_port", "--log_level"}},
+      {"tartan-router", {"--shards", "--encoder", "--default_timeout_s", "--port_file"}},
+  };
+  for (const auto& [binary, flags] : binaries) {
+    for (const char* help : {"--help", "--helpshort"}) {
+      const CommandResult result = RunCommand(BinaryPath(binary) + " " + help);
+      EXPECT_EQ(result.exit_code, 0) << binary << " " << help << "\n" << result.output;
+      EXPECT_EQ(result.output.find("No flags matched"), std::string::npos)
+          << binary << " " << help << "\n"
+          << result.output;
+      for (const char* flag : flags) {
+        EXPECT_NE(result.output.find(flag), std::string::npos)
+            << binary << " " << help << " does not list " << flag << "\n"
+            << result.output;
+      }
+      // Library flags stay in --helpfull.
+      EXPECT_EQ(result.output.find("--flagfile"), std::string::npos) << binary << " " << help;
+    }
+  }
+}
+
+// Unit vectors, [rows, dim] row-major, as TokenVectors.
+tartan::v1::TokenVectors RandomVectors(std::mt19937* rng, int rows, int dim) {
+  std::normal_distribution<float> normal;
+  std::vector<float> values(static_cast<size_t>(rows) * dim);
+  for (int r = 0; r < rows; ++r) {
+    float norm = 0;
+    for (int c = 0; c < dim; ++c) {
+      values[r * dim + c] = normal(*rng);
+      norm += values[r * dim + c] * values[r * dim + c];
+    }
+    for (int c = 0; c < dim; ++c) values[r * dim + c] /= std::sqrt(norm);
+  }
+  tartan::v1::TokenVectors out;
+  out.set_rows(rows);
+  out.set_dim(dim);
+  out.set_dtype(tartan::v1::FLOAT32);
+  out.set_data(values.data(), values.size() * sizeof(float));
+  return out;
+}
+
+class ShardEdgesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    work_dir_ = MakeTempDir("shard-edges");
+    // No --shard_name: the shard names itself; --grpc_port=0 (ServiceProcess) picks a port.
+    auto shard = ServiceProcess::Start(
+        BinaryPath("tartan-indexer"),
+        {"--index_dir=" + work_dir_ + "/shard", absl::StrCat("--dim=", kDim), "--threads=1"},
+        work_dir_, 60);
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    shard_ = std::make_unique<ServiceProcess>(std::move(*shard));
+    stub_ = tartan::v1::Indexer::NewStub(
+        grpc::CreateChannel(shard_->address(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (shard_) EXPECT_EQ(shard_->Stop().value_or(-1), 0) << shard_->ReadLog();
+  }
+
+  // Stats, retried while the shard is still recovering (UNAVAILABLE).
+  tartan::v1::ShardStats Stats() {
+    tartan::v1::ShardStats stats;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      grpc::ClientContext context;
+      SetDeadline(&context, 10);
+      grpc::Status status = stub_->Stats(&context, {}, &stats);
+      if (status.ok()) return stats;
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "Stats never answered";
+    return stats;
+  }
+
+  grpc::Status Search(const tartan::v1::ShardSearchRequest& request,
+                      tartan::v1::ShardSearchResponse* response) {
+    grpc::ClientContext context;
+    SetDeadline(&context, 20);
+    return stub_->Search(&context, request, response);
+  }
+
+  static constexpr int kDim = 32;
+  std::string work_dir_;
+  std::unique_ptr<ServiceProcess> shard_;
+  std::unique_ptr<tartan::v1::Indexer::Stub> stub_;
+};
+
+TEST_F(ShardEdgesTest, NamesBoundPortShowsUnflushedWritesAndReturnsMetadata) {
+  const tartan::v1::ShardStats empty = Stats();
+  EXPECT_EQ(empty.unflushed_documents(), 0u);
+  EXPECT_FALSE(empty.flush_running());
+
+  std::mt19937 rng(11);
+  tartan::v1::UpsertRequest upsert;
+  uint64_t tokens = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto* doc = upsert.add_documents();
+    doc->set_id("doc-" + std::to_string(i));
+    *doc->mutable_vectors() = RandomVectors(&rng, 4 + i, kDim);
+    (*doc->mutable_metadata())["n"] = std::to_string(i);
+    tokens += 4 + i;
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, 20);
+    tartan::v1::UpsertResponse response;
+    grpc::Status status = stub_->Upsert(&context, upsert, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const tartan::v1::ShardStats written = Stats();
+  EXPECT_EQ(written.documents(), 3u);
+  EXPECT_EQ(written.unflushed_documents(), 3u);
+  EXPECT_EQ(written.unflushed_tokens(), tokens);
+  EXPECT_GT(written.last_lsn(), empty.last_lsn());
+
+  // The hit names the shard by the port it bound, not the configured 0.
+  tartan::v1::ShardSearchRequest request;
+  *request.mutable_query() = upsert.documents(1).vectors();
+  request.set_k(3);
+  request.set_include_metadata(true);
+  tartan::v1::ShardSearchResponse response;
+  grpc::Status status = Search(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.hits_size(), 3);
+  EXPECT_EQ(response.hits(0).id(), "doc-1");
+  for (const auto& hit : response.hits()) {
+    EXPECT_EQ(hit.shard(), shard_->address());
+    EXPECT_EQ(hit.metadata().at("n"), hit.id().substr(4));
+  }
+
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, 60);
+    tartan::v1::FlushResponse flushed;
+    status = stub_->Flush(&context, {}, &flushed);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  const tartan::v1::ShardStats after = Stats();
+  EXPECT_EQ(after.documents(), 3u);
+  EXPECT_EQ(after.unflushed_documents(), 0u);
+  EXPECT_EQ(after.unflushed_tokens(), 0u);
+  EXPECT_GE(after.last_lsn(), written.last_lsn());
+  EXPECT_FALSE(after.flush_running());
+
+  // After the flush the hits come from a compressed segment, metadata included.
+  response.Clear();
+  status = Search(request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(response.hits_size(), 3);
+  EXPECT_EQ(response.hits(0).id(), "doc-1");
+  for (const auto& hit : response.hits()) EXPECT_EQ(hit.metadata().at("n"), hit.id().substr(4));
+}
+
+TEST_F(ShardEdgesTest, CentroidScoreThresholdIsUsedWhenSet) {
+  Stats();  // recovered
+  std::mt19937 rng(5);
+  tartan::v1::UpsertRequest upsert;
+  for (int i = 0; i < 20; ++i) {
+    auto* doc = upsert.add_documents();
+    doc->set_id("t-" + std::to_string(i));
+    *doc->mutable_vectors() = RandomVectors(&rng, 6, kDim);
+  }
+  {
+    grpc::ClientContext context;
+    SetDeadline(&context, 20);
+    tartan::v1::UpsertResponse upserted;
+    ASSERT_TRUE(stub_->Upsert(&context, upsert, &upserted).ok());
+    grpc::ClientContext flush_context;
+    SetDeadline(&flush_context, 60);
+    tartan::v1::FlushResponse flushed;
+    ASSERT_TRUE(stub_->Flush(&flush_context, {}, &flushed).ok());
+  }
+  tartan::v1::ShardSearchRequest request;
+  *request.mutable_query() = upsert.documents(7).vectors();
+  request.set_k(5);
+  // A set value is read as given: NaN is refused, which an unset field never is.
+  request.mutable_params()->set_centroid_score_threshold(std::numeric_limits<float>::quiet_NaN());
+  tartan::v1::ShardSearchResponse response;
+  EXPECT_EQ(Search(request, &response).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (float threshold : {0.0f, -1.0f, 0.35f}) {
+    request.mutable_params()->set_centroid_score_threshold(threshold);
+    response.Clear();
+    grpc::Status status = Search(request, &response);
+    ASSERT_TRUE(status.ok()) << threshold << ": " << status.error_message();
+    ASSERT_GT(response.hits_size(), 0) << threshold;
+    EXPECT_EQ(response.hits(0).id(), "t-7") << threshold;
+  }
+  request.mutable_params()->clear_centroid_score_threshold();
+  EXPECT_FALSE(request.params().has_centroid_score_threshold());
+  response.Clear();
+  ASSERT_TRUE(Search(request, &response).ok());
+  EXPECT_EQ(response.hits(0).id(), "t-7");
+}
+
+}  // namespace
+}  // namespace tartan::testing
