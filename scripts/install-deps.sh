@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libopenblas-dev libdnnl-dev libtbb-dev
-  prometheus-cpp-dev nlohmann-json3-dev libre2-dev libicu-dev libutf8proc-dev
+  prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev libicu-dev libutf8proc-dev
   libsqlite3-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf python3-numpy python3-yaml

@@ -1,5 +1,5 @@
 // Backbone throughput: tokens/s for queries and documents on ModernBERT-base and Ettin-32M
-// shapes (random weights written with WriteTestBackbone), 1 and 2 threads, fp32 and bf16,
+// shapes (random weights written with WriteSyntheticBackbone), 1 and 2 threads, fp32 and bf16,
 // plus the GEMM GFLOP/s issued through the sgemm seam as a fraction of a plain sgemm peak
 // measured in the same run.
 //
@@ -24,6 +24,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/arch/synthetic_backbone.h"
 #include "services/encoder/lib/blas/bf16_matmul.h"
 #include "services/encoder/lib/blas/gemm.h"
 
@@ -138,7 +139,7 @@ int Main() {
   measure_peaks();
 
   for (const std::string& model : models) {
-    TestBackboneShape shape;
+    SyntheticBackboneShape shape;
     shape.vocab_size = 1024;  // vocabulary size does not change compute; keeps the file small
     shape.max_position = 8192;
     shape.local_attention = 128;
@@ -152,7 +153,7 @@ int Main() {
       return 2;
     }
     const std::string dir = (tmp / model).string();
-    if (auto st = WriteTestBackbone(dir, shape, 1, false); !st.ok()) {
+    if (auto st = WriteSyntheticBackbone(dir, shape, 1, false); !st.ok()) {
       std::fprintf(stderr, "%s\n", st.ToString().c_str());
       return 1;
     }

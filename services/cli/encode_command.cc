@@ -4,13 +4,13 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
-#include <optional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "services/cli/args.h"
 #include "services/cli/commands.h"
 #include "services/encoder/lib/colbert/colbert_encoder.h"
 
@@ -21,26 +21,6 @@ using encoder::ColbertEncoder;
 using encoder::EncodedText;
 using encoder::EncodeParams;
 using encoder::EncoderOptions;
-
-const std::vector<FlagSpec>& EncodeFlags() {
-  static const std::vector<FlagSpec> kFlags = {
-      {"model", "DIR", "PyLate model folder (required)"},
-      {"queries", nullptr, "encode the inputs as queries"},
-      {"documents", nullptr, "encode the inputs as documents"},
-      {"prompt-name", "NAME", "prompt from config_sentence_transformers.json"},
-      {"pool-factor", "N", "hierarchical token pooling of documents (default 1: none)"},
-      {"pool-version", "main|1.4.0", "PyLate pooling variant (default main)"},
-      {"threads", "N", "backbone threads (default 1)"},
-      {"precision", "fp32|bf16|int8", "backbone precision (default fp32)"},
-      {"batch-lines", "N", "input lines encoded per call (default 256)"},
-      {"max-batch-tokens", "N", "tokens per backbone forward (default 8192)"},
-      {"help", nullptr, "show this help"},
-  };
-  return kFlags;
-}
-
-constexpr char kSynopsis[] =
-    "--model DIR (--queries|--documents) [flags] < inputs.jsonl > vectors.jsonl";
 
 // Same text as printf("%.9g") (9 significant digits round-trip float32), without printf's
 // locale and parsing overhead.
@@ -88,64 +68,44 @@ absl::StatusOr<std::string> ParseInputLine(const std::string& line, long long li
   }
 }
 
-}  // namespace
+struct EncodeOptions {
+  std::string model;
+  bool queries = false;
+  bool documents = false;
+  std::string prompt_name;  // empty: none
+  int pool_factor = 1;
+  std::string pool_version = "main";
+  int threads = 1;
+  std::string precision = "fp32";
+  int batch_lines = 256;
+  int max_batch_tokens = 8192;
+};
 
-int RunEncode(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, EncodeFlags());
-  if (!args.ok()) {
-    std::fprintf(stderr, "tartanctl encode: %s\n\n%s", std::string(args.status().message()).c_str(),
-                 Usage("encode", kSynopsis, EncodeFlags()).c_str());
-    return 2;
-  }
-  if (args->Has("help")) {
-    std::fputs(Usage("encode", kSynopsis, EncodeFlags()).c_str(), stdout);
-    return 0;
-  }
-  auto fail = [](const absl::Status& status) {
-    std::fprintf(stderr, "tartanctl encode: %s\n", std::string(status.message()).c_str());
-    return 1;
-  };
-  const std::optional<std::string> model = args->Get("model");
-  if (!model) return fail(absl::InvalidArgumentError("--model DIR is required"));
-  if (args->Has("queries") == args->Has("documents")) {
-    return fail(absl::InvalidArgumentError("give exactly one of --queries or --documents"));
-  }
+int RunEncode(const EncodeOptions& o) {
+  auto fail = [](const absl::Status& status) { return Fail("encode", status); };
   EncodeParams params;
-  params.is_query = args->Has("queries");
-  params.prompt_name = args->Get("prompt-name");
-  auto pool_factor = args->GetInt("pool-factor", 1, 1, 1 << 20);
-  auto threads = args->GetInt("threads", 1, 1, 1024);
-  auto batch_lines = args->GetInt("batch-lines", 256, 1, 1 << 20);
-  auto max_batch_tokens = args->GetInt("max-batch-tokens", 8192, 1, 1 << 30);
-  for (const auto* v : {&pool_factor, &threads, &batch_lines, &max_batch_tokens}) {
-    if (!v->ok()) return fail(v->status());
-  }
-  params.pool_factor = static_cast<int>(*pool_factor);
-  const std::string pool_version = args->GetOr("pool-version", "main");
-  if (pool_version == "main") {
-    params.pooling_version = encoder::PoolingVersion::kMain;
-  } else if (pool_version == "1.4.0" || pool_version == "v1.4.0") {
-    params.pooling_version = encoder::PoolingVersion::kV140;
-  } else {
-    return fail(absl::InvalidArgumentError("--pool-version must be main or 1.4.0"));
-  }
+  params.is_query = o.queries;
+  if (!o.prompt_name.empty()) params.prompt_name = o.prompt_name;
+  params.pool_factor = o.pool_factor;
+  params.pooling_version =
+      o.pool_version == "main" ? encoder::PoolingVersion::kMain : encoder::PoolingVersion::kV140;
   if (params.is_query && params.pool_factor > 1) {
     return fail(absl::InvalidArgumentError("--pool-factor applies to --documents only"));
   }
 
   EncoderOptions options;
-  options.num_threads = static_cast<int>(*threads);
-  options.max_batch_tokens = static_cast<int>(*max_batch_tokens);
-  auto precision = encoder::ParsePrecision(args->GetOr("precision", "fp32"));
+  options.num_threads = o.threads;
+  options.max_batch_tokens = o.max_batch_tokens;
+  auto precision = encoder::ParsePrecision(o.precision);
   if (!precision.ok()) return fail(precision.status());
   options.precision = *precision;
 
-  auto loaded = ColbertEncoder::Load(*model, options);
+  auto loaded = ColbertEncoder::Load(o.model, options);
   if (!loaded.ok()) return fail(loaded.status());
   const ColbertEncoder& enc = **loaded;
   if (params.prompt_name && !enc.info().prompts.contains(*params.prompt_name)) {
     return fail(absl::InvalidArgumentError(
-        absl::StrCat("--prompt-name \"", *params.prompt_name, "\" is not a prompt of ", *model)));
+        absl::StrCat("--prompt-name \"", *params.prompt_name, "\" is not a prompt of ", o.model)));
   }
 
   std::ios::sync_with_stdio(false);
@@ -157,9 +117,8 @@ int RunEncode(int argc, char** argv) {
     if (texts.empty()) return absl::OkStatus();
     auto results = enc.Encode(texts, params);
     if (!results.ok()) {
-      return absl::Status(results.status().code(),
-                          absl::StrCat("lines ending at ", line_number, ": ",
-                                       results.status().message()));
+      return absl::Status(results.status().code(), absl::StrCat("lines ending at ", line_number,
+                                                                ": ", results.status().message()));
     }
     for (const EncodedText& r : *results) {
       WriteResult(r, &out);
@@ -179,12 +138,61 @@ int RunEncode(int argc, char** argv) {
       return fail(text.status());
     }
     texts.push_back(std::move(*text));
-    if (static_cast<long long>(texts.size()) >= *batch_lines) {
+    if (static_cast<long long>(texts.size()) >= o.batch_lines) {
       if (absl::Status s = flush(); !s.ok()) return fail(s);
     }
   }
   if (absl::Status s = flush(); !s.ok()) return fail(s);
   return 0;
+}
+
+}  // namespace
+
+Command AddEncodeCommand(CLI::App& tartanctl) {
+  auto o = std::make_shared<EncodeOptions>();
+  CLI::App* cmd = tartanctl.add_subcommand(
+      "encode", "encode JSON lines {\"text\": ...} from stdin into ColBERT token vectors");
+  cmd->footer(
+      "Reads JSON lines {\"text\": ...} on stdin and writes one JSON line {\"ids\": [model input "
+      "ids], \"embeddings\": [[float, ...], ...]} per input on stdout, in input order "
+      "(PyLate-exact at fp32).");
+  cmd->add_option("--model", o->model, "PyLate model folder")->required()->type_name("DIR");
+  CLI::Option_group* kind = cmd->add_option_group("input kind", "exactly one of:");
+  kind->add_flag("--queries", o->queries, "encode the inputs as queries");
+  kind->add_flag("--documents", o->documents, "encode the inputs as documents");
+  kind->require_option(1);
+  cmd->add_option("--prompt-name", o->prompt_name, "prompt from config_sentence_transformers.json")
+      ->type_name("NAME");
+  cmd->add_option("--pool-factor", o->pool_factor,
+                  "hierarchical token pooling of documents (1: none)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 20).description(""))
+      ->capture_default_str();
+  cmd->add_option("--pool-version", o->pool_version, "PyLate pooling variant")
+      ->check(CLI::IsMember({"main", "1.4.0", "v1.4.0"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "backbone threads")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--precision", o->precision, "backbone precision (fp32 is PyLate-exact)")
+      ->type_name("fp32|bf16")
+      ->check(CLI::Validator(
+          [](std::string& value) {
+            auto precision = encoder::ParsePrecision(value);
+            return precision.ok() ? std::string() : std::string(precision.status().message());
+          },
+          ""))
+      ->capture_default_str();
+  cmd->add_option("--batch-lines", o->batch_lines, "input lines encoded per call")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 20).description(""))
+      ->capture_default_str();
+  cmd->add_option("--max-batch-tokens", o->max_batch_tokens, "tokens per backbone forward")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 30).description(""))
+      ->capture_default_str();
+  return {cmd, [o] { return RunEncode(*o); }};
 }
 
 }  // namespace tartan::cli

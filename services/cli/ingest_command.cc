@@ -8,9 +8,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <xxhash.h>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "services/cli/beir.h"
@@ -22,21 +24,17 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-const std::vector<FlagSpec>& IngestFlags() {
-  static const std::vector<FlagSpec> kFlags = {
-      {"input", "PATH", "JSON lines file, or a BEIR folder with corpus.jsonl (required)"},
-      kRouterFlag,
-      {"batch-size", "N", "documents per AddDocuments call (default 32)"},
-      {"limit", "N", "stop after N records (default: all)"},
-      {"pool-factor", "N", "token pooling factor for documents (default 1: none)"},
-      {"prompt-name", "NAME", "encoder prompt for documents"},
-      {"checkpoint", "FILE", "progress file (default ~/.cache/tartan/ingest-<hash>.json)"},
-      {"restart", nullptr, "ignore an existing checkpoint and start from the first record"},
-      {"timeout", "SECONDS", "per-batch deadline (default 120)"},
-      {"help", nullptr, "show this help"},
-  };
-  return kFlags;
-}
+struct IngestOptions {
+  std::string input;
+  std::string router;
+  int batch_size = 32;
+  long long limit = -1;  // -1: all
+  int pool_factor = 1;
+  std::string prompt_name;  // empty: none
+  std::string checkpoint;   // empty: DefaultCheckpoint(input, router)
+  bool restart = false;
+  int timeout = 120;  // seconds
+};
 
 std::string DefaultCheckpoint(const std::string& input, const std::string& router) {
   const char* home = std::getenv("HOME");
@@ -69,63 +67,41 @@ bool WriteCheckpoint(const std::string& path, const std::string& input, size_t a
   return std::rename(tmp.c_str(), path.c_str()) == 0;  // atomic: never a torn checkpoint
 }
 
-void Progress(size_t done, size_t total, size_t session_docs, double seconds, bool tty, bool final) {
+void Progress(size_t done, size_t total, size_t session_docs, double seconds, bool tty,
+              bool final) {
   const double rate = seconds > 0 ? session_docs / seconds : 0;
   const double eta = rate > 0 ? (total - done) / rate : 0;
   const int width = 30;
   const int filled = total ? static_cast<int>(width * static_cast<double>(done) / total) : width;
   std::string bar(filled, '=');
   bar.resize(width, ' ');
-  std::fprintf(stderr, "%s[%s] %zu/%zu docs  %.1f docs/s  ETA %.0fs%s", tty ? "\r" : "", bar.c_str(),
-               done, total, rate, eta, tty && !final ? "" : "\n");
+  std::fprintf(stderr, "%s[%s] %zu/%zu docs  %.1f docs/s  ETA %.0fs%s", tty ? "\r" : "",
+               bar.c_str(), done, total, rate, eta, tty && !final ? "" : "\n");
   std::fflush(stderr);
 }
 
-}  // namespace
-
-int RunIngest(int argc, char** argv) {
-  auto args = Args::Parse(argc, argv, IngestFlags());
-  if (!args.ok()) {
-    std::fprintf(stderr, "%s\n%s", std::string(args.status().message()).c_str(),
-                 Usage("ingest", "--input PATH [flags]", IngestFlags()).c_str());
-    return 2;
-  }
-  if (args->Has("help") || !args->Has("input")) {
-    std::fprintf(args->Has("help") ? stdout : stderr, "%s",
-                 Usage("ingest", "--input PATH [flags]", IngestFlags()).c_str());
-    return args->Has("help") ? 0 : 2;
-  }
-  const std::string input = *args->Get("input");
-  auto batch_size = args->GetInt("batch-size", 32, 1, 1000);
-  auto limit = args->GetInt("limit", -1, -1, 1LL << 40);
-  auto pool_factor = args->GetInt("pool-factor", 1, 1, 64);
-  auto timeout = args->GetInt("timeout", 120, 1, 86400);
-  for (const auto* s : {&batch_size, &limit, &pool_factor, &timeout}) {
-    if (!s->ok()) {
-      std::fprintf(stderr, "ingest: %s\n", std::string(s->status().message()).c_str());
-      return 2;
-    }
-  }
+int RunIngest(const IngestOptions& o) {
+  const std::string& input = o.input;
   auto files = CorpusFiles(input);
   if (!files.ok()) {
-    std::fprintf(stderr, "ingest: %s\n", std::string(files.status().message()).c_str());
-    return 1;
+    return Fail("ingest", files.status());
   }
   auto count = CountRecords(*files);
   if (!count.ok()) {
-    std::fprintf(stderr, "ingest: %s\n", std::string(count.status().message()).c_str());
-    return 1;
+    return Fail("ingest", count.status());
   }
   size_t total = *count;
-  if (*limit >= 0) total = std::min<size_t>(total, static_cast<size_t>(*limit));
+  if (o.limit >= 0) total = std::min<size_t>(total, static_cast<size_t>(o.limit));
 
-  const std::string router = RouterAddress(*args);
-  const std::string checkpoint = args->GetOr("checkpoint", DefaultCheckpoint(input, router));
-  size_t skip = args->Has("restart") ? 0 : ReadCheckpoint(checkpoint);
+  const std::string checkpoint =
+      !o.checkpoint.empty() ? o.checkpoint : DefaultCheckpoint(input, o.router);
+  size_t skip = o.restart ? 0 : ReadCheckpoint(checkpoint);
   if (skip > total) skip = total;
-  if (skip > 0) std::fprintf(stderr, "ingest: resuming after %zu acknowledged records (%s)\n", skip, checkpoint.c_str());
+  if (skip > 0)
+    std::fprintf(stderr, "ingest: resuming after %zu acknowledged records (%s)\n", skip,
+                 checkpoint.c_str());
 
-  auto stub = MakeRouterStub(router);
+  auto stub = MakeRouterStub(o.router);
   const bool tty = isatty(STDERR_FILENO);
   const auto start = Clock::now();
   auto last_report = start;
@@ -135,10 +111,10 @@ int RunIngest(int argc, char** argv) {
   tartan::v1::AddDocumentsRequest request;
   auto flush = [&]() -> bool {
     if (request.documents_size() == 0) return true;
-    if (auto prompt = args->Get("prompt-name")) request.set_prompt_name(*prompt);
-    request.set_pool_factor(static_cast<uint32_t>(*pool_factor));
+    if (!o.prompt_name.empty()) request.set_prompt_name(o.prompt_name);
+    request.set_pool_factor(static_cast<uint32_t>(o.pool_factor));
     grpc::ClientContext context;
-    SetTimeout(&context, static_cast<double>(*timeout));
+    SetTimeout(&context, static_cast<double>(o.timeout));
     tartan::v1::AddDocumentsResponse response;
     grpc::Status status = stub->AddDocuments(&context, request, &response);
     if (!status.ok()) {
@@ -152,7 +128,8 @@ int RunIngest(int argc, char** argv) {
     WriteCheckpoint(checkpoint, input, acknowledged);
     const auto now = Clock::now();
     if (tty || now - last_report > std::chrono::seconds(5)) {
-      Progress(acknowledged, total, session_docs, std::chrono::duration<double>(now - start).count(), tty, false);
+      Progress(acknowledged, total, session_docs,
+               std::chrono::duration<double>(now - start).count(), tty, false);
       last_report = now;
     }
     return true;
@@ -164,24 +141,62 @@ int RunIngest(int argc, char** argv) {
     doc->set_id(record.id);
     doc->set_text(record.text);
     doc->mutable_metadata()->insert(record.metadata.begin(), record.metadata.end());
-    if (request.documents_size() >= *batch_size) return flush();
+    if (request.documents_size() >= o.batch_size) return flush();
     return true;
   });
   if (status.ok() && error.empty()) flush();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   Progress(acknowledged, total, session_docs, seconds, tty, true);
   if (!status.ok() || !error.empty()) {
-    std::fprintf(stderr, "ingest: stopped after %zu acknowledged records: %s\n"
+    std::fprintf(stderr,
+                 "ingest: stopped after %zu acknowledged records: %s\n"
                  "ingest: run the same command again to resume\n",
-                 acknowledged, !error.empty() ? error.c_str() : std::string(status.message()).c_str());
+                 acknowledged,
+                 !error.empty() ? error.c_str() : std::string(status.message()).c_str());
     return 1;
   }
-  std::printf("ingested %zu documents (%llu token vectors) in %.1f s: %.1f docs/s%s\n", session_docs,
-              static_cast<unsigned long long>(tokens), seconds, seconds > 0 ? session_docs / seconds : 0.0,
+  std::printf("ingested %zu documents (%llu token vectors) in %.1f s: %.1f docs/s%s\n",
+              session_docs, static_cast<unsigned long long>(tokens), seconds,
+              seconds > 0 ? session_docs / seconds : 0.0,
               skip ? absl::StrCat(" (", skip, " skipped: already acknowledged)").c_str() : "");
   std::error_code ec;
   fs::remove(checkpoint, ec);  // complete: a later run starts afresh
   return 0;
+}
+
+}  // namespace
+
+Command AddIngestCommand(CLI::App& tartanctl) {
+  auto o = std::make_shared<IngestOptions>();
+  CLI::App* cmd = tartanctl.add_subcommand(
+      "ingest", "stream JSON lines or a BEIR corpus into the cluster (resumable)");
+  cmd->add_option("--input", o->input, "JSON lines file, or a BEIR folder with corpus.jsonl")
+      ->required()
+      ->type_name("PATH");
+  AddRouterOption(cmd, &o->router);
+  cmd->add_option("--batch-size", o->batch_size, "documents per AddDocuments call")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--limit", o->limit, "stop after N records (default: all)")
+      ->type_name("N")
+      ->check(CLI::Range(0LL, 1LL << 40));
+  cmd->add_option("--pool-factor", o->pool_factor, "token pooling factor for documents (1: none)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--prompt-name", o->prompt_name, "encoder prompt for documents")
+      ->type_name("NAME");
+  cmd->add_option("--checkpoint", o->checkpoint,
+                  "progress file (default ~/.cache/tartan/ingest-<hash>.json)")
+      ->type_name("FILE");
+  cmd->add_flag("--restart", o->restart,
+                "ignore an existing checkpoint and start from the first record");
+  cmd->add_option("--timeout", o->timeout, "per-batch deadline")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  return {cmd, [o] { return RunIngest(*o); }};
 }
 
 }  // namespace tartan::cli

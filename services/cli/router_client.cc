@@ -1,16 +1,18 @@
 #include "services/cli/router_client.h"
 
 #include <chrono>
-#include <cstdlib>
 
+#include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 
 namespace tartan::cli {
 
-std::string RouterAddress(const Args& args) {
-  if (auto address = args.Get("router")) return *address;
-  if (const char* env = std::getenv("TARTAN_ROUTER"); env != nullptr && *env) return env;
-  return "127.0.0.1:50050";
+void AddRouterOption(CLI::App* command, std::string* address) {
+  *address = "127.0.0.1:50050";
+  command->add_option("--router", *address, "router address")
+      ->type_name("HOST:PORT")
+      ->envname("TARTAN_ROUTER")
+      ->capture_default_str();
 }
 
 std::unique_ptr<tartan::v1::Router::Stub> MakeRouterStub(const std::string& address) {
@@ -22,13 +24,26 @@ std::unique_ptr<tartan::v1::Router::Stub> MakeRouterStub(const std::string& addr
 }
 
 std::string Describe(const grpc::Status& status) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-                                 "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-                                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
   const int code = status.error_code();
-  return absl::StrCat(code >= 0 && code <= 16 ? kNames[code] : "CODE", ": ", status.error_message());
+  return absl::StrCat(code >= 0 && code <= 16 ? kNames[code] : "CODE", ": ",
+                      status.error_message());
 }
 
 void SetTimeout(grpc::ClientContext* context, double seconds) {

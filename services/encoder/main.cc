@@ -9,7 +9,7 @@
 #include "services/encoder/encoder_service.h"
 
 ABSL_FLAG(std::string, model, "", "PyLate model folder (config.json, model.safetensors, tokenizer.json, 1_Dense/...)");
-ABSL_FLAG(std::string, precision, "fp32", "fp32 (exact), bf16 or int8");
+ABSL_FLAG(std::string, precision, "fp32", "fp32 (exact) or bf16");
 ABSL_FLAG(int, threads, 2, "Threads per model forward");
 ABSL_FLAG(int, workers, 1, "Batches encoded concurrently");
 ABSL_FLAG(int, max_batch_tokens, 8192, "Estimated tokens merged into one batch");

@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/encoder/lib/colbert/colbert_encoder.h"
-#include "services/encoder/lib/colbert/test_model.h"
+#include "services/encoder/lib/colbert/synthetic_checkpoint.h"
 #include "services/encoder/lib/safetensors.h"
 
 namespace tartan::encoder {
@@ -137,7 +137,7 @@ TEST_F(ColbertEncoderTest, QueryExpansionPadsWithMaskToQueryLength) {
 TEST_F(ColbertEncoderTest, PrecisionNames) {
   EXPECT_EQ(*ParsePrecision("fp32"), Precision::kFloat32);
   EXPECT_EQ(*ParsePrecision("BF16"), Precision::kBFloat16);
-  EXPECT_EQ(*ParsePrecision("int8"), Precision::kInt8);
+  EXPECT_FALSE(ParsePrecision("int8").ok());  // not implemented, so not accepted
   EXPECT_FALSE(ParsePrecision("fp8").ok());
 }
 
@@ -150,12 +150,12 @@ TEST_F(ColbertEncoderTest, MakeTestModelRoundTrip) {
   for (const Arch& a : {Arch{"modernbert", "modernbert-tokenizer", 50368},
                         Arch{"bert", "answerai-colbert-small-v1", 1}}) {
     SCOPED_TRACE(a.arch);
-    auto spec = TestModelPreset(a.arch, "tiny");
+    auto spec = SyntheticCheckpointPreset(a.arch, "tiny");
     ASSERT_TRUE(spec.ok()) << spec.status();
     spec->vocab_from = shared_ + "/data/" + a.vocab;
     spec->seed = 7;
     const std::string dir = scratch_.Sub(std::string("tiny-") + a.arch);
-    ASSERT_TRUE(WriteTestModel(dir, *spec).ok());
+    ASSERT_TRUE(WriteSyntheticCheckpoint(dir, *spec).ok());
     for (const char* file : {"config.json", "model.safetensors", "tokenizer.json",
                              "modules.json", "config_sentence_transformers.json",
                              "sentence_bert_config.json", "1_Dense/config.json",
@@ -178,7 +178,7 @@ TEST_F(ColbertEncoderTest, MakeTestModelRoundTrip) {
     EXPECT_LT((*d)[1].num_tokens, static_cast<int>((*d)[1].ids.size()));  // pooled
     // Same seed, same weights: a second write gives byte-identical Dense weights.
     const std::string again = dir + "-again";
-    ASSERT_TRUE(WriteTestModel(again, *spec).ok());
+    ASSERT_TRUE(WriteSyntheticCheckpoint(again, *spec).ok());
     EXPECT_EQ(ReadFile(dir + "/1_Dense/model.safetensors"),
               ReadFile(again + "/1_Dense/model.safetensors"));
   }
@@ -201,14 +201,14 @@ float Cosine(const float* a, const float* b, int dim) {
 }
 
 TEST_F(ColbertEncoderTest, LexicalModelMatchesTermsOnly) {
-  auto spec = TestModelPreset("modernbert", "lexical");
+  auto spec = SyntheticCheckpointPreset("modernbert", "lexical");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_TRUE(spec->lexical);
   EXPECT_EQ(spec->document_length, 300);
   EXPECT_EQ(spec->dim, 128);
   spec->vocab_from = shared_ + "/data/modernbert-tokenizer";
   const std::string dir = scratch_.Sub("lexical");
-  ASSERT_TRUE(WriteTestModel(dir, *spec).ok());
+  ASSERT_TRUE(WriteSyntheticCheckpoint(dir, *spec).ok());
   auto enc = MustLoad(dir);
   ASSERT_NE(enc, nullptr);
   auto q = enc->Encode({"tell me about river music"}, true, std::nullopt, 1);

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/arch/synthetic_backbone.h"
 #include "services/encoder/lib/model_config.h"
 #include "services/encoder/lib/safetensors.h"
 
@@ -54,9 +55,9 @@ class BackboneTest : public ::testing::Test {
 // With zeroed output projections every layer is a no-op on the residual stream, so the hidden
 // state is final_norm(emb_norm(E[id])) for ModernBERT: check it against a direct computation.
 TEST_F(BackboneTest, LexicalModernBertIsNormalisedEmbedding) {
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.vocab_size = 50;
-  ASSERT_TRUE(WriteTestBackbone(Dir("m"), shape, 1, /*lexical=*/true).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("m"), shape, 1, /*lexical=*/true).ok());
   auto bb = LoadBackbone(Dir("m"), {});
   ASSERT_TRUE(bb.ok()) << bb.status();
   auto st = SafetensorsFile::Open(Dir("m") + "/model.safetensors");
@@ -85,11 +86,11 @@ TEST_F(BackboneTest, LexicalModernBertIsNormalisedEmbedding) {
 }
 
 TEST_F(BackboneTest, LexicalBertDependsOnlyOnTheToken) {
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.arch = "bert";
   shape.vocab_size = 40;
   shape.layers = 2;
-  ASSERT_TRUE(WriteTestBackbone(Dir("b"), shape, 2, /*lexical=*/true).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("b"), shape, 2, /*lexical=*/true).ok());
   auto bb = LoadBackbone(Dir("b"), {});
   ASSERT_TRUE(bb.ok()) << bb.status();
   EXPECT_EQ((*bb)->max_position_embeddings(), 512);
@@ -111,11 +112,11 @@ TEST_F(BackboneTest, LexicalBertDependsOnlyOnTheToken) {
 // attention across sequences, and threading must not change results.
 TEST_F(BackboneTest, PackedEqualsSingleAndThreadsAgree) {
   for (const char* arch : {"modernbert", "bert"}) {
-    TestBackboneShape shape;
+    SyntheticBackboneShape shape;
     shape.arch = arch;
     shape.vocab_size = 100;
     shape.layers = 3;
-    ASSERT_TRUE(WriteTestBackbone(Dir(arch), shape, 3, false).ok());
+    ASSERT_TRUE(WriteSyntheticBackbone(Dir(arch), shape, 3, false).ok());
     auto one = LoadBackbone(Dir(arch), {.num_threads = 1});
     auto two = LoadBackbone(Dir(arch), {.num_threads = 2});
     ASSERT_TRUE(one.ok() && two.ok()) << one.status() << two.status();
@@ -145,9 +146,9 @@ TEST_F(BackboneTest, PackedEqualsSingleAndThreadsAgree) {
 // A sequence whose keys are all masked reproduces the reference's float32-min mask: uniform
 // attention over all keys, finite outputs, independent of the other sequences in the batch.
 TEST_F(BackboneTest, FullyMaskedSequenceIsFiniteAndIsolated) {
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.vocab_size = 30;
-  ASSERT_TRUE(WriteTestBackbone(Dir("m"), shape, 5, false).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("m"), shape, 5, false).ok());
   auto bb = LoadBackbone(Dir("m"), {});
   ASSERT_TRUE(bb.ok());
   PackedBatch masked{{1, 2, 3, 4}, {0, 4}, {0, 0, 0, 0}};
@@ -171,11 +172,11 @@ TEST_F(BackboneTest, FullyMaskedSequenceIsFiniteAndIsolated) {
 }
 
 TEST_F(BackboneTest, PrefixedBertCheckpointLoads) {
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.arch = "bert";
   shape.vocab_size = 60;
   shape.layers = 2;
-  ASSERT_TRUE(WriteTestBackbone(Dir("plain"), shape, 6, false).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("plain"), shape, 6, false).ok());
   // Rewrite the same weights with the Stanford "bert." prefix, plus an I64 buffer and an extra
   // head tensor (HF_ColBERT's linear.weight) that the backbone must ignore.
   auto st = SafetensorsFile::Open(Dir("plain") + "/model.safetensors");
@@ -197,9 +198,9 @@ TEST_F(BackboneTest, PrefixedBertCheckpointLoads) {
 }
 
 TEST_F(BackboneTest, ShardedCheckpointLoads) {
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.vocab_size = 60;
-  ASSERT_TRUE(WriteTestBackbone(Dir("single"), shape, 8, false).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("single"), shape, 8, false).ok());
   auto st = SafetensorsFile::Open(Dir("single") + "/model.safetensors");
   ASSERT_TRUE(st.ok());
   std::vector<NamedTensor> first, second;
@@ -231,9 +232,9 @@ TEST_F(BackboneTest, LoaderErrorsAreClear) {
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("config.json"), std::string::npos) << none.status();
 
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.vocab_size = 30;
-  ASSERT_TRUE(WriteTestBackbone(Dir("m"), shape, 1, false).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("m"), shape, 1, false).ok());
   const std::string weights = Dir("m") + "/model.safetensors";
 
   // Config disagrees with the tensors: the error names the tensor, the file and both shapes.
@@ -297,10 +298,10 @@ TEST_F(BackboneTest, LoaderErrorsAreClear) {
 }
 
 TEST_F(BackboneTest, MalformedBatchesAreRejected) {
-  TestBackboneShape shape;
+  SyntheticBackboneShape shape;
   shape.vocab_size = 30;
   shape.max_position = 64;
-  ASSERT_TRUE(WriteTestBackbone(Dir("m"), shape, 1, false).ok());
+  ASSERT_TRUE(WriteSyntheticBackbone(Dir("m"), shape, 1, false).ok());
   auto bb = LoadBackbone(Dir("m"), {});
   ASSERT_TRUE(bb.ok());
   EXPECT_FALSE((*bb)->Forward({{1, 30}, {0, 2}, {1, 1}}).ok());      // id out of vocabulary
@@ -319,7 +320,7 @@ TEST_F(BackboneTest, MalformedBatchesAreRejected) {
 // rounding) against float32 on a model of realistic width.
 TEST_F(BackboneTest, BFloat16MatchesFloat32OnWideModel) {
   for (const char* arch : {"modernbert", "bert"}) {
-    TestBackboneShape shape;
+    SyntheticBackboneShape shape;
     shape.arch = arch;
     shape.vocab_size = 500;
     shape.hidden = 384;
@@ -327,7 +328,7 @@ TEST_F(BackboneTest, BFloat16MatchesFloat32OnWideModel) {
     shape.intermediate = 576;
     shape.layers = 4;
     shape.local_attention = 32;
-    ASSERT_TRUE(WriteTestBackbone(Dir(arch), shape, 11, false).ok());
+    ASSERT_TRUE(WriteSyntheticBackbone(Dir(arch), shape, 11, false).ok());
     BackboneOptions opts;
     opts.precision = Precision::kBFloat16;
     opts.emulate_bf16_if_unsupported = true;

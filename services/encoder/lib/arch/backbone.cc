@@ -30,8 +30,6 @@ absl::StatusOr<MatmulBackend> ResolveBackend(const BackboneOptions& options) {
   switch (options.precision) {
     case Precision::kFloat32:
       return MatmulBackend::kFloat32;
-    case Precision::kInt8:
-      return absl::UnimplementedError("backbone precision int8 is not implemented");
     case Precision::kBFloat16: {
       if (CpuHasNativeBf16()) return MatmulBackend::kBf16OneDnn;
       const char* why = "this CPU lacks AVX512-BF16/AMX";

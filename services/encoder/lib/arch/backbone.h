@@ -55,22 +55,4 @@ absl::StatusOr<std::unique_ptr<Backbone>> LoadBackbone(const std::string& model_
 // Architectures LoadBackbone knows ("modernbert", "bert").
 std::vector<std::string> RegisteredArchitectures();
 
-// Test checkpoints: writes config.json + model.safetensors of a random-weight backbone.
-struct TestBackboneShape {
-  std::string arch = "modernbert";  // or "bert"
-  int vocab_size = 1000;
-  int hidden = 64;
-  int layers = 4;
-  int heads = 4;
-  int intermediate = 96;
-  int local_attention = 8;  // modernbert only
-  int global_every = 3;     // modernbert only
-  int max_position = 8192;  // bert: 8192 (the untouched default) is written as 512
-  int type_vocab_size = 2;  // bert only
-};
-// lexical: zero the attention-output and MLP-output projections (and, for BERT, the position
-// and token-type embeddings) so each token's hidden state is its own normalised embedding.
-absl::Status WriteTestBackbone(const std::string& dir, const TestBackboneShape& shape,
-                               uint64_t seed, bool lexical);
-
 }  // namespace tartan::encoder

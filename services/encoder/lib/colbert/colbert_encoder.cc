@@ -77,9 +77,8 @@ absl::StatusOr<Precision> ParsePrecision(std::string_view name) {
   const std::string lower = absl::AsciiStrToLower(std::string(name));
   if (lower == "fp32" || lower == "float32" || lower == "f32") return Precision::kFloat32;
   if (lower == "bf16" || lower == "bfloat16") return Precision::kBFloat16;
-  if (lower == "int8") return Precision::kInt8;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown precision \"", lower, "\" (expected fp32, bf16 or int8)"));
+      absl::StrCat("unknown precision \"", lower, "\" (expected fp32 or bf16)"));
 }
 
 std::string_view PrecisionName(Precision precision) {
@@ -88,8 +87,6 @@ std::string_view PrecisionName(Precision precision) {
       return "fp32";
     case Precision::kBFloat16:
       return "bf16";
-    case Precision::kInt8:
-      return "int8";
   }
   return "?";
 }

@@ -34,7 +34,7 @@ struct EncoderOptions {
   int max_batch_size = 64;  // texts per backbone forward
 };
 
-// "fp32" / "bf16" / "int8" (also "float32", "bfloat16").
+// "fp32" / "bf16" (also "float32", "f32", "bfloat16"), any case.
 absl::StatusOr<Precision> ParsePrecision(std::string_view name);
 std::string_view PrecisionName(Precision precision);
 

@@ -1,7 +1,8 @@
-// Random-weight ColBERT checkpoints in exact PyLate folder layout, for tests, benchmarks and
-// the demo cluster (`tartanctl make-test-model`).
+// Synthetic (random-weight) ColBERT checkpoints in exact PyLate folder layout: what
+// `tartanctl make-test-model` writes for the demo cluster and the Helm chart's test-model
+// initContainer, and what the encoder tests and benchmarks load.
 //
-// Written files: config.json + model.safetensors (WriteTestBackbone), tokenizer.json /
+// Written files: config.json + model.safetensors (WriteSyntheticBackbone), tokenizer.json /
 // tokenizer_config.json / special_tokens_map.json (+ vocab.txt) copied from a real tokenizer
 // with the prefix tokens PyLate adds (ModernBERT: "[Q] " = 50368, "[D] " = 50369), modules.json,
 // config_sentence_transformers.json, sentence_bert_config.json, 1_Dense/{config.json,
@@ -14,13 +15,13 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/arch/synthetic_backbone.h"
 
 namespace tartan::encoder {
 
-struct TestModelSpec {
-  TestBackboneShape shape;  // vocab_size is taken from the tokenizer
-  int dim = 32;             // Dense out_features
+struct SyntheticCheckpointSpec {
+  SyntheticBackboneShape shape;  // vocab_size is taken from the tokenizer
+  int dim = 32;                  // Dense out_features
   int query_length = 32;
   int document_length = 180;
   std::string query_prefix;     // default: "[Q] " (modernbert) / "[unused0]" (bert)
@@ -36,8 +37,10 @@ struct TestModelSpec {
 
 // Named shapes: "tiny", "modernbert-base", "ettin-32m", "ettin-17m" (modernbert), "bert-small",
 // "tiny" (bert). Sets shape, dim and lengths; `arch` is "modernbert" or "bert".
-absl::StatusOr<TestModelSpec> TestModelPreset(std::string_view arch, std::string_view shape);
+absl::StatusOr<SyntheticCheckpointSpec> SyntheticCheckpointPreset(std::string_view arch,
+                                                                  std::string_view shape);
 
-absl::Status WriteTestModel(const std::string& out_dir, const TestModelSpec& spec);
+absl::Status WriteSyntheticCheckpoint(const std::string& out_dir,
+                                      const SyntheticCheckpointSpec& spec);
 
 }  // namespace tartan::encoder

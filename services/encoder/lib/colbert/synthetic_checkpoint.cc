@@ -1,4 +1,4 @@
-#include "services/encoder/lib/colbert/test_model.h"
+#include "services/encoder/lib/colbert/synthetic_checkpoint.h"
 
 #include <algorithm>
 #include <cmath>
@@ -193,7 +193,7 @@ absl::Status WriteTokenizerFiles(const std::string& from, const std::string& out
 }
 
 absl::Status WriteSentenceTransformersFiles(const std::string& out_dir,
-                                            const TestModelSpec& spec) {
+                                            const SyntheticCheckpointSpec& spec) {
   OrderedJson modules = OrderedJson::array();
   OrderedJson transformer;
   transformer["idx"] = 0;
@@ -210,9 +210,8 @@ absl::Status WriteSentenceTransformersFiles(const std::string& out_dir,
   RETURN_IF_ERROR(WriteJson(JoinPath(out_dir, "modules.json"), modules));
 
   OrderedJson st;
-  st["__version__"] = {{"sentence_transformers", "4.0.2"},
-                       {"transformers", "4.48.2"},
-                       {"pytorch", "2.6.0"}};
+  st["__version__"] = {
+      {"sentence_transformers", "4.0.2"}, {"transformers", "4.48.2"}, {"pytorch", "2.6.0"}};
   st["prompts"] = OrderedJson::object();
   st["default_prompt_name"] = nullptr;
   st["similarity_fn_name"] = "MaxSim";
@@ -240,7 +239,7 @@ absl::Status WriteSentenceTransformersFiles(const std::string& out_dir,
 //   such token, so words match regardless of position and ASCII case. Only model-vocabulary
 //   tokens are tied this way (added/special tokens keep their rows).
 absl::Status TieLexicalVariants(const std::string& out_dir, const Tokenizer& tokenizer,
-                                const TestModelSpec& spec) {
+                                const SyntheticCheckpointSpec& spec) {
   const std::string tokenizer_path = JoinPath(out_dir, "tokenizer.json");
   ASSIGN_OR_RETURN(nlohmann::json tok, ReadJson<nlohmann::json>(tokenizer_path));
   std::vector<std::pair<int64_t, std::string>> by_id;  // (id, canonical word)
@@ -304,10 +303,11 @@ absl::Status TieLexicalVariants(const std::string& out_dir, const Tokenizer& tok
 
 }  // namespace
 
-absl::StatusOr<TestModelSpec> TestModelPreset(std::string_view arch, std::string_view shape) {
+absl::StatusOr<SyntheticCheckpointSpec> SyntheticCheckpointPreset(std::string_view arch,
+                                                                  std::string_view shape) {
   for (const ShapeRow& row : kShapes) {
     if (arch != row.arch || shape != row.name) continue;
-    TestModelSpec spec;
+    SyntheticCheckpointSpec spec;
     spec.shape.arch = row.arch;
     spec.shape.hidden = row.hidden;
     spec.shape.layers = row.layers;
@@ -339,12 +339,12 @@ absl::StatusOr<TestModelSpec> TestModelPreset(std::string_view arch, std::string
     return absl::InvalidArgumentError(
         absl::StrCat("unknown arch \"", std::string(arch), "\" (modernbert, bert)"));
   }
-  return absl::InvalidArgumentError(absl::StrCat("unknown shape \"", std::string(shape),
-                                                 "\" for ", std::string(arch), " (", known,
-                                                 ")"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown shape \"", std::string(shape), "\" for ",
+                                                 std::string(arch), " (", known, ")"));
 }
 
-absl::Status WriteTestModel(const std::string& out_dir, const TestModelSpec& spec) {
+absl::Status WriteSyntheticCheckpoint(const std::string& out_dir,
+                                      const SyntheticCheckpointSpec& spec) {
   if (spec.vocab_from.empty()) {
     return absl::InvalidArgumentError("make-test-model: no tokenizer folder (vocab_from)");
   }
@@ -363,9 +363,9 @@ absl::Status WriteTestModel(const std::string& out_dir, const TestModelSpec& spe
   RETURN_IF_ERROR(WriteTokenizerFiles(spec.vocab_from, out_dir, prefixes));
   ASSIGN_OR_RETURN(auto tokenizer, Tokenizer::FromFile(JoinPath(out_dir, "tokenizer.json")));
 
-  TestBackboneShape shape = spec.shape;
+  SyntheticBackboneShape shape = spec.shape;
   shape.vocab_size = tokenizer->vocab_size();
-  RETURN_IF_ERROR(WriteTestBackbone(out_dir, shape, spec.seed, spec.lexical));
+  RETURN_IF_ERROR(WriteSyntheticBackbone(out_dir, shape, spec.seed, spec.lexical));
   if (spec.lexical) RETURN_IF_ERROR(TieLexicalVariants(out_dir, *tokenizer, spec));
 
   // Dense: Gaussian projection with variance 1/hidden, which keeps distinct (near-orthogonal)

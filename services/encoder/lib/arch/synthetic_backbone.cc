@@ -1,4 +1,5 @@
-// WriteTestBackbone: random-weight checkpoints in Hugging Face layout for tests and benchmarks.
+#include "services/encoder/lib/arch/synthetic_backbone.h"
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -7,7 +8,6 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
-#include "services/encoder/lib/arch/backbone.h"
 #include "services/encoder/lib/safetensors.h"
 
 namespace tartan::encoder {
@@ -37,13 +37,14 @@ float Scale(int fan_in) { return 1.0f / std::sqrt(static_cast<float>(fan_in)); }
 
 }  // namespace
 
-absl::Status WriteTestBackbone(const std::string& dir, const TestBackboneShape& s, uint64_t seed,
-                               bool lexical) {
+absl::Status WriteSyntheticBackbone(const std::string& dir, const SyntheticBackboneShape& s,
+                                    uint64_t seed, bool lexical) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat("WriteTestBackbone: cannot create ", dir));
+  if (ec) return absl::InternalError(absl::StrCat("WriteSyntheticBackbone: cannot create ", dir));
   if (s.hidden % s.heads != 0 || (s.hidden / s.heads) % 2 != 0) {
-    return absl::InvalidArgumentError("WriteTestBackbone: hidden/heads must be an even integer");
+    return absl::InvalidArgumentError(
+        "WriteSyntheticBackbone: hidden/heads must be an even integer");
   }
   const int h = s.hidden;
   const int inter = s.intermediate;
@@ -115,12 +116,14 @@ absl::Status WriteTestBackbone(const std::string& dir, const TestBackboneShape& 
     }
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("WriteTestBackbone: unknown arch '", s.arch, "' (modernbert, bert)"));
+        absl::StrCat("WriteSyntheticBackbone: unknown arch '", s.arch, "' (modernbert, bert)"));
   }
   const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
   {
     std::ofstream out(config_path, std::ios::trunc);
-    if (!out) return absl::InternalError(absl::StrCat("WriteTestBackbone: cannot write ", config_path));
+    if (!out)
+      return absl::InternalError(
+          absl::StrCat("WriteSyntheticBackbone: cannot write ", config_path));
     out << config.dump(2) << "\n";
   }
   return WriteSafetensorsF32((std::filesystem::path(dir) / "model.safetensors").string(),
