@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "services/indexer/lib/dir_lock.h"
 #include "services/indexer/lib/maintenance.h"
 #include "services/indexer/lib/plaid_import.h"
 #include "services/indexer/lib/searcher.h"
@@ -70,6 +71,7 @@ absl::Status Shard::Recover() {
   std::filesystem::create_directories(opts_.data_dir, ec);
   if (ec)
     return absl::InternalError(absl::StrCat("cannot create ", opts_.data_dir, ": ", ec.message()));
+  ASSIGN_OR_RETURN(lock_, DirLock::Acquire(opts_.data_dir));
   WriteLog::Options log_options;
   log_options.dim = opts_.dim;
   log_options.retention = opts_.log_retention_ops;
@@ -86,6 +88,7 @@ absl::Status Shard::Recover() {
 absl::Status Shard::Close() {
   if (maintenance_) maintenance_->Stop();
   if (log_) log_->Close();
+  lock_.reset();
   return absl::OkStatus();
 }
 

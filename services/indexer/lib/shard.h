@@ -20,6 +20,7 @@
 
 namespace tartan::index {
 
+class DirLock;
 class WriteLog;
 class SegmentSet;
 class Maintenance;
@@ -57,6 +58,7 @@ class Shard {
   absl::Status Recover();
 
   const ShardOptions opts_;
+  std::unique_ptr<DirLock> lock_;  // held from Open to Close
   std::unique_ptr<WriteLog> log_;
   std::unique_ptr<SegmentSet> segments_;
   std::unique_ptr<Maintenance> maintenance_;

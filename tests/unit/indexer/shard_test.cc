@@ -446,5 +446,18 @@ TEST(ShardTest, RewritingOneDocumentKeepsOnlyTheLastVersion) {
   EXPECT_EQ((*hits)[0].id, "same");
 }
 
+TEST(ShardTest, ASecondOpenOfTheSameDirectoryFailsUntilTheFirstCloses) {
+  const std::string dir = TempDir("lock");
+  auto first = Shard::Open(Opts(dir));
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = Shard::Open(Opts(dir));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_NE(second.status().message().find("in use"), std::string_view::npos);
+  ASSERT_TRUE((*first)->Close().ok());
+  auto third = Shard::Open(Opts(dir));
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
 }  // namespace
 }  // namespace tartan::index
