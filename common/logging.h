@@ -31,9 +31,9 @@ class LogMessage {
 }  // namespace tartan
 
 #define TARTAN_LOG_IS_ON(level) (::tartan::LogLevel::level >= ::tartan::GetLogLevel())
-#define TARTAN_LOG(level)             \
-  if (!TARTAN_LOG_IS_ON(level)) {     \
-  } else                              \
+#define TARTAN_LOG(level)         \
+  if (!TARTAN_LOG_IS_ON(level)) { \
+  } else                          \
     ::tartan::internal::LogMessage(::tartan::LogLevel::level, __FILE__, __LINE__).stream()
 #define LOG_DEBUG TARTAN_LOG(kDebug)
 #define LOG_INFO TARTAN_LOG(kInfo)

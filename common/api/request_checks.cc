@@ -30,8 +30,8 @@ absl::Status CheckK(uint32_t k) {
 }
 
 absl::Status CheckNonBlankText(const std::string& text, const std::string& field) {
-  const bool blank = std::all_of(text.begin(), text.end(),
-                                 [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
+  const bool blank = std::all_of(
+      text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); });
   if (blank) return absl::InvalidArgumentError(absl::StrCat(field, ": text is empty"));
   return absl::OkStatus();
 }

@@ -12,8 +12,8 @@ namespace tartan::api {
 
 static_assert(std::endian::native == std::endian::little, "wire format is little-endian");
 
-absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vectors,
-                                          int expected_dim, int max_rows, const std::string& field) {
+absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vectors, int expected_dim,
+                                          int max_rows, const std::string& field) {
   if (vectors.rows() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": rows must be >= 1"));
   }
@@ -23,9 +23,8 @@ absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vector
   }
   if (vectors.dim() == 0) return absl::InvalidArgumentError(absl::StrCat(field, ": dim is 0"));
   if (expected_dim > 0 && static_cast<int>(vectors.dim()) != expected_dim) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": dim ", vectors.dim(),
-                                                   " does not match the collection dim ",
-                                                   expected_dim));
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": dim ", vectors.dim(), " does not match the collection dim ", expected_dim));
   }
   const bool half = vectors.dtype() == tartan::v1::FLOAT16;
   if (vectors.dtype() != tartan::v1::FLOAT32 && vectors.dtype() != tartan::v1::FLOAT16 &&
@@ -55,9 +54,8 @@ absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vector
   }
   for (size_t i = 0; i < count; ++i) {
     if (!std::isfinite(matrix.data[i])) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": value at row ", i / matrix.dim,
-                                                     ", column ", i % matrix.dim,
-                                                     " is not finite"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ": value at row ", i / matrix.dim, ", column ", i % matrix.dim, " is not finite"));
     }
   }
   return matrix;

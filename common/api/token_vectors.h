@@ -20,8 +20,8 @@ struct Matrix {
 // Decodes and validates: rows in [1, max_rows], dim == expected_dim (when > 0), byte size
 // matches rows*dim*sizeof(dtype), every value finite. Errors are INVALID_ARGUMENT naming
 // `field`.
-absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vectors,
-                                          int expected_dim, int max_rows, const std::string& field);
+absl::StatusOr<Matrix> DecodeTokenVectors(const tartan::v1::TokenVectors& vectors, int expected_dim,
+                                          int max_rows, const std::string& field);
 
 // Packs [rows, dim] float32 into `out` as `dtype` (FLOAT32 when unspecified).
 void EncodeTokenVectors(const float* data, int rows, int dim, tartan::v1::DType dtype,

@@ -30,7 +30,8 @@ class ParseErrorInterceptorFactoryImpl final
 
 }  // namespace
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> ParseErrorInterceptorFactory() {
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+ParseErrorInterceptorFactory() {
   return std::make_unique<ParseErrorInterceptorFactoryImpl>();
 }
 

@@ -10,6 +10,7 @@
 
 namespace tartan {
 
-std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface> ParseErrorInterceptorFactory();
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+ParseErrorInterceptorFactory();
 
 }  // namespace tartan

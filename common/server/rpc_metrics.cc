@@ -11,7 +11,7 @@ namespace tartan {
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-          0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0,  30.0};
+          0.1,    0.25,    0.5,    1.0,   2.5,    5.0,   10.0, 30.0};
 }
 
 std::string MetricName(const std::string& service, const std::string& what) {
@@ -118,8 +118,8 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       metrics_->Finished(method_, status.error_code(), seconds);
       started_ = false;
-      LOG_DEBUG << "rpc " << method_ << " code=" << status.error_code() << " took_ms="
-                << seconds * 1e3
+      LOG_DEBUG << "rpc " << method_ << " code=" << status.error_code()
+                << " took_ms=" << seconds * 1e3
                 << (status.ok() ? "" : " error=" + status.error_message());
     }
     methods->Proceed();

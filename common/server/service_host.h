@@ -3,9 +3,10 @@
 // interceptor, a Prometheus exposer on its own port, and a graceful drain on SIGTERM/SIGINT.
 //
 //   ServerOptions options = ServerOptionsFromFlags("indexer");   // in main only
-//   ASSIGN_OR_RETURN(auto host, ServiceHost::Start(options, {{Indexer::service_full_name(), &service}}));
-//   host->SetLifecycle(Lifecycle::kLoading);  ... load ...  host->SetLifecycle(Lifecycle::kServing);
-//   host->WaitForShutdown();                  // returns after the drain; exit 0
+//   ASSIGN_OR_RETURN(auto host, ServiceHost::Start(options, {{Indexer::service_full_name(),
+//   &service}})); host->SetLifecycle(Lifecycle::kLoading);  ... load ...
+//   host->SetLifecycle(Lifecycle::kServing); host->WaitForShutdown();                  // returns
+//   after the drain; exit 0
 #pragma once
 
 #include <memory>
@@ -25,12 +26,12 @@
 namespace tartan {
 
 struct ServerOptions {
-  std::string service;                 // metric prefix: "encoder", "indexer", "router"
-  std::string host = "0.0.0.0";        // bind address for gRPC and metrics
-  int grpc_port = 0;                   // 0 = any free port (see port_file)
-  int metrics_port = 0;                // 0 = any free port; -1 = no metrics endpoint
-  std::string port_file;               // if set, {"grpc_port":..,"metrics_port":..} is written here once bound
-  int max_message_bytes = 64 << 20;    // receive and send limit per message
+  std::string service;           // metric prefix: "encoder", "indexer", "router"
+  std::string host = "0.0.0.0";  // bind address for gRPC and metrics
+  int grpc_port = 0;             // 0 = any free port (see port_file)
+  int metrics_port = 0;          // 0 = any free port; -1 = no metrics endpoint
+  std::string port_file;  // if set, {"grpc_port":..,"metrics_port":..} is written here once bound
+  int max_message_bytes = 64 << 20;                // receive and send limit per message
   absl::Duration drain_grace = absl::Seconds(20);  // in-flight calls get this long after SIGTERM
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 
 absl::StatusOr<std::vector<std::string>> CorpusFiles(const std::string& path) {
   if (fs::is_regular_file(path)) return std::vector<std::string>{path};
-  if (!fs::is_directory(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file or folder"));
+  if (!fs::is_directory(path))
+    return absl::NotFoundError(absl::StrCat(path, ": no such file or folder"));
   if (fs::is_regular_file(fs::path(path) / "corpus.jsonl")) {
     return std::vector<std::string>{(fs::path(path) / "corpus.jsonl").string()};
   }
@@ -33,7 +34,8 @@ absl::StatusOr<std::vector<std::string>> CorpusFiles(const std::string& path) {
   std::sort(parts.begin(), parts.end());
   if (parts.empty()) return absl::NotFoundError(absl::StrCat(path, ": no corpus.jsonl"));
   if (static_cast<int>(parts.size()) != total) {
-    return absl::DataLossError(absl::StrCat(path, ": found ", parts.size(), " of ", total, " corpus parts"));
+    return absl::DataLossError(
+        absl::StrCat(path, ": found ", parts.size(), " of ", total, " corpus parts"));
   }
   std::vector<std::string> files;
   for (auto& [index, file] : parts) files.push_back(file);
@@ -58,7 +60,8 @@ absl::Status ForEachRecord(const std::vector<std::string>& files,
         } else if (j.contains("id")) {
           record.id = j.at("id").is_string() ? j.at("id").get<std::string>() : j.at("id").dump();
         } else {
-          return absl::InvalidArgumentError(absl::StrCat(file, ":", line_no, ": no \"_id\" or \"id\""));
+          return absl::InvalidArgumentError(
+              absl::StrCat(file, ":", line_no, ": no \"_id\" or \"id\""));
         }
         const std::string title = j.value("title", "");
         const std::string text = j.value("text", "");
@@ -116,7 +119,8 @@ absl::StatusOr<Qrels> ReadQrels(const std::string& beir_dir, const std::string& 
     int score = 0;
     if (cols.size() < 3 || !absl::SimpleAtoi(cols[2], &score)) {
       if (line_no == 1) continue;  // header: query-id corpus-id score
-      return absl::InvalidArgumentError(absl::StrCat(file, ":", line_no, ": expected 3 tab-separated columns"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(file, ":", line_no, ": expected 3 tab-separated columns"));
     }
     qrels[cols[0]][cols[1]] = score;
   }

@@ -5,7 +5,8 @@
 
 namespace tartan::cli {
 
-double NdcgAtK(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant, int k) {
+double NdcgAtK(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant,
+               int k) {
   double dcg = 0;
   for (int i = 0; i < std::min<int>(k, ranked.size()); ++i) {
     auto it = relevant.find(ranked[i]);
@@ -21,7 +22,8 @@ double NdcgAtK(const std::vector<std::string>& ranked, const std::map<std::strin
   return ideal > 0 ? dcg / ideal : 0;
 }
 
-double RecallAtK(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant, int k) {
+double RecallAtK(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant,
+                 int k) {
   int total = 0, found = 0;
   for (const auto& [id, rel] : relevant) total += rel > 0;
   if (total == 0) return 0;
@@ -32,7 +34,8 @@ double RecallAtK(const std::vector<std::string>& ranked, const std::map<std::str
   return static_cast<double>(found) / total;
 }
 
-double ReciprocalRankAtK(const std::vector<std::string>& ranked, const std::map<std::string, int>& relevant, int k) {
+double ReciprocalRankAtK(const std::vector<std::string>& ranked,
+                         const std::map<std::string, int>& relevant, int k) {
   for (int i = 0; i < std::min<int>(k, ranked.size()); ++i) {
     auto it = relevant.find(ranked[i]);
     if (it != relevant.end() && it->second > 0) return 1.0 / (i + 1);

@@ -8,7 +8,8 @@
 #include "common/status_macros.h"
 #include "services/encoder/encoder_service.h"
 
-ABSL_FLAG(std::string, model, "", "PyLate model folder (config.json, model.safetensors, tokenizer.json, 1_Dense/...)");
+ABSL_FLAG(std::string, model, "",
+          "PyLate model folder (config.json, model.safetensors, tokenizer.json, 1_Dense/...)");
 ABSL_FLAG(std::string, precision, "fp32", "fp32 (exact) or bf16");
 ABSL_FLAG(int, threads, 2, "Threads per model forward");
 ABSL_FLAG(int, workers, 1, "Batches encoded concurrently");
@@ -23,7 +24,8 @@ namespace {
 absl::Status Run() {
   RETURN_IF_ERROR(tartan::ApplyLogLevelFlag());
   const std::string model_dir = absl::GetFlag(FLAGS_model);
-  if (model_dir.empty()) return absl::InvalidArgumentError("--model is required (a PyLate model folder)");
+  if (model_dir.empty())
+    return absl::InvalidArgumentError("--model is required (a PyLate model folder)");
   tartan::encoder::EncoderOptions encoder_options;
   ASSIGN_OR_RETURN(encoder_options.precision,
                    tartan::encoder::ParsePrecision(absl::GetFlag(FLAGS_precision)));
@@ -31,7 +33,8 @@ absl::Status Run() {
   encoder_options.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
   tartan::encoder::BatcherOptions batcher_options;
   batcher_options.max_batch_tokens = absl::GetFlag(FLAGS_max_batch_tokens);
-  batcher_options.max_queue_delay = absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_ms) * 1000);
+  batcher_options.max_queue_delay =
+      absl::Microseconds(absl::GetFlag(FLAGS_max_queue_delay_ms) * 1000);
   batcher_options.max_queue_texts = absl::GetFlag(FLAGS_max_queue_texts);
   batcher_options.num_workers = absl::GetFlag(FLAGS_workers);
   tartan::encoder::EncoderServiceLimits limits;
@@ -39,25 +42,30 @@ absl::Status Run() {
   limits.max_chars_per_text = absl::GetFlag(FLAGS_max_chars_per_text);
   RETURN_IF_ERROR(tartan::CheckRange("threads", encoder_options.num_threads, 1, 256));
   RETURN_IF_ERROR(tartan::CheckRange("workers", batcher_options.num_workers, 1, 64));
-  RETURN_IF_ERROR(tartan::CheckRange("max_batch_tokens", batcher_options.max_batch_tokens, 32, 1 << 20));
-  RETURN_IF_ERROR(tartan::CheckRange("max_queue_delay_ms", absl::GetFlag(FLAGS_max_queue_delay_ms), 0, 1000));
+  RETURN_IF_ERROR(
+      tartan::CheckRange("max_batch_tokens", batcher_options.max_batch_tokens, 32, 1 << 20));
+  RETURN_IF_ERROR(
+      tartan::CheckRange("max_queue_delay_ms", absl::GetFlag(FLAGS_max_queue_delay_ms), 0, 1000));
   RETURN_IF_ERROR(tartan::CheckPositive("max_queue_texts", batcher_options.max_queue_texts));
-  RETURN_IF_ERROR(tartan::CheckRange("max_texts_per_request", limits.max_texts_per_request, 1, 100000));
+  RETURN_IF_ERROR(
+      tartan::CheckRange("max_texts_per_request", limits.max_texts_per_request, 1, 100000));
   RETURN_IF_ERROR(tartan::CheckPositive("max_chars_per_text", limits.max_chars_per_text));
 
   auto registry = std::make_shared<prometheus::Registry>();
   tartan::encoder::EncoderService service(limits, *registry);
-  ASSIGN_OR_RETURN(auto host, tartan::ServiceHost::Start(
-                                  tartan::ServerOptionsFromFlags("encoder"),
-                                  {{tartan::v1::Encoder::service_full_name(), &service}}, registry));
+  ASSIGN_OR_RETURN(
+      auto host,
+      tartan::ServiceHost::Start(tartan::ServerOptionsFromFlags("encoder"),
+                                 {{tartan::v1::Encoder::service_full_name(), &service}}, registry));
   const auto start = std::chrono::steady_clock::now();
   ASSIGN_OR_RETURN(std::unique_ptr<tartan::encoder::ColbertEncoder> encoder,
                    tartan::encoder::ColbertEncoder::Load(model_dir, encoder_options));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   service.SetModelLoadSeconds(seconds);
   const auto& info = encoder->info();
-  LOG_INFO << "loaded " << info.name << " (" << info.architecture << ", dim " << info.dim
-           << ", " << tartan::encoder::PrecisionName(info.precision) << ") in " << seconds << " s";
+  LOG_INFO << "loaded " << info.name << " (" << info.architecture << ", dim " << info.dim << ", "
+           << tartan::encoder::PrecisionName(info.precision) << ") in " << seconds << " s";
   service.SetModel(std::move(encoder), batcher_options);
   host->SetLifecycle(tartan::Lifecycle::kServing);
   host->WaitForShutdown();

@@ -51,7 +51,8 @@ std::vector<std::unique_ptr<ShardCall<Response>>> FanOut(
   }
   // The deadline on each context guarantees every callback runs.
   absl::MutexLock lock(&mu);
-  mu.Await(absl::Condition(+[](size_t* n) { return *n == 0; }, &pending));
+  mu.Await(absl::Condition(
+      +[](size_t* n) { return *n == 0; }, &pending));
   return calls;
 }
 

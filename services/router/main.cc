@@ -27,8 +27,10 @@ absl::Status Run() {
   tartan::router::RouterOptions options;
   options.default_timeout = absl::Seconds(absl::GetFlag(FLAGS_default_timeout_s));
   options.encode_batch_texts = absl::GetFlag(FLAGS_encode_batch_texts);
-  RETURN_IF_ERROR(tartan::CheckRange("default_timeout_s", absl::GetFlag(FLAGS_default_timeout_s), 0.01, 3600));
-  RETURN_IF_ERROR(tartan::CheckRange("dns_refresh_s", absl::GetFlag(FLAGS_dns_refresh_s), 0.1, 86400));
+  RETURN_IF_ERROR(
+      tartan::CheckRange("default_timeout_s", absl::GetFlag(FLAGS_default_timeout_s), 0.01, 3600));
+  RETURN_IF_ERROR(
+      tartan::CheckRange("dns_refresh_s", absl::GetFlag(FLAGS_dns_refresh_s), 0.1, 86400));
   RETURN_IF_ERROR(tartan::CheckRange("encode_batch_texts", options.encode_batch_texts, 1, 10000));
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("router");
 

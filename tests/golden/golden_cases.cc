@@ -15,8 +15,8 @@ namespace tartan::golden {
 std::string SharedDir() {
   const char* env = std::getenv("TARTAN_SHARED_DIR");
   for (const char* candidate : {env, "../shared"}) {
-    if (candidate != nullptr && std::filesystem::is_directory(
-                                    std::filesystem::path(candidate) / "golden")) {
+    if (candidate != nullptr &&
+        std::filesystem::is_directory(std::filesystem::path(candidate) / "golden")) {
       return candidate;
     }
   }

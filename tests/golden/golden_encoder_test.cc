@@ -27,8 +27,8 @@ EncodeParams ParamsOf(const GoldenCase& c) {
   p.is_query = c.is_query;
   p.prompt_name = c.prompt_name;
   p.pool_factor = c.pool_factor;
-  p.pooling_version = c.pool_version == "v1.4.0" ? encoder::PoolingVersion::kV140
-                                                 : encoder::PoolingVersion::kMain;
+  p.pooling_version =
+      c.pool_version == "v1.4.0" ? encoder::PoolingVersion::kV140 : encoder::PoolingVersion::kMain;
   return p;
 }
 

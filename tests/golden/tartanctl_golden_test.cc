@@ -47,13 +47,11 @@ struct RunResult {
 // Runs `tartanctl args...` with `input` on stdin.
 RunResult RunTartanctl(const std::vector<std::string>& args, const std::string& input) {
   const char* bin_dir = std::getenv("TARTAN_BIN_DIR");
-  const fs::path tmp = fs::temp_directory_path() /
-                       ("tartanctl_golden_" + std::to_string(::getpid()) + "_" +
-                        std::to_string(std::rand()));
+  const fs::path tmp =
+      fs::temp_directory_path() /
+      ("tartanctl_golden_" + std::to_string(::getpid()) + "_" + std::to_string(std::rand()));
   fs::create_directories(tmp);
-  {
-    std::ofstream(tmp / "in.jsonl", std::ios::binary) << input;
-  }
+  { std::ofstream(tmp / "in.jsonl", std::ios::binary) << input; }
   std::string cmd = Quote((fs::path(bin_dir ? bin_dir : "bin") / "tartanctl").string());
   for (const std::string& a : args) cmd += " " + Quote(a);
   cmd += " < " + Quote((tmp / "in.jsonl").string()) + " > " + Quote((tmp / "out").string()) +
@@ -189,7 +187,8 @@ TEST_F(TartanctlGoldenTest, MakeTestModelThenEncode) {
       {{"--arch", "modernbert", "--shape", "tiny", "--dim", "16"}, 16, 32},
       {{"--arch", "bert", "--shape", "tiny", "--query-length", "24", "--vocab-from",
         shared_ + "/data/answerai-colbert-small-v1"},
-       24, 24},
+       24,
+       24},
       {{"--lexical", "--hidden", "64", "--heads", "2"}, 128, 32},
   };
   int n = 0;
@@ -214,9 +213,8 @@ TEST_F(TartanctlGoldenTest, MakeTestModelThenEncode) {
     }
     EXPECT_EQ(count, 2);
   }
-  RunResult bad = RunTartanctl({"make-test-model", "--out", (out / "x").string(), "--shape",
-                                "enormous"},
-                               "");
+  RunResult bad =
+      RunTartanctl({"make-test-model", "--out", (out / "x").string(), "--shape", "enormous"}, "");
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("enormous"), std::string::npos) << bad.err;
   fs::remove_all(out);

@@ -20,14 +20,16 @@ class SleeperService final : public tartan::testing::Sleeper::Service {
 }  // namespace
 
 int main(int argc, char** argv) {
-  tartan::ParseFlagsWithEnv(argc, argv, "bootstrap_test_server: a Sleeper service on the bootstrap");
+  tartan::ParseFlagsWithEnv(argc, argv,
+                            "bootstrap_test_server: a Sleeper service on the bootstrap");
   if (auto status = tartan::ApplyLogLevelFlag(); !status.ok()) {
     LOG_ERROR << status;
     return 2;
   }
   SleeperService sleeper;
-  auto host = tartan::ServiceHost::Start(tartan::ServerOptionsFromFlags("testserver"),
-      {{tartan::testing::Sleeper::service_full_name(), &sleeper}});
+  auto host =
+      tartan::ServiceHost::Start(tartan::ServerOptionsFromFlags("testserver"),
+                                 {{tartan::testing::Sleeper::service_full_name(), &sleeper}});
   if (!host.ok()) {
     LOG_ERROR << host.status();
     return 1;

@@ -115,8 +115,8 @@ absl::StatusOr<ServiceProcess> ServiceProcess::Start(const std::string& binary,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return absl::DeadlineExceededError(absl::StrCat(binary, " did not bind within ", timeout_s,
-                                                  " s: ", process.ReadLog()));
+  return absl::DeadlineExceededError(
+      absl::StrCat(binary, " did not bind within ", timeout_s, " s: ", process.ReadLog()));
 }
 
 std::string ServiceProcess::ReadLog() const {

@@ -31,8 +31,8 @@ class ServiceProcess {
   // <log_dir>/<name>.log.
   static absl::StatusOr<ServiceProcess> Start(const std::string& binary,
                                               const std::vector<std::string>& args,
-                                              const std::string& log_dir,
-                                              double timeout_s = 30, int grpc_port = 0);
+                                              const std::string& log_dir, double timeout_s = 30,
+                                              int grpc_port = 0);
 
   pid_t pid() const { return pid_; }
   int grpc_port() const { return grpc_port_; }

@@ -67,9 +67,9 @@ std::future<EncodeResult> DynamicBatcher::Submit(std::vector<std::string> texts,
       return future;
     }
     if (queued_texts_ + count > options_.max_queue_texts && queued_texts_ > 0) {
-      job->promise.set_value(absl::ResourceExhaustedError(absl::StrCat(
-          "encoder queue is full (", queued_texts_, " texts waiting, limit ",
-          options_.max_queue_texts, "); retry with backoff")));
+      job->promise.set_value(absl::ResourceExhaustedError(
+          absl::StrCat("encoder queue is full (", queued_texts_, " texts waiting, limit ",
+                       options_.max_queue_texts, "); retry with backoff")));
       return future;
     }
     queued_texts_ += count;
@@ -157,8 +157,9 @@ void DynamicBatcher::WorkerLoop() {
     if (observer_.batch_done) observer_.batch_done(static_cast<int>(texts.size()), tokens, seconds);
     size_t offset = 0;
     for (auto& job : live) {
-      std::vector<EncodedText> part(std::make_move_iterator(result->begin() + offset),
-                                    std::make_move_iterator(result->begin() + offset + job->texts.size()));
+      std::vector<EncodedText> part(
+          std::make_move_iterator(result->begin() + offset),
+          std::make_move_iterator(result->begin() + offset + job->texts.size()));
       offset += job->texts.size();
       job->promise.set_value(std::move(part));
     }

@@ -21,10 +21,10 @@
 namespace tartan::encoder {
 
 struct BatcherOptions {
-  int max_batch_tokens = 8192;                        // estimated tokens merged into one batch
+  int max_batch_tokens = 8192;                             // estimated tokens merged into one batch
   absl::Duration max_queue_delay = absl::Milliseconds(2);  // wait for company this long at most
-  int max_queue_texts = 4096;                         // texts waiting; beyond: RESOURCE_EXHAUSTED
-  int num_workers = 1;                                // batches encoded concurrently
+  int max_queue_texts = 4096;  // texts waiting; beyond: RESOURCE_EXHAUSTED
+  int num_workers = 1;         // batches encoded concurrently
 };
 
 // Observations for metrics; every callback is optional.

@@ -29,10 +29,10 @@ absl::Status Required(const json& j, const char* key, T* out, const std::string&
   return absl::OkStatus();
 }
 
-#define CFG_RETURN_IF_ERROR(expr)          \
-  do {                                     \
-    absl::Status s_ = (expr);              \
-    if (!s_.ok()) return s_;               \
+#define CFG_RETURN_IF_ERROR(expr) \
+  do {                            \
+    absl::Status s_ = (expr);     \
+    if (!s_.ok()) return s_;      \
   } while (0)
 
 absl::Status ParseModernBert(const json& j, const std::string& source, ModelConfig* c) {
@@ -67,8 +67,8 @@ absl::Status ParseModernBert(const json& j, const std::string& source, ModelConf
       if (types[i] == "full_attention") {
         c->layer_is_global[i] = true;
       } else if (types[i] != "sliding_attention") {
-        return absl::InvalidArgumentError(absl::StrCat("model config ", source,
-                                                       ": unknown layer type '", types[i], "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("model config ", source, ": unknown layer type '", types[i], "'"));
       }
     }
   } else {
@@ -91,7 +91,8 @@ absl::Status ParseModernBert(const json& j, const std::string& source, ModelConf
   auto rp = j.find("rope_parameters");
   if (rp != j.end() && rp->is_object()) {
     auto full = rp->find("full_attention");
-    if (full != rp->end() && full->is_object()) Optional(*full, "rope_theta", &c->global_rope_theta);
+    if (full != rp->end() && full->is_object())
+      Optional(*full, "rope_theta", &c->global_rope_theta);
     auto sliding = rp->find("sliding_attention");
     if (sliding != rp->end() && sliding->is_object()) {
       Optional(*sliding, "rope_theta", &c->local_rope_theta);
@@ -158,8 +159,7 @@ absl::StatusOr<ModelConfig> ParseModelConfig(const std::string& json_text,
     CFG_RETURN_IF_ERROR(Required(j, "num_attention_heads", &c.num_heads, source));
     CFG_RETURN_IF_ERROR(Required(j, "intermediate_size", &c.intermediate_size, source));
     if (c.vocab_size <= 0 || c.hidden_size <= 0 || c.num_layers <= 0 || c.num_heads <= 0 ||
-        c.intermediate_size <= 0 || c.hidden_size % c.num_heads != 0 ||
-        c.head_dim() % 2 != 0) {
+        c.intermediate_size <= 0 || c.hidden_size % c.num_heads != 0 || c.head_dim() % 2 != 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "model config ", source, ": inconsistent sizes (hidden ", c.hidden_size, ", heads ",
           c.num_heads, ", layers ", c.num_layers, ", intermediate ", c.intermediate_size, ")"));

@@ -25,8 +25,8 @@ struct ModelConfig {
   bool norm_bias = false;
   bool attention_bias = false;
   bool mlp_bias = false;
-  int local_attention = 128;           // full window; a local layer sees |i-j| <= local/2
-  std::vector<bool> layer_is_global;   // size num_layers
+  int local_attention = 128;          // full window; a local layer sees |i-j| <= local/2
+  std::vector<bool> layer_is_global;  // size num_layers
   double global_rope_theta = 160000.0;
   double local_rope_theta = 10000.0;
 

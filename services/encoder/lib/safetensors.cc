@@ -27,15 +27,15 @@ class MappedSafetensors {
   static absl::StatusOr<std::unique_ptr<MappedSafetensors>> Map(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      return absl::NotFoundError(absl::StrCat("safetensors: cannot open ", path, ": ",
-                                              std::strerror(errno)));
+      return absl::NotFoundError(
+          absl::StrCat("safetensors: cannot open ", path, ": ", std::strerror(errno)));
     }
     struct stat st;
     if (::fstat(fd, &st) != 0) {
       int err = errno;
       ::close(fd);
-      return absl::InternalError(absl::StrCat("safetensors: cannot stat ", path, ": ",
-                                              std::strerror(err)));
+      return absl::InternalError(
+          absl::StrCat("safetensors: cannot stat ", path, ": ", std::strerror(err)));
     }
     auto m = std::unique_ptr<MappedSafetensors>(new MappedSafetensors());
     m->path_ = path;
@@ -45,8 +45,8 @@ class MappedSafetensors {
       if (p == MAP_FAILED) {
         int err = errno;
         ::close(fd);
-        return absl::InternalError(absl::StrCat("safetensors: cannot mmap ", path, ": ",
-                                                std::strerror(err)));
+        return absl::InternalError(
+            absl::StrCat("safetensors: cannot mmap ", path, ": ", std::strerror(err)));
       }
       m->data_ = static_cast<const uint8_t*>(p);
     }
@@ -73,17 +73,20 @@ int ElementSize(const std::string& dtype) {
   if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
   if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
   if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
-  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" ||
-      dtype == "F8_E5M2")
+  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2")
     return 1;
   return 0;
 }
 
 bool ParseDType(const std::string& s, DType* out) {
-  if (s == "F32") *out = DType::kF32;
-  else if (s == "F16") *out = DType::kF16;
-  else if (s == "BF16") *out = DType::kBF16;
-  else return false;
+  if (s == "F32")
+    *out = DType::kF32;
+  else if (s == "F16")
+    *out = DType::kF16;
+  else if (s == "BF16")
+    *out = DType::kBF16;
+  else
+    return false;
   return true;
 }
 
@@ -95,13 +98,15 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
 
 std::string_view DTypeName(DType dtype) {
   switch (dtype) {
-    case DType::kF32: return "F32";
-    case DType::kF16: return "F16";
-    case DType::kBF16: return "BF16";
+    case DType::kF32:
+      return "F32";
+    case DType::kF16:
+      return "F16";
+    case DType::kBF16:
+      return "BF16";
   }
   return "?";
 }
-
 
 float BFloat16ToFloat(uint16_t b) {
   const uint32_t bits = static_cast<uint32_t>(b) << 16;
@@ -125,8 +130,8 @@ absl::Status SafetensorsFile::AddFile(const std::string& file_path,
   ASSIGN_OR_RETURN(auto mapped, MappedSafetensors::Map(file_path));
   const uint64_t size = mapped->size();
   if (size < 8) {
-    return absl::DataLossError(absl::StrCat("safetensors: ", file_path, " is truncated (",
-                                            size, " bytes, no header length)"));
+    return absl::DataLossError(absl::StrCat("safetensors: ", file_path, " is truncated (", size,
+                                            " bytes, no header length)"));
   }
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | mapped->data()[i];
@@ -139,16 +144,15 @@ absl::Status SafetensorsFile::AddFile(const std::string& file_path,
   const uint64_t data_len = size - data_start;
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(
-        reinterpret_cast<const char*>(mapped->data() + 8),
-        reinterpret_cast<const char*>(mapped->data() + data_start));
+    header = nlohmann::json::parse(reinterpret_cast<const char*>(mapped->data() + 8),
+                                   reinterpret_cast<const char*>(mapped->data() + data_start));
   } catch (const std::exception& e) {
-    return absl::DataLossError(absl::StrCat("safetensors: ", file_path,
-                                            " has a corrupt JSON header: ", e.what()));
+    return absl::DataLossError(
+        absl::StrCat("safetensors: ", file_path, " has a corrupt JSON header: ", e.what()));
   }
   if (!header.is_object()) {
-    return absl::DataLossError(absl::StrCat("safetensors: ", file_path,
-                                            " header is not a JSON object"));
+    return absl::DataLossError(
+        absl::StrCat("safetensors: ", file_path, " header is not a JSON object"));
   }
   const int file_index = static_cast<int>(files_.size());
   for (auto it = header.begin(); it != header.end(); ++it) {
@@ -156,8 +160,8 @@ absl::Status SafetensorsFile::AddFile(const std::string& file_path,
     if (name == "__metadata__") continue;
     if (only != nullptr && std::find(only->begin(), only->end(), name) == only->end()) continue;
     const auto bad = [&](const std::string& why) {
-      return absl::DataLossError(absl::StrCat("safetensors: ", file_path, ": tensor '", name,
-                                              "': ", why));
+      return absl::DataLossError(
+          absl::StrCat("safetensors: ", file_path, ": tensor '", name, "': ", why));
     };
     const nlohmann::json& v = it.value();
     Entry e;
@@ -230,8 +234,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
       RETURN_IF_ERROR(st->AddFile((dir / shard).string(), &names));
       for (const std::string& n : names) {
         if (!st->entries_.contains(n)) {
-          return absl::DataLossError(absl::StrCat("safetensors: index ", path, " maps tensor '",
-                                                  n, "' to ", shard, " which does not hold it"));
+          return absl::DataLossError(absl::StrCat("safetensors: index ", path, " maps tensor '", n,
+                                                  "' to ", shard, " which does not hold it"));
         }
       }
     }
@@ -276,9 +280,9 @@ absl::StatusOr<std::vector<float>> SafetensorsFile::LoadF32(
     std::string_view name, const std::vector<int64_t>& expected_shape) const {
   ASSIGN_OR_RETURN(TensorInfo info, Info(name));
   if (info.shape != expected_shape) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "safetensors: ", info.file, ": tensor '", info.name, "' has shape ",
-        ShapeString(info.shape), ", expected ", ShapeString(expected_shape)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("safetensors: ", info.file, ": tensor '", info.name, "' has shape ",
+                     ShapeString(info.shape), ", expected ", ShapeString(expected_shape)));
   }
   const Entry& e = entries_.find(info.name)->second;
   const uint8_t* src = files_[e.file_index]->data() + e.begin;

@@ -24,8 +24,8 @@ std::vector<ScoredHit> MergeTopK(const std::vector<std::vector<ScoredHit>>& per_
   }
   // Min-heap of the k best seen so far (worst on top).
   auto worse_on_top = [](const ScoredHit* a, const ScoredHit* b) { return BetterHit(*a, *b); };
-  std::priority_queue<const ScoredHit*, std::vector<const ScoredHit*>, decltype(worse_on_top)>
-      heap(worse_on_top);
+  std::priority_queue<const ScoredHit*, std::vector<const ScoredHit*>, decltype(worse_on_top)> heap(
+      worse_on_top);
   for (const auto& [id, hit] : best) {
     if (static_cast<int>(heap.size()) < k) {
       heap.push(hit);

@@ -1,8 +1,8 @@
 #include "services/router/lib/shard_map.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -79,7 +79,8 @@ absl::StatusOr<std::vector<std::string>> ResolveShards(const ShardSource& source
       inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr, buf, sizeof(buf));
       addresses.push_back(absl::StrCat(buf, ":", source.dns_port));
     } else if (ai->ai_family == AF_INET6) {
-      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, buf, sizeof(buf));
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, buf,
+                sizeof(buf));
       addresses.push_back(absl::StrCat("[", buf, "]:", source.dns_port));
     }
   }

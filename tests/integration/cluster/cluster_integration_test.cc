@@ -15,11 +15,12 @@
 namespace tartan::testing {
 namespace {
 
-const char* const kWords[] = {
-    "giraffe", "volcano", "saxophone", "glacier", "pancake", "lighthouse", "cactus", "meteor",
-    "walrus", "origami", "trombone", "canyon", "avocado", "satellite", "penguin", "lantern",
-    "hurricane", "pyramid", "octopus", "marathon", "telescope", "blizzard", "carnival", "dolphin",
-    "harbor", "jungle", "kangaroo", "lemonade", "mosaic", "nebula"};
+const char* const kWords[] = {"giraffe",    "volcano",   "saxophone", "glacier",   "pancake",
+                              "lighthouse", "cactus",    "meteor",    "walrus",    "origami",
+                              "trombone",   "canyon",    "avocado",   "satellite", "penguin",
+                              "lantern",    "hurricane", "pyramid",   "octopus",   "marathon",
+                              "telescope",  "blizzard",  "carnival",  "dolphin",   "harbor",
+                              "jungle",     "kangaroo",  "lemonade",  "mosaic",    "nebula"};
 constexpr int kDocs = 30;
 const char* const kGroups[] = {"red", "green", "blue"};
 
@@ -61,8 +62,10 @@ class ClusterTest : public ::testing::Test {
     request.mutable_params()->set_exact(exact);
     tartan::v1::SearchResponse response;
     grpc::Status status = cluster_->router().Search(&context, request, &response);
-    if (status_out) *status_out = status;
-    else EXPECT_TRUE(status.ok()) << status.error_message();
+    if (status_out)
+      *status_out = status;
+    else
+      EXPECT_TRUE(status.ok()) << status.error_message();
     return response;
   }
 
@@ -113,11 +116,14 @@ TEST_F(ClusterTest, IngestSearchUpdateDelete) {
   EXPECT_EQ(shards_seen.size(), 3u);
 
   // Update: same id, new text. The old word no longer leads to it.
-  ASSERT_TRUE(AddTexts({{DocId(3), "A short story about the xylophone told in blue."}}, {{"set", "main"}}).ok());
+  ASSERT_TRUE(
+      AddTexts({{DocId(3), "A short story about the xylophone told in blue."}}, {{"set", "main"}})
+          .ok());
   EXPECT_EQ(SearchText("the xylophone", 3, false).hits(0).id(), DocId(3));
   auto old_word = SearchText(std::string("the ") + kWords[3], 3, true);
   for (const auto& hit : old_word.hits()) {
-    if (hit.id() == DocId(3)) EXPECT_LT(hit.score(), SearchText("the xylophone", 1, true).hits(0).score());
+    if (hit.id() == DocId(3))
+      EXPECT_LT(hit.score(), SearchText("the xylophone", 1, true).hits(0).score());
   }
   EXPECT_NE(old_word.hits(0).id(), DocId(3));
 
@@ -157,14 +163,16 @@ TEST_F(ClusterTest, IngestSearchUpdateDelete) {
 TEST_F(ClusterTest, MergedTopKEqualsSingleShardExact) {
   std::vector<std::pair<std::string, std::string>> docs;
   for (int i = 0; i < kDocs; ++i) {
-    docs.emplace_back("m-" + std::to_string(i), std::string(kWords[i]) + " " + kWords[(i * 7) % kDocs] +
-                                                    " " + kGroups[i % 3] + " merge test");
+    docs.emplace_back("m-" + std::to_string(i), std::string(kWords[i]) + " " +
+                                                    kWords[(i * 7) % kDocs] + " " + kGroups[i % 3] +
+                                                    " merge test");
   }
   ASSERT_TRUE(AddTexts(docs, {{"set", "merge"}}).ok());
 
   // One more shard, fed the same encoder vectors directly.
-  auto single = ServiceProcess::Start(BinaryPath("tartan-indexer"),
-                                      {"--index_dir=" + *work_dir_ + "/single", "--dim=128"}, *work_dir_, 60);
+  auto single =
+      ServiceProcess::Start(BinaryPath("tartan-indexer"),
+                            {"--index_dir=" + *work_dir_ + "/single", "--dim=128"}, *work_dir_, 60);
   ASSERT_TRUE(single.ok()) << single.status();
   auto single_stub = tartan::v1::Indexer::NewStub(
       grpc::CreateChannel(single->address(), grpc::InsecureChannelCredentials()));
@@ -272,8 +280,9 @@ TEST_F(ClusterTest, KilledShardGivesPartialResultsThenRecovers) {
   cluster_->KillShard(2);  // SIGKILL: no drain, no flush
   auto response = SearchText("story", 10, false);
   EXPECT_TRUE(response.partial());
-  EXPECT_THAT(std::vector<std::string>(response.failed_shards().begin(), response.failed_shards().end()),
-              ::testing::ElementsAre(cluster_->shard_address(2)));
+  EXPECT_THAT(
+      std::vector<std::string>(response.failed_shards().begin(), response.failed_shards().end()),
+      ::testing::ElementsAre(cluster_->shard_address(2)));
   EXPECT_GT(response.hits_size(), 0);  // the other shards still answer
 
   ASSERT_TRUE(cluster_->RestartShard(2).ok());
@@ -403,7 +412,9 @@ TEST_F(ClusterTest, InvalidUtf8IsInvalidArgument) {
   // proto3 strings must be UTF-8. A client that sends raw bytes anyway (C++ only logs an error)
   // gets INVALID_ARGUMENT with a message, not an opaque INTERNAL.
   tartan::v1::SearchRequest request;
-  request.set_text(std::string("gir\xff\xfe" "affe \xc3("));
+  request.set_text(
+      std::string("gir\xff\xfe"
+                  "affe \xc3("));
   request.set_k(3);
   grpc::ClientContext context;
   SetDeadline(&context, 20);
@@ -439,14 +450,17 @@ TEST_F(ClusterTest, ServicesExportMetrics) {
   auto metrics = HttpGet(cluster_->router_process().metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_GT(MetricValue(*metrics, "tartan_router_rpcs_total",
-                        {"method=\"/tartan.v1.Router/Search\"", "code=\"0\""}), 0);
+                        {"method=\"/tartan.v1.Router/Search\"", "code=\"0\""}),
+            0);
   EXPECT_NE(metrics->find("tartan_router_fanout_latency_seconds_bucket"), std::string::npos);
   auto shard_metrics = HttpGet(cluster_->shard(0).metrics_port(), "/metrics");
   ASSERT_TRUE(shard_metrics.ok());
   EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_documents"), 0);
   for (const char* stage : {"total", "exact_segment", "candidates", "approx", "rerank"}) {
     EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_search_latency_seconds_count",
-                          {std::string("stage=\"") + stage + "\""}), 0) << stage;
+                          {std::string("stage=\"") + stage + "\""}),
+              0)
+        << stage;
   }
   EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_search_exact_scored_total"), 0);
   EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commits"), 0);

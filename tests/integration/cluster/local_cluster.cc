@@ -23,10 +23,9 @@ std::string LexicalTestModel(const std::string& work_dir) {
   if (shared.empty()) return "";
   const std::string dir = work_dir + "/lexical-model";
   if (fs::exists(dir + "/model.safetensors")) return dir;
-  const std::string command =
-      absl::StrCat(BinaryPath("tartanctl"), " make-test-model --lexical --out ", dir,
-                   " --vocab-from ", shared, "/data/modernbert-tokenizer > ", work_dir,
-                   "/make-test-model.log 2>&1");
+  const std::string command = absl::StrCat(
+      BinaryPath("tartanctl"), " make-test-model --lexical --out ", dir, " --vocab-from ", shared,
+      "/data/modernbert-tokenizer > ", work_dir, "/make-test-model.log 2>&1");
   if (std::system(command.c_str()) != 0) return "";
   return dir;
 }
@@ -66,8 +65,9 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const std::str
     cluster->shard_addresses_.push_back(shard->address());
     cluster->shards_.push_back(std::move(*shard));
   }
-  std::vector<std::string> router_args = {"--encoder=" + cluster->encoder_.address(),
-                                          "--shards=" + absl::StrJoin(cluster->shard_addresses_, ",")};
+  std::vector<std::string> router_args = {
+      "--encoder=" + cluster->encoder_.address(),
+      "--shards=" + absl::StrJoin(cluster->shard_addresses_, ",")};
   router_args.insert(router_args.end(), options.router_args.begin(), options.router_args.end());
   auto router = ServiceProcess::Start(BinaryPath("tartan-router"), router_args, work_dir, 30);
   if (!router.ok()) return router.status();
@@ -90,8 +90,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const std::str
     last = absl::UnavailableError(rpc.ok() ? "encoder or a shard not ready" : rpc.error_message());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return absl::DeadlineExceededError(absl::StrCat("cluster not ready: ", last.message(), "\nencoder log:\n",
-                                                  cluster->encoder_.ReadLog()));
+  return absl::DeadlineExceededError(absl::StrCat("cluster not ready: ", last.message(),
+                                                  "\nencoder log:\n", cluster->encoder_.ReadLog()));
 }
 
 void LocalCluster::KillShard(int i) { shards_[i].Kill(); }

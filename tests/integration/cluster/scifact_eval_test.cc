@@ -34,7 +34,8 @@ int WriteSample(const std::string& scifact, const std::string& out) {
   while (std::getline(qrels, line)) {
     const size_t a = line.find('\t');
     const size_t b = line.find('\t', a + 1);
-    if (a != std::string::npos && b != std::string::npos) judged.insert(line.substr(a + 1, b - a - 1));
+    if (a != std::string::npos && b != std::string::npos)
+      judged.insert(line.substr(a + 1, b - a - 1));
   }
   std::ofstream corpus(out + "/corpus.jsonl");
   int docs = 0, distractors = 0;
@@ -54,9 +55,9 @@ int WriteSample(const std::string& scifact, const std::string& out) {
 
 nlohmann::json RunEval(const std::string& router, const std::string& beir, bool exact,
                        const std::string& out) {
-  const std::string command = absl::StrCat(BinaryPath("tartanctl"), " eval --router ", router,
-                                           " --beir ", beir, exact ? " --exact" : "",
-                                           " --json-out ", out, " > ", out, ".log 2>&1");
+  const std::string command =
+      absl::StrCat(BinaryPath("tartanctl"), " eval --router ", router, " --beir ", beir,
+                   exact ? " --exact" : "", " --json-out ", out, " > ", out, ".log 2>&1");
   EXPECT_EQ(std::system(command.c_str()), 0) << command;
   std::ifstream in(out);
   return nlohmann::json::parse(in);
@@ -83,9 +84,9 @@ TEST(ScifactEvalTest, IndexMatchesExactAndClearsTheFloor) {
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   const std::string router = (*cluster)->router_process().address();
 
-  const std::string ingest = absl::StrCat(BinaryPath("tartanctl"), " ingest --router ", router,
-                                          " --input ", sample, " --restart --checkpoint ", work,
-                                          "/ingest.json > ", work, "/ingest.log 2>&1");
+  const std::string ingest =
+      absl::StrCat(BinaryPath("tartanctl"), " ingest --router ", router, " --input ", sample,
+                   " --restart --checkpoint ", work, "/ingest.json > ", work, "/ingest.log 2>&1");
   ASSERT_EQ(std::system(ingest.c_str()), 0) << ingest;
   // Flush what is still in memory so the whole sample sits in compressed segments.
   for (int i = 0; i < (*cluster)->num_shards(); ++i) {
@@ -104,10 +105,11 @@ TEST(ScifactEvalTest, IndexMatchesExactAndClearsTheFloor) {
   const auto index = RunEval(router, sample, false, work + "/eval-index.json");
   const double exact_ndcg = exact.at("ndcg@10").get<double>();
   const double index_ndcg = index.at("ndcg@10").get<double>();
-  std::printf("SciFact sample (%d docs, %d queries): nDCG@10 exact %.4f, index %.4f; "
-              "recall@100 exact %.4f, index %.4f\n",
-              docs, exact.at("queries").get<int>(), exact_ndcg, index_ndcg,
-              exact.at("recall@100").get<double>(), index.at("recall@100").get<double>());
+  std::printf(
+      "SciFact sample (%d docs, %d queries): nDCG@10 exact %.4f, index %.4f; "
+      "recall@100 exact %.4f, index %.4f\n",
+      docs, exact.at("queries").get<int>(), exact_ndcg, index_ndcg,
+      exact.at("recall@100").get<double>(), index.at("recall@100").get<double>());
   EXPECT_EQ(exact.at("queries").get<int>(), 300);
   EXPECT_GE(exact_ndcg, kExactNdcgFloor);
   EXPECT_GE(index_ndcg, exact_ndcg - kMaxIndexLoss);

@@ -39,10 +39,14 @@ TEST(BeirTest, ReadsCorpusPartsQueriesAndQrels) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("beir-test-" + std::to_string(::getpid()));
   fs::create_directories(dir / "qrels");
-  std::ofstream(dir / "corpus.part2-of-2.jsonl") << R"({"_id": "d2", "title": "", "text": "second"})" "\n";
+  std::ofstream(dir / "corpus.part2-of-2.jsonl")
+      << R"({"_id": "d2", "title": "", "text": "second"})"
+         "\n";
   std::ofstream(dir / "corpus.part1-of-2.jsonl")
-      << R"({"_id": "d1", "title": "Title", "text": "body", "metadata": {"lang": "en"}})" "\n\n";
-  std::ofstream(dir / "queries.jsonl") << R"({"_id": "q1", "text": "what"})" "\n";
+      << R"({"_id": "d1", "title": "Title", "text": "body", "metadata": {"lang": "en"}})"
+         "\n\n";
+  std::ofstream(dir / "queries.jsonl") << R"({"_id": "q1", "text": "what"})"
+                                          "\n";
   std::ofstream(dir / "qrels" / "test.tsv") << "query-id\tcorpus-id\tscore\nq1\td2\t1\n";
   auto files = CorpusFiles(dir.string());
   ASSERT_TRUE(files.ok()) << files.status();
@@ -67,7 +71,8 @@ TEST(BeirTest, ReadsCorpusPartsQueriesAndQrels) {
   EXPECT_FALSE(ReadQrels(dir.string(), "dev").ok());
 
   std::ofstream(dir / "bad.jsonl") << "{not json\n";
-  auto status = ForEachRecord({(dir / "bad.jsonl").string()}, [](const TextRecord&) { return true; });
+  auto status =
+      ForEachRecord({(dir / "bad.jsonl").string()}, [](const TextRecord&) { return true; });
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("bad.jsonl:1"), absl::string_view::npos) << status;
   fs::remove_all(dir);

@@ -39,9 +39,9 @@ TEST(DenseConfigTest, ActivationClassPaths) {
 }
 
 TEST(DenseConfigTest, ErrorsNameTheFile) {
-  for (const char* text : {"{not json", R"({"in_features": 4})",
-                           R"({"in_features": 4, "out_features": -1})",
-                           R"({"in_features": 4, "out_features": 2, "activation_function": "X"})"}) {
+  for (const char* text :
+       {"{not json", R"({"in_features": 4})", R"({"in_features": 4, "out_features": -1})",
+        R"({"in_features": 4, "out_features": 2, "activation_function": "X"})"}) {
     auto config = ParseDenseConfig(text, "/m/1_Dense/config.json");
     ASSERT_FALSE(config.ok()) << text;
     EXPECT_NE(config.status().message().find("/m/1_Dense/config.json"), std::string::npos)
@@ -75,8 +75,8 @@ TEST(DenseLayerTest, ForwardComputesActOfAffine) {
 
 TEST(DenseLayerTest, ResidualSameAndDifferentSizes) {
   // Same size: y = relu(Wx) + x.
-  auto same = DenseLayer::Create(Config(2, 2, false, DenseActivation::kReLU, true),
-                                 {1, 0, 0, -1}, {}, {});
+  auto same =
+      DenseLayer::Create(Config(2, 2, false, DenseActivation::kReLU, true), {1, 0, 0, -1}, {}, {});
   ASSERT_TRUE(same.ok()) << same.status();
   const float x[2] = {2, 3};
   float y[2];
@@ -84,16 +84,16 @@ TEST(DenseLayerTest, ResidualSameAndDifferentSizes) {
   EXPECT_FLOAT_EQ(y[0], 2 + 2);
   EXPECT_FLOAT_EQ(y[1], 0 + 3);
   // Different sizes: y = Wx + R x.
-  auto diff = DenseLayer::Create(Config(2, 1, false, DenseActivation::kIdentity, true), {1, 1},
-                                 {}, {10, 0});
+  auto diff = DenseLayer::Create(Config(2, 1, false, DenseActivation::kIdentity, true), {1, 1}, {},
+                                 {10, 0});
   ASSERT_TRUE(diff.ok()) << diff.status();
   float z[1];
   diff->Forward(x, 1, z);
   EXPECT_FLOAT_EQ(z[0], 5 + 20);
   // A missing residual matrix is an error.
-  EXPECT_FALSE(DenseLayer::Create(Config(2, 1, false, DenseActivation::kIdentity, true), {1, 1},
-                                  {}, {})
-                   .ok());
+  EXPECT_FALSE(
+      DenseLayer::Create(Config(2, 1, false, DenseActivation::kIdentity, true), {1, 1}, {}, {})
+          .ok());
 }
 
 TEST(DenseLayerTest, ChainRunsInOrder) {
@@ -109,7 +109,8 @@ TEST(DenseLayerTest, ChainRunsInOrder) {
 }
 
 TEST(DenseIoTest, WriteThenLoadAndShapeErrors) {
-  const fs::path dir = fs::temp_directory_path() / ("colbert_dense_io_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("colbert_dense_io_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   DenseConfig config = Config(3, 2, false, DenseActivation::kIdentity, false);
   ASSERT_TRUE(WriteDenseLayer(dir.string(), config, {1, 2, 3, 4, 5, 6}, {}).ok());

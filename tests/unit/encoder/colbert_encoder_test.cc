@@ -156,10 +156,9 @@ TEST_F(ColbertEncoderTest, MakeTestModelRoundTrip) {
     spec->seed = 7;
     const std::string dir = scratch_.Sub(std::string("tiny-") + a.arch);
     ASSERT_TRUE(WriteSyntheticCheckpoint(dir, *spec).ok());
-    for (const char* file : {"config.json", "model.safetensors", "tokenizer.json",
-                             "modules.json", "config_sentence_transformers.json",
-                             "sentence_bert_config.json", "1_Dense/config.json",
-                             "1_Dense/model.safetensors"}) {
+    for (const char* file : {"config.json", "model.safetensors", "tokenizer.json", "modules.json",
+                             "config_sentence_transformers.json", "sentence_bert_config.json",
+                             "1_Dense/config.json", "1_Dense/model.safetensors"}) {
       EXPECT_TRUE(std::filesystem::exists(dir + "/" + file)) << file;
     }
     auto enc = MustLoad(dir);
@@ -252,7 +251,8 @@ TEST_F(ColbertEncoderTest, LexicalModelMatchesTermsOnly) {
   ASSERT_TRUE(q2.ok());
   const EncodedText& q2e = (*q2)[0];
   ASSERT_NE(q2e.ids[2], music);  // a different token id...
-  EXPECT_NEAR(Cosine(&q2e.vectors[2 * dim], &de.vectors[dp * dim], dim), 1.0f, 1e-5);  // ...same vector
+  EXPECT_NEAR(Cosine(&q2e.vectors[2 * dim], &de.vectors[dp * dim], dim), 1.0f,
+              1e-5);  // ...same vector
 
   // Query markers score a constant against every document: [Q] equals [D], and each [MASK]
   // expansion vector equals [CLS].
@@ -269,8 +269,8 @@ TEST_F(ColbertEncoderTest, StanfordCheckpointMatchesPyLateFolder) {
   const std::string golden = Golden("bert-colbert-tiny");
   const std::string dir = scratch_.Sub("stanford");
   std::filesystem::create_directories(dir);
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "vocab.txt"}) {
+  for (const char* f :
+       {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}) {
     std::filesystem::copy_file(golden + "/" + f, dir + "/" + f);
   }
   nlohmann::json config = nlohmann::json::parse(ReadFile(golden + "/config.json"));

@@ -122,13 +122,15 @@ TEST_F(ModelFolderTest, CorruptConfigsNameTheFile) {
   ExpectLoadError(dir, dir + "/modules.json");
   WriteFile(dir + "/modules.json", "[]");  // no Transformer module
   ExpectLoadError(dir, dir + "/modules.json");
-  WriteFile(dir + "/modules.json",
-            R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}])");
+  WriteFile(
+      dir + "/modules.json",
+      R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}])");
   ExpectLoadError(dir, "no Dense module");
 
   const std::string dense_config = dir + "/1_Dense/config.json";
-  WriteFile(dir + "/modules.json",
-            R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+  WriteFile(
+      dir + "/modules.json",
+      R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                 {"idx": 1, "name": "1", "path": "1_Dense", "type": "pylate.models.Dense.Dense"}])");
   WriteFile(dense_config, "not json");
   ExpectLoadError(dir, dense_config);

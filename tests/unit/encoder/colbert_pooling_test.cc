@@ -67,8 +67,8 @@ TEST(PoolTokensTest, MainKeepsProtectedFirstAndAveragesClusters) {
   // [CLS] at 3.0 rad, then two tight pairs: {0, 0.01} and {1.5, 1.52}.
   const std::vector<float> v = Angles({3.0, 0.0, 1.5, 0.01, 1.52});
   int rows = 0;
-  std::vector<float> out = PoolTokensHierarchical(v.data(), 5, 2, 2, 1, PoolingVersion::kMain,
-                                                  &rows);
+  std::vector<float> out =
+      PoolTokensHierarchical(v.data(), 5, 2, 2, 1, PoolingVersion::kMain, &rows);
   ASSERT_EQ(rows, 3);
   EXPECT_FLOAT_EQ(out[0], v[0]);  // protected [CLS] first, untouched
   EXPECT_FLOAT_EQ(out[1], v[1]);
@@ -83,8 +83,8 @@ TEST(PoolTokensTest, MainKeepsProtectedFirstAndAveragesClusters) {
 TEST(PoolTokensTest, V140AppendsProtectedLast) {
   const std::vector<float> v = Angles({3.0, 0.0, 1.5, 0.01, 1.52});
   int rows = 0;
-  std::vector<float> out = PoolTokensHierarchical(v.data(), 5, 2, 2, 1, PoolingVersion::kV140,
-                                                  &rows);
+  std::vector<float> out =
+      PoolTokensHierarchical(v.data(), 5, 2, 2, 1, PoolingVersion::kV140, &rows);
   ASSERT_EQ(rows, 3);
   EXPECT_FLOAT_EQ(out[4], v[0]);
   EXPECT_FLOAT_EQ(out[5], v[1]);
@@ -97,8 +97,8 @@ TEST(PoolTokensTest, NoReductionReturnsInput) {
   EXPECT_EQ(PoolTokensHierarchical(v.data(), 3, 2, 1, 1, PoolingVersion::kMain, &rows), v);
   EXPECT_EQ(rows, 3);
   // Two poolable tokens with pool_factor 3: k = max(2 // 3, 1) = 1 < 2, so they merge.
-  std::vector<float> merged = PoolTokensHierarchical(v.data(), 3, 2, 3, 1,
-                                                     PoolingVersion::kMain, &rows);
+  std::vector<float> merged =
+      PoolTokensHierarchical(v.data(), 3, 2, 3, 1, PoolingVersion::kMain, &rows);
   EXPECT_EQ(rows, 2);
   EXPECT_EQ(merged.size(), 4u);
   EXPECT_FLOAT_EQ(merged[2], (v[2] + v[4]) / 2);
@@ -142,8 +142,8 @@ TEST(PoolTokensTest, GoldenDocumentsPoolExactly) {
     const int n = static_cast<int>(src->shape[0]);
     const int dim = static_cast<int>(src->shape[1]);
     int rows = 0;
-    std::vector<float> got = PoolTokensHierarchical(src->data.data(), n, dim, c.pool_factor, 1,
-                                                    c.version, &rows);
+    std::vector<float> got =
+        PoolTokensHierarchical(src->data.data(), n, dim, c.pool_factor, 1, c.version, &rows);
     ASSERT_EQ(rows, want->shape[0]);
     ASSERT_EQ(got.size(), want->data.size());
     // Same inputs and SciPy's exact merge order: same rows in the same order.

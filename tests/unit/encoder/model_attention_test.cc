@@ -15,9 +15,8 @@ namespace {
 
 // ctx for one sequence/head, as transformers computes it: scores + (min where hidden), softmax.
 // A row with every key hidden has all scores == min, so it averages all keys uniformly.
-std::vector<double> Reference(const std::vector<float>& qkv, int begin, int len, int heads,
-                              int dim, int half_window, const std::vector<uint8_t>& mask,
-                              int head) {
+std::vector<double> Reference(const std::vector<float>& qkv, int begin, int len, int heads, int dim,
+                              int half_window, const std::vector<uint8_t>& mask, int head) {
   const int hidden = heads * dim;
   const int ld = 3 * hidden;
   const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
@@ -81,8 +80,8 @@ TEST(AttentionTest, MatchesNaiveReferenceGlobalAndLocal) {
           const auto ref = Reference(qkv, offsets[b], lengths[b], heads, dim, half_window, mask, h);
           for (int i = 0; i < lengths[b]; ++i) {
             for (int d = 0; d < dim; ++d) {
-              worst = std::max(worst, std::abs(ref[i * dim + d] -
-                                               ctx[(offsets[b] + i) * hidden + h * dim + d]));
+              worst = std::max(
+                  worst, std::abs(ref[i * dim + d] - ctx[(offsets[b] + i) * hidden + h * dim + d]));
             }
           }
         }

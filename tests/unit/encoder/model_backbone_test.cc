@@ -209,7 +209,8 @@ TEST_F(BackboneTest, ShardedCheckpointLoads) {
   for (size_t i = 0; i < names.size(); ++i) {
     auto info = (*st)->Info(names[i]);
     const bool one = i % 2 == 0;
-    (one ? first : second).push_back({names[i], info->shape, *(*st)->LoadF32(names[i], info->shape)});
+    (one ? first : second)
+        .push_back({names[i], info->shape, *(*st)->LoadF32(names[i], info->shape)});
     map += (map.empty() ? "" : ",") + std::string("\"") + names[i] + "\": \"" +
            (one ? "a.safetensors" : "b.safetensors") + "\"";
   }
@@ -304,11 +305,11 @@ TEST_F(BackboneTest, MalformedBatchesAreRejected) {
   ASSERT_TRUE(WriteSyntheticBackbone(Dir("m"), shape, 1, false).ok());
   auto bb = LoadBackbone(Dir("m"), {});
   ASSERT_TRUE(bb.ok());
-  EXPECT_FALSE((*bb)->Forward({{1, 30}, {0, 2}, {1, 1}}).ok());      // id out of vocabulary
-  EXPECT_FALSE((*bb)->Forward({{1, -1}, {0, 2}, {1, 1}}).ok());      // negative id
-  EXPECT_FALSE((*bb)->Forward({{1, 2}, {0, 1}, {1, 1}}).ok());       // offsets do not cover ids
-  EXPECT_FALSE((*bb)->Forward({{1, 2}, {0, 2, 1, 2}, {1, 1}}).ok()); // decreasing offsets
-  EXPECT_FALSE((*bb)->Forward({{1, 2}, {0, 2}, {1}}).ok());          // key_mask size
+  EXPECT_FALSE((*bb)->Forward({{1, 30}, {0, 2}, {1, 1}}).ok());       // id out of vocabulary
+  EXPECT_FALSE((*bb)->Forward({{1, -1}, {0, 2}, {1, 1}}).ok());       // negative id
+  EXPECT_FALSE((*bb)->Forward({{1, 2}, {0, 1}, {1, 1}}).ok());        // offsets do not cover ids
+  EXPECT_FALSE((*bb)->Forward({{1, 2}, {0, 2, 1, 2}, {1, 1}}).ok());  // decreasing offsets
+  EXPECT_FALSE((*bb)->Forward({{1, 2}, {0, 2}, {1}}).ok());           // key_mask size
   PackedBatch too_long{std::vector<int32_t>(65, 1), {0, 65}, std::vector<uint8_t>(65, 1)};
   EXPECT_FALSE((*bb)->Forward(too_long).ok());
   auto empty = (*bb)->Forward({{}, {0}, {}});
@@ -382,7 +383,9 @@ TEST(ModelConfigTest, NewerRopeParametersSpelling) {
   EXPECT_EQ(old->local_rope_theta, 1234.0);
   EXPECT_FALSE(ParseModelConfig(R"({"model_type": "modernbert", "vocab_size": 10,
       "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 3,
-      "intermediate_size": 8})", "test").ok());  // hidden not divisible by heads
+      "intermediate_size": 8})",
+                                "test")
+                   .ok());  // hidden not divisible by heads
   EXPECT_FALSE(ParseActivation("mish").ok());
 }
 

@@ -177,8 +177,8 @@ TEST_F(SafetensorsTest, CorruptFilesAreErrorsNotCrashes) {
   WriteRaw(Path("types.safetensors"),
            R"({"w": {"dtype": "F32", "shape": "x", "data_offsets": [0, 4]}})", 4);
 
-  for (const char* name : {"trunc_data", "trunc_header", "tiny", "garbage", "huge", "size",
-                           "fields", "types"}) {
+  for (const char* name :
+       {"trunc_data", "trunc_header", "tiny", "garbage", "huge", "size", "fields", "types"}) {
     const std::string p = Path(std::string(name) + ".safetensors");
     auto f = SafetensorsFile::Open(p);
     ASSERT_FALSE(f.ok()) << name;

@@ -32,7 +32,8 @@ TEST(ConcurrencyTest, SearchUpsertDeleteCompactionTogether) {
   Shard& shard = **shard_or;
   // Stable documents: written once, never touched again.
   std::vector<Document> stable;
-  for (int i = 0; i < 50; ++i) stable.push_back(testing::RandomDoc("s" + std::to_string(i), 6, kDim, i));
+  for (int i = 0; i < 50; ++i)
+    stable.push_back(testing::RandomDoc("s" + std::to_string(i), 6, kDim, i));
   ASSERT_TRUE(shard.Upsert(stable).ok());
   ASSERT_TRUE(shard.Flush().ok());
   std::vector<std::string> stable_ids;
@@ -50,7 +51,8 @@ TEST(ConcurrencyTest, SearchUpsertDeleteCompactionTogether) {
         if (!shard.Delete({id}).ok()) ++failures;
         model[id] = false;
       } else {
-        if (!shard.Upsert({testing::RandomDoc(id, 1 + int(rng() % 8), kDim, rng())}).ok()) ++failures;
+        if (!shard.Upsert({testing::RandomDoc(id, 1 + int(rng() % 8), kDim, rng())}).ok())
+          ++failures;
         model[id] = true;
       }
     }

@@ -45,7 +45,8 @@ std::vector<float> RandomUnit(int n, int dim, uint64_t seed) {
   std::vector<float> v(size_t(n) * dim);
   for (int i = 0; i < n; ++i) {
     double s = 0;
-    for (int k = 0; k < dim; ++k) s += double(v[size_t(i) * dim + k] = g(rng)) * v[size_t(i) * dim + k];
+    for (int k = 0; k < dim; ++k)
+      s += double(v[size_t(i) * dim + k] = g(rng)) * v[size_t(i) * dim + k];
     for (int k = 0; k < dim; ++k) v[size_t(i) * dim + k] /= float(std::sqrt(s));
   }
   return v;

@@ -17,6 +17,7 @@ Document RandomDoc(const std::string& id, int num_tokens, int dim, uint64_t seed
 // Naive triple loop, double accumulation.
 double NaiveMaxSim(const float* q, int nq, const float* d, int nd, int dim);
 // Exact top-k of q over docs by NaiveMaxSim (ties by id).
-std::vector<Hit> NaiveTopK(const float* q, int nq, const std::vector<Document>& docs, int dim, int k);
+std::vector<Hit> NaiveTopK(const float* q, int nq, const std::vector<Document>& docs, int dim,
+                           int k);
 
 }  // namespace tartan::index::testing

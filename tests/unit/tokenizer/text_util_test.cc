@@ -21,9 +21,7 @@ TEST(PythonStripTest, KeepsNonSpaceFormatCharacters) {
   EXPECT_EQ(PythonStrip("\u180ex\u180e"), "\u180ex\u180e");
 }
 
-TEST(PythonStripTest, RepairsInvalidUtf8) {
-  EXPECT_EQ(PythonStrip(" a\xff "), "a\xEF\xBF\xBD");
-}
+TEST(PythonStripTest, RepairsInvalidUtf8) { EXPECT_EQ(PythonStrip(" a\xff "), "a\xEF\xBF\xBD"); }
 
 TEST(PythonIsSpaceTest, MatchesCpythonTable) {
   int count = 0;

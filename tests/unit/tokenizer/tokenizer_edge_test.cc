@@ -29,8 +29,8 @@ std::unique_ptr<Tokenizer> LoadOrSkip(const std::string& rel) {
   return tok.ok() ? std::move(*tok) : nullptr;
 }
 
-#define LOAD_OR_SKIP(var, rel)                                    \
-  auto var = LoadOrSkip(rel);                                     \
+#define LOAD_OR_SKIP(var, rel) \
+  auto var = LoadOrSkip(rel);  \
   if (!var) GTEST_SKIP() << rel << " not found in " << SharedDir()
 
 constexpr char kModernBert[] = "golden/models/modernbert-colbert-tiny/tokenizer.json";
@@ -44,12 +44,13 @@ TEST(TokenizerEdgeTest, ModernBertHardInputs) {
             (Ids{12676, 111, 5494, 107, 6418, 49868, 3917, 40843, 233, 34446}));
   // NFC: "e" + U+0301 composes to "é" before BPE.
   EXPECT_EQ(enc("cafe\u0301 Cafe\u0301"), (Ids{68, 2320, 860, 42107, 860}));
-  EXPECT_EQ(enc("a  \t\n b   "), (Ids{66, 50276, 186, 187, 270, 50275}));  // whitespace runs
+  EXPECT_EQ(enc("a  \t\n b   "), (Ids{66, 50276, 186, 187, 270, 50275}));   // whitespace runs
   EXPECT_EQ(enc("x\x01\x7fy\u200bz"), (Ids{89, 178, 210, 90, 12882, 91}));  // controls kept
   // "[MASK]" is a special added token with lstrip: it swallows the space before it.
   EXPECT_EQ(enc("say [MASK] now"), (Ids{19506, 50284, 1024}));
   EXPECT_EQ(enc("don't I'll WE'RE"), (Ids{9903, 626, 309, 1833, 13573, 8, 1848}));
-  EXPECT_EQ(enc("[Q] a [D] b [CLS]x[SEP]"), (Ids{50368, 66, 209, 50369, 67, 209, 50281, 89, 50282}));
+  EXPECT_EQ(enc("[Q] a [D] b [CLS]x[SEP]"),
+            (Ids{50368, 66, 209, 50369, 67, 209, 50281, 89, 50282}));
   EXPECT_EQ(enc(""), Ids{});
   EXPECT_EQ(tok->Encode(""), (Ids{50281, 50282}));
 }
@@ -76,7 +77,9 @@ TEST(TokenizerEdgeTest, BertHardInputs) {
 TEST(TokenizerEdgeTest, InvalidUtf8IsRepairedDeterministically) {
   LOAD_OR_SKIP(bpe, kModernBert);
   LOAD_OR_SKIP(wp, kBert);
-  const std::string bad = "ab\xff" "cd\xc3";
+  const std::string bad =
+      "ab\xff"
+      "cd\xc3";
   // Each ill-formed sequence becomes U+FFFD: BPE encodes its bytes, BERT drops it.
   EXPECT_EQ(bpe->Encode(bad, false), (Ids{357, 21478, 2428, 21478}));
   EXPECT_EQ(bpe->Encode(bad, false), bpe->Encode("ab\uFFFDcd\uFFFD", false));
@@ -158,8 +161,8 @@ TEST(TokenizerEdgeTest, ErrorsNameTheFile) {
   EXPECT_EQ(corrupt.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(corrupt.status().message().find(path), absl::string_view::npos);
 
-  auto bad_merge = Tokenizer::FromJson(
-      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})");
+  auto bad_merge =
+      Tokenizer::FromJson(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b"]}})");
   ASSERT_FALSE(bad_merge.ok());
   EXPECT_NE(bad_merge.status().message().find("a b"), absl::string_view::npos);
   auto unknown = Tokenizer::FromJson(R"({"model": {"type": "Unigram", "vocab": []}})");
@@ -200,7 +203,8 @@ TEST(TokenizerEdgeTest, ConcurrentEncodeMatchesSequential) {
     threads.emplace_back([&, th] {
       for (int rep = 0; rep < 5; ++rep) {
         for (size_t i = 0; i < texts.size(); ++i) {
-          if (tok->Encode(texts[(i + th * 37) % texts.size()]) != expected[(i + th * 37) % texts.size()]) {
+          if (tok->Encode(texts[(i + th * 37) % texts.size()]) !=
+              expected[(i + th * 37) % texts.size()]) {
             ++mismatches[th];
           }
         }

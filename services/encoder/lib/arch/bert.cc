@@ -110,12 +110,13 @@ absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
   m->num_threads_ = num_threads;
   const int h = config.hidden_size;
   const int inter = config.intermediate_size;
-  ASSIGN_OR_RETURN(WeightReader w, WeightReader::Create(&file, "embeddings.word_embeddings.weight"));
+  ASSIGN_OR_RETURN(WeightReader w,
+                   WeightReader::Create(&file, "embeddings.word_embeddings.weight"));
   ASSIGN_OR_RETURN(m->word_, w.Load("embeddings.word_embeddings.weight", {config.vocab_size, h}));
   ASSIGN_OR_RETURN(m->position_, w.Load("embeddings.position_embeddings.weight",
                                         {config.max_position_embeddings, h}));
-  ASSIGN_OR_RETURN(std::vector<float> types, w.Load("embeddings.token_type_embeddings.weight",
-                                                    {config.type_vocab_size, h}));
+  ASSIGN_OR_RETURN(std::vector<float> types,
+                   w.Load("embeddings.token_type_embeddings.weight", {config.type_vocab_size, h}));
   m->type0_.assign(types.begin(), types.begin() + h);
   ASSIGN_OR_RETURN(m->emb_ln_, LoadLayerNorm(w, "embeddings.LayerNorm", h));
   for (int i = 0; i < config.num_layers; ++i) {

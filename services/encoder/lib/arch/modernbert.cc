@@ -29,8 +29,8 @@ struct ModernBertLayer {
   Linear wqkv;                    // [3H, H]
   Linear wo;                      // [H, H]
   Norm mlp_norm;
-  Linear wi;                      // [2I, H]
-  Linear mlp_wo;                  // [H, I]
+  Linear wi;      // [2I, H]
+  Linear mlp_wo;  // [H, I]
   bool global = true;
 };
 
@@ -58,8 +58,7 @@ class ModernBert final : public Backbone {
   RopeTable rope_local_;
 };
 
-absl::StatusOr<Norm> LoadNorm(const WeightReader& w, const std::string& base, int dim,
-                              bool bias) {
+absl::StatusOr<Norm> LoadNorm(const WeightReader& w, const std::string& base, int dim, bool bias) {
   Norm n;
   ASSIGN_OR_RETURN(n.gamma, w.Load(base + ".weight", {dim}));
   if (bias) {
@@ -100,10 +99,10 @@ absl::StatusOr<std::unique_ptr<Backbone>> ModernBert::Create(const ModelConfig& 
     m->layers_.push_back(std::move(layer));
   }
   ASSIGN_OR_RETURN(m->final_norm_, LoadNorm(w, "final_norm", h, config.norm_bias));
-  m->rope_global_ = RopeTable(config.head_dim(), config.global_rope_theta,
-                              config.max_position_embeddings);
-  m->rope_local_ = RopeTable(config.head_dim(), config.local_rope_theta,
-                             config.max_position_embeddings);
+  m->rope_global_ =
+      RopeTable(config.head_dim(), config.global_rope_theta, config.max_position_embeddings);
+  m->rope_local_ =
+      RopeTable(config.head_dim(), config.local_rope_theta, config.max_position_embeddings);
   return std::unique_ptr<Backbone>(std::move(m));
 }
 
@@ -122,8 +121,8 @@ absl::StatusOr<std::vector<float>> ModernBert::Forward(const PackedBatch& batch)
   std::vector<float> mlp_act(t * inter);
 
   GatherRows(tok_embeddings_.data(), h, batch.ids.data(), t, x.data());
-  LayerNormRows(x.data(), t, h, emb_norm_.gamma.data(), emb_norm_.beta_or_null(),
-                config_.norm_eps, x.data());
+  LayerNormRows(x.data(), t, h, emb_norm_.gamma.data(), emb_norm_.beta_or_null(), config_.norm_eps,
+                x.data());
 
   AttentionParams ap;
   ap.num_heads = config_.num_heads;
@@ -133,8 +132,8 @@ absl::StatusOr<std::vector<float>> ModernBert::Forward(const PackedBatch& batch)
   for (const ModernBertLayer& layer : layers_) {
     const float* attn_in = x.data();
     if (layer.attn_norm.has_value()) {
-      LayerNormRows(x.data(), t, h, layer.attn_norm->gamma.data(),
-                    layer.attn_norm->beta_or_null(), config_.norm_eps, normed.data());
+      LayerNormRows(x.data(), t, h, layer.attn_norm->gamma.data(), layer.attn_norm->beta_or_null(),
+                    config_.norm_eps, normed.data());
       attn_in = normed.data();
     }
     layer.wqkv.Forward(attn_in, t, qkv.data(), threads);

@@ -20,8 +20,7 @@ class WeightReader {
   absl::StatusOr<std::vector<float>> Load(const std::string& name,
                                           const std::vector<int64_t>& shape) const;
   // Loads <base>.weight [out, in] and, when with_bias, <base>.bias [out].
-  absl::StatusOr<Linear> LoadLinear(const std::string& base, int out, int in,
-                                    bool with_bias) const;
+  absl::StatusOr<Linear> LoadLinear(const std::string& base, int out, int in, bool with_bias) const;
   const std::string& prefix() const { return prefix_; }
 
  private:

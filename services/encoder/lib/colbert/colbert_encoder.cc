@@ -149,9 +149,9 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   const int hidden = encoder->backbone_->hidden_size();
 
   if (folder.stanford_projection) {
-    ASSIGN_OR_RETURN(DenseLayer projection,
-                     LoadStanfordProjection(JoinPath(folder.backbone_dir, "model.safetensors"),
-                                            hidden));
+    ASSIGN_OR_RETURN(
+        DenseLayer projection,
+        LoadStanfordProjection(JoinPath(folder.backbone_dir, "model.safetensors"), hidden));
     encoder->dense_.push_back(std::move(projection));
   }
   for (const std::string& dense_dir : folder.dense_dirs) {
@@ -159,9 +159,9 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
     const int expected_in =
         encoder->dense_.empty() ? hidden : encoder->dense_.back().out_features();
     if (layer.in_features() != expected_in) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          JoinPath(dense_dir, "config.json"), ": in_features ", layer.in_features(),
-          " does not match the previous module's output size ", expected_in));
+      return absl::InvalidArgumentError(
+          absl::StrCat(JoinPath(dense_dir, "config.json"), ": in_features ", layer.in_features(),
+                       " does not match the previous module's output size ", expected_in));
     }
     encoder->dense_.push_back(std::move(layer));
   }
@@ -184,9 +184,9 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
 
   const int max_positions = encoder->backbone_->max_position_embeddings();
   if (std::max(info.query_length, info.document_length) > max_positions) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        model_dir, ": query_length/document_length (", info.query_length, "/",
-        info.document_length, ") exceed max_position_embeddings ", max_positions));
+    return absl::InvalidArgumentError(
+        absl::StrCat(model_dir, ": query_length/document_length (", info.query_length, "/",
+                     info.document_length, ") exceed max_position_embeddings ", max_positions));
   }
   return encoder;
 }
@@ -198,9 +198,9 @@ absl::StatusOr<std::string> ColbertEncoder::ResolvePrompt(const EncodeParams& pa
     if (it == info_.prompts.end()) {
       std::vector<std::string> names;
       for (const auto& [name, text] : info_.prompts) names.push_back(name);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "prompt name \"", *params.prompt_name, "\" not found; model ", info_.name,
-          " has prompts [", absl::StrJoin(names, ", "), "]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("prompt name \"", *params.prompt_name, "\" not found; model ", info_.name,
+                       " has prompts [", absl::StrJoin(names, ", "), "]"));
     }
     return it->second;
   }
@@ -209,8 +209,7 @@ absl::StatusOr<std::string> ColbertEncoder::ResolvePrompt(const EncodeParams& pa
 }
 
 std::vector<int32_t> ColbertEncoder::TokenizeWithPrompt(std::string_view text,
-                                                        const std::string& prompt,
-                                                        bool is_query,
+                                                        const std::string& prompt, bool is_query,
                                                         std::vector<uint8_t>* attention) const {
   std::string full = prompt;
   full.append(text.data(), text.size());
@@ -218,8 +217,8 @@ std::vector<int32_t> ColbertEncoder::TokenizeWithPrompt(std::string_view text,
   if (info_.do_lower_case) input = PythonLower(input);
 
   const int length = is_query ? info_.query_length : info_.document_length;
-  const std::optional<int32_t>& prefix = is_query ? info_.query_prefix_id
-                                                  : info_.document_prefix_id;
+  const std::optional<int32_t>& prefix =
+      is_query ? info_.query_prefix_id : info_.document_prefix_id;
   const int max_length = prefix ? length - 1 : length;
   std::vector<int32_t> ids = tokenizer_->Encode(input, /*add_special_tokens=*/true, max_length);
   std::vector<uint8_t> mask(ids.size(), 1);
@@ -240,10 +239,8 @@ std::vector<int32_t> ColbertEncoder::TokenizeWithPrompt(std::string_view text,
   return ids;
 }
 
-absl::StatusOr<std::vector<int32_t>> ColbertEncoder::Tokenize(std::string_view text,
-                                                              const EncodeParams& params,
-                                                              std::vector<uint8_t>* attention)
-    const {
+absl::StatusOr<std::vector<int32_t>> ColbertEncoder::Tokenize(
+    std::string_view text, const EncodeParams& params, std::vector<uint8_t>* attention) const {
   ASSIGN_OR_RETURN(std::string prompt, ResolvePrompt(params));
   return TokenizeWithPrompt(text, prompt, params.is_query, attention);
 }
@@ -315,8 +312,7 @@ absl::StatusOr<std::vector<EncodedText>> ColbertEncoder::Encode(
           keep = attention[i][t] != 0;
         } else {
           keep = attention[i][t] != 0 &&
-                 !std::binary_search(info_.skiplist_ids.begin(), info_.skiplist_ids.end(),
-                                     ids[t]);
+                 !std::binary_search(info_.skiplist_ids.begin(), info_.skiplist_ids.end(), ids[t]);
         }
         if (!keep) continue;
         const float* row = states.data() + (batch.offsets[m] + t) * static_cast<size_t>(hidden);
@@ -336,9 +332,9 @@ absl::StatusOr<std::vector<EncodedText>> ColbertEncoder::Encode(
       row += n;
       if (!params.is_query && params.pool_factor > 1) {
         int pooled_rows = 0;
-        out.vectors = PoolTokensHierarchical(begin, n, info_.dim, params.pool_factor,
-                                             params.protected_tokens, params.pooling_version,
-                                             &pooled_rows);
+        out.vectors =
+            PoolTokensHierarchical(begin, n, info_.dim, params.pool_factor, params.protected_tokens,
+                                   params.pooling_version, &pooled_rows);
         out.num_tokens = pooled_rows;
       } else {
         out.vectors.assign(begin, begin + static_cast<size_t>(n) * info_.dim);

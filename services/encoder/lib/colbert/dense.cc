@@ -108,8 +108,7 @@ absl::StatusOr<DenseConfig> ParseDenseConfig(const std::string& json_text,
   return config;
 }
 
-absl::StatusOr<DenseLayer> DenseLayer::Create(const DenseConfig& config,
-                                              std::vector<float> weight,
+absl::StatusOr<DenseLayer> DenseLayer::Create(const DenseConfig& config, std::vector<float> weight,
                                               std::vector<float> bias,
                                               std::vector<float> residual_weight) {
   const size_t matrix = static_cast<size_t>(config.in_features) * config.out_features;
@@ -118,8 +117,8 @@ absl::StatusOr<DenseLayer> DenseLayer::Create(const DenseConfig& config,
   }
   if (weight.size() != matrix) {
     return absl::InvalidArgumentError(absl::StrCat("Dense: weight has ", weight.size(),
-                                                   " values, expected ", config.out_features,
-                                                   "x", config.in_features));
+                                                   " values, expected ", config.out_features, "x",
+                                                   config.in_features));
   }
   if (config.bias ? bias.size() != static_cast<size_t>(config.out_features) : !bias.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("Dense: bias has ", bias.size(),
@@ -128,9 +127,9 @@ absl::StatusOr<DenseLayer> DenseLayer::Create(const DenseConfig& config,
   }
   const bool needs_residual = config.use_residual && config.in_features != config.out_features;
   if (needs_residual ? residual_weight.size() != matrix : !residual_weight.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Dense: residual weight has ", residual_weight.size(), " values, expected ",
-        needs_residual ? matrix : 0));
+    return absl::InvalidArgumentError(absl::StrCat("Dense: residual weight has ",
+                                                   residual_weight.size(), " values, expected ",
+                                                   needs_residual ? matrix : 0));
   }
   DenseLayer layer;
   layer.config_ = config;
@@ -145,8 +144,8 @@ void DenseLayer::Forward(const float* in, int64_t n, float* out, int num_threads
   const int in_dim = config_.in_features;
   const int out_dim = config_.out_features;
   // out[n, out] = in[n, in] · W[out, in]ᵀ
-  Sgemm(false, true, static_cast<int>(n), out_dim, in_dim, 1.0f, in, in_dim, weight_.data(),
-        in_dim, 0.0f, out, out_dim, num_threads);
+  Sgemm(false, true, static_cast<int>(n), out_dim, in_dim, 1.0f, in, in_dim, weight_.data(), in_dim,
+        0.0f, out, out_dim, num_threads);
   for (int64_t t = 0; t < n; ++t) {
     float* row = out + t * out_dim;
     for (int o = 0; o < out_dim; ++o) {
@@ -163,8 +162,8 @@ void DenseLayer::Forward(const float* in, int64_t n, float* out, int num_threads
   }
 }
 
-std::vector<float> RunDenseChain(const std::vector<DenseLayer>& chain, const float* in,
-                                 int64_t n, int in_dim, int num_threads) {
+std::vector<float> RunDenseChain(const std::vector<DenseLayer>& chain, const float* in, int64_t n,
+                                 int in_dim, int num_threads) {
   std::vector<float> current(in, in + n * in_dim);
   for (const DenseLayer& layer : chain) {
     std::vector<float> next(static_cast<size_t>(n) * layer.out_features());

@@ -58,7 +58,7 @@ class DenseLayer {
 
 // Runs a chain of Dense layers; in: [n, chain.front().in_features]. Returns
 // [n, chain.back().out_features]. An empty chain returns the input.
-std::vector<float> RunDenseChain(const std::vector<DenseLayer>& chain, const float* in,
-                                 int64_t n, int in_dim, int num_threads = 1);
+std::vector<float> RunDenseChain(const std::vector<DenseLayer>& chain, const float* in, int64_t n,
+                                 int in_dim, int num_threads = 1);
 
 }  // namespace tartan::encoder

@@ -58,8 +58,7 @@ absl::StatusOr<DenseLayer> LoadDenseLayer(const std::string& dir) {
     if (!r.ok()) return Annotate(r.status(), weights_path);
     residual = std::move(*r);
   }
-  auto layer = DenseLayer::Create(config, std::move(*weight), std::move(bias),
-                                  std::move(residual));
+  auto layer = DenseLayer::Create(config, std::move(*weight), std::move(bias), std::move(residual));
   if (!layer.ok()) return Annotate(layer.status(), dir);
   return layer;
 }

@@ -65,8 +65,7 @@ absl::StatusOr<std::vector<ModuleEntry>> ReadModules(const std::string& path) {
       ModuleEntry entry;
       entry.idx = m.contains("idx") && m["idx"].is_number_integer() ? m["idx"].get<int>()
                                                                     : static_cast<int>(i);
-      entry.path = m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>()
-                                                               : "";
+      entry.path = m.contains("path") && m["path"].is_string() ? m["path"].get<std::string>() : "";
       entry.type = m["type"].get<std::string>();
       modules.push_back(std::move(entry));
     }
@@ -183,8 +182,8 @@ absl::StatusOr<std::string> ReadArchitecture(const std::string& path) {
     if (!j.is_object()) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": expected a JSON object"));
     }
-    if (Has(j, "architectures") && j["architectures"].is_array() &&
-        !j["architectures"].empty() && j["architectures"][0].is_string()) {
+    if (Has(j, "architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+        j["architectures"][0].is_string()) {
       return j["architectures"][0].get<std::string>();
     }
   } catch (const Json::exception& e) {
@@ -246,16 +245,16 @@ absl::StatusOr<ModelFolder> ReadModelFolder(const std::string& dir) {
         folder.backbone_dir = module_dir;
       } else if (IsDenseType(m.type)) {
         if (!IsDirectory(module_dir)) {
-          return absl::NotFoundError(absl::StrCat(
-              module_dir, ": Dense module folder listed in ", modules_path, " is missing"));
+          return absl::NotFoundError(absl::StrCat(module_dir, ": Dense module folder listed in ",
+                                                  modules_path, " is missing"));
         }
         folder.dense_dirs.push_back(module_dir);
       }
       // Every other module type (Pooling, Normalize, ...) is dropped, as PyLate does.
     }
     if (!found_transformer) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          modules_path, ": no sentence_transformers.models.Transformer module"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(modules_path, ": no sentence_transformers.models.Transformer module"));
     }
   }
 
@@ -273,9 +272,10 @@ absl::StatusOr<ModelFolder> ReadModelFolder(const std::string& dir) {
   }
   if (folder.dense_dirs.empty()) {
     if (!stanford) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          modules_path, ": no Dense module (PyLate would add a randomly initialised "
-                        "projection; refusing to serve it)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(modules_path,
+                       ": no Dense module (PyLate would add a randomly initialised "
+                       "projection; refusing to serve it)"));
     }
     folder.stanford_projection = true;
   }
@@ -310,19 +310,17 @@ absl::StatusOr<ModelFolder> ReadModelFolder(const std::string& dir) {
   const int min_document = s.document_prefix.empty() ? 2 : 3;
   if (s.query_length < min_query) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": query_length ", s.query_length,
-                                                   " leaves no room for text (minimum ",
-                                                   min_query, ")"));
+                                                   " leaves no room for text (minimum ", min_query,
+                                                   ")"));
   }
   if (s.document_length < min_document) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": document_length ",
-                                                   s.document_length,
+    return absl::InvalidArgumentError(absl::StrCat(where, ": document_length ", s.document_length,
                                                    " leaves no room for text (minimum ",
                                                    min_document, ")"));
   }
   if (s.default_prompt_name && !s.prompts.contains(*s.default_prompt_name)) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": default_prompt_name \"",
-                                                   *s.default_prompt_name,
-                                                   "\" is not in \"prompts\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, ": default_prompt_name \"", *s.default_prompt_name, "\" is not in \"prompts\""));
   }
   return folder;
 }

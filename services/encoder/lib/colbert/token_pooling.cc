@@ -240,9 +240,8 @@ std::vector<LinkageRow> WardLinkage(const std::vector<double>& condensed, int n)
     for (int i = 0; i < n; ++i) {
       const int ni = size[i];
       if (ni == 0 || i == y) continue;
-      dist[CondensedIndex(n, i, y)] = WardUpdate(dist[CondensedIndex(n, i, x)],
-                                                 dist[CondensedIndex(n, i, y)], current_min, nx,
-                                                 ny, ni);
+      dist[CondensedIndex(n, i, y)] = WardUpdate(
+          dist[CondensedIndex(n, i, x)], dist[CondensedIndex(n, i, y)], current_min, nx, ny, ni);
     }
   }
   std::stable_sort(z.begin(), z.end(), [](const LinkageRow& l, const LinkageRow& r) {
@@ -259,8 +258,7 @@ std::vector<LinkageRow> WardLinkage(const std::vector<double>& condensed, int n)
   return z;
 }
 
-std::vector<int> FclusterMaxclust(const std::vector<LinkageRow>& linkage, int n,
-                                  int max_clusters) {
+std::vector<int> FclusterMaxclust(const std::vector<LinkageRow>& linkage, int n, int max_clusters) {
   if (n == 1) return {1};
   if (n < 1) return {};
   std::vector<double> mc = MaxDistPerCluster(linkage, n);

@@ -36,8 +36,7 @@ std::vector<LinkageRow> WardLinkage(const std::vector<double>& condensed, int n)
 
 // scipy.cluster.hierarchy.fcluster(Z, t=max_clusters, criterion="maxclust"): flat cluster
 // labels 1..m (m <= max_clusters) for the n observations.
-std::vector<int> FclusterMaxclust(const std::vector<LinkageRow>& linkage, int n,
-                                  int max_clusters);
+std::vector<int> FclusterMaxclust(const std::vector<LinkageRow>& linkage, int n, int max_clusters);
 
 // Pools one document. vectors: [n, dim] row-major, L2-normalised. The first
 // `protected_tokens` rows are kept unchanged. Returns the pooled rows [m, dim]; `pool_factor`

@@ -19,8 +19,10 @@ RopeTable::RopeTable(int head_dim, double theta, int max_positions)
   for (int p = 0; p < max_positions; ++p) {
     for (int i = 0; i < half; ++i) {
       const float angle = static_cast<float>(p) * inv_freq[i];
-      cos_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
-      sin_[static_cast<size_t>(p) * half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+      cos_[static_cast<size_t>(p) * half + i] =
+          static_cast<float>(std::cos(static_cast<double>(angle)));
+      sin_[static_cast<size_t>(p) * half + i] =
+          static_cast<float>(std::sin(static_cast<double>(angle)));
     }
   }
 }

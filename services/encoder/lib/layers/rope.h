@@ -1,6 +1,6 @@
-// Rotary position embedding, half-split ("rotate_half") convention of Hugging Face Llama/ModernBERT:
-// for pair (x[i], x[i + d/2]), i < d/2: (x[i] cos - x[i+d/2] sin, x[i+d/2] cos + x[i] sin),
-// angle = pos * inv_freq[i], inv_freq[i] = theta^(-2i/d).
+// Rotary position embedding, half-split ("rotate_half") convention of Hugging Face
+// Llama/ModernBERT: for pair (x[i], x[i + d/2]), i < d/2: (x[i] cos - x[i+d/2] sin, x[i+d/2] cos +
+// x[i] sin), angle = pos * inv_freq[i], inv_freq[i] = theta^(-2i/d).
 #pragma once
 
 #include <cstdint>

@@ -133,7 +133,7 @@ int32_t AddedVocabulary::max_id() const {
 }
 
 std::vector<AddedVocabulary::Piece> AddedVocabulary::Split(std::string_view text,
-                                                          bool normalized_set) const {
+                                                           bool normalized_set) const {
   const Matcher& matcher = normalized_set ? normalized_ : raw_;
   std::vector<Piece> out;
   size_t start_offset = 0;  // end of the previous emitted match
@@ -152,7 +152,8 @@ std::vector<AddedVocabulary::Piece> AddedVocabulary::Split(std::string_view text
     if (tok.single_word) {
       const bool left_ok = begin == 0 || !unicode::IsWordChar(CodePointBefore(text, begin));
       size_t p = end;
-      const bool right_ok = end == text.size() || !unicode::IsWordChar(unicode::DecodeNext(text, &p));
+      const bool right_ok =
+          end == text.size() || !unicode::IsWordChar(unicode::DecodeNext(text, &p));
       if (!left_ok || !right_ok) continue;
     }
     if (tok.lstrip) begin = StartOfTrailingSpace(text, begin, start_offset);

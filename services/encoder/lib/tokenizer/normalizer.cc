@@ -190,7 +190,8 @@ absl::StatusOr<std::unique_ptr<Normalizer>> Normalizer::FromJson(const nlohmann:
     return std::make_unique<StripNormalizer>(BoolOr(j, "strip_left", true),
                                              BoolOr(j, "strip_right", true));
   }
-  if (type == "Prepend") return std::make_unique<PrependNormalizer>(j.at("prepend").get<std::string>());
+  if (type == "Prepend")
+    return std::make_unique<PrependNormalizer>(j.at("prepend").get<std::string>());
   if (type == "Replace") {
     const auto& pattern = j.at("pattern");
     if (!pattern.contains("String")) {

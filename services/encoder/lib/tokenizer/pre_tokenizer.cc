@@ -83,14 +83,16 @@ class BertPreTokenizer : public PreTokenizer {
 class WhitespaceSplitPreTokenizer : public PreTokenizer {
  public:
   void PreTokenize(std::string_view piece, std::vector<std::string>* words) const override {
-    SplitChars(piece, unicode::IsWhiteSpace, [](char32_t) { return false; }, words);
+    SplitChars(
+        piece, unicode::IsWhiteSpace, [](char32_t) { return false; }, words);
   }
 };
 
 class PunctuationPreTokenizer : public PreTokenizer {
  public:
   void PreTokenize(std::string_view piece, std::vector<std::string>* words) const override {
-    SplitChars(piece, [](char32_t) { return false; }, unicode::IsBertPunctuation, words);
+    SplitChars(
+        piece, [](char32_t) { return false; }, unicode::IsBertPunctuation, words);
   }
 };
 
@@ -210,7 +212,8 @@ const std::vector<std::string>& ByteToUnicodeTable() {
     int extra = 0;
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
-      const char32_t cp = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
+      const char32_t cp =
+          printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + extra++);
       unicode::AppendUtf8(cp, &(*t)[b]);
     }
     return t;

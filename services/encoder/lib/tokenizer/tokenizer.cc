@@ -139,7 +139,8 @@ std::vector<int32_t> Tokenizer::Encode(std::string_view text, bool add_special_t
       continue;
     }
     const std::string_view piece = text.substr(raw.begin, raw.end - raw.begin);
-    const std::string normalized = im.normalizer ? im.normalizer->Normalize(piece) : std::string(piece);
+    const std::string normalized =
+        im.normalizer ? im.normalizer->Normalize(piece) : std::string(piece);
     for (const auto& np : im.added.Split(normalized, /*normalized_set=*/true)) {
       if (np.id >= 0) {
         ids.push_back(np.id);

@@ -24,7 +24,8 @@ namespace tartan::encoder {
 
 class Tokenizer {
  public:
-  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(const std::string& tokenizer_json_path);
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromFile(
+      const std::string& tokenizer_json_path);
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view json_text);
   virtual ~Tokenizer();
 

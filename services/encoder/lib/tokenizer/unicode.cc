@@ -49,10 +49,18 @@ const icu::Normalizer2* GetNormalizer(NormalForm form) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* n = nullptr;
   switch (form) {
-    case NormalForm::kNfc: n = icu::Normalizer2::getNFCInstance(status); break;
-    case NormalForm::kNfd: n = icu::Normalizer2::getNFDInstance(status); break;
-    case NormalForm::kNfkc: n = icu::Normalizer2::getNFKCInstance(status); break;
-    case NormalForm::kNfkd: n = icu::Normalizer2::getNFKDInstance(status); break;
+    case NormalForm::kNfc:
+      n = icu::Normalizer2::getNFCInstance(status);
+      break;
+    case NormalForm::kNfd:
+      n = icu::Normalizer2::getNFDInstance(status);
+      break;
+    case NormalForm::kNfkc:
+      n = icu::Normalizer2::getNFKCInstance(status);
+      break;
+    case NormalForm::kNfkd:
+      n = icu::Normalizer2::getNFKDInstance(status);
+      break;
   }
   return U_SUCCESS(status) ? n : nullptr;
 }
@@ -224,8 +232,8 @@ std::string Normalize(std::string_view utf8, NormalForm form) {
   if (IsAscii(utf8)) return std::string(utf8);
   const icu::Normalizer2* n = GetNormalizer(form);
   if (n == nullptr) return std::string(utf8);
-  const icu::UnicodeString src =
-      icu::UnicodeString::fromUTF8(icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size())));
+  const icu::UnicodeString src = icu::UnicodeString::fromUTF8(
+      icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size())));
   UErrorCode status = U_ZERO_ERROR;
   if (n->isNormalized(src, status) && U_SUCCESS(status)) return std::string(utf8);
   status = U_ZERO_ERROR;

@@ -26,8 +26,8 @@ std::string SanitizeUtf8(std::string_view s);
 // Character classes. "Unicode White_Space" is the White_Space property (what Rust's
 // char::is_whitespace and regex \s use).
 bool IsWhiteSpace(char32_t c);
-bool IsLetter(char32_t c);     // general category L*
-bool IsNumber(char32_t c);     // general category N*
+bool IsLetter(char32_t c);  // general category L*
+bool IsNumber(char32_t c);  // general category N*
 // The next three follow Hugging Face's category tables, which are Unicode 8.0: characters
 // assigned after 8.0 are never Mn / punctuation / control for them.
 bool IsMarkNonspacing(char32_t c);  // Mn
