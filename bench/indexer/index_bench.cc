@@ -1,4 +1,4 @@
-// Index shard benchmark on a structured synthetic corpus (see synthetic.h): recall@10/@100
+// Index shard benchmark on a structured synthetic corpus (see synthetic_corpus.h): recall@10/@100
 // against exact MaxSim on the original vectors, the compression ceiling (exact MaxSim on the
 // decompressed vectors) and the search approximation (PLAID vs exact on decompressed),
 // MRR of the known positive, QPS at 1 and 2 threads with p50/p99 latency, bytes per token on
