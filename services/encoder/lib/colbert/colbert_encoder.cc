@@ -111,11 +111,17 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   const std::string config_path = JoinPath(folder.backbone_dir, "config.json");
   ASSIGN_OR_RETURN(ModelConfig model_config, LoadModelConfig(config_path));
 
-  // PyLate registers each non-empty prefix as an added token (tokenizer.add_tokens); a folder
-  // it saved already has them. A prefix that would need a new embedding row cannot be served.
+  // The prefix is inserted by id (PyLate's insert_prefix_token), never matched in user text
+  // by us: text is split exactly as tokenizer.json's added_tokens say. A prefix already in the
+  // vocabulary (a Stanford checkpoint's [unused0]/[unused1] = 1/2) is only looked up, so a
+  // literal "[unused0]" in the text stays "[", "unused", "##0", "]" unless tokenizer.json lists
+  // it as an added token (a folder PyLate saved does). Only a prefix absent from both is
+  // registered as PyLate's tokenizer.add_tokens would; one that would need a new embedding row
+  // cannot be served.
   auto prefix_id = [&](const std::string& prefix) -> absl::StatusOr<std::optional<int32_t>> {
     if (prefix.empty()) return std::optional<int32_t>();
-    const int32_t id = tokenizer.AddToken(prefix, /*special=*/false);
+    const std::optional<int32_t> known = tokenizer.TokenToId(prefix);
+    const int32_t id = known ? *known : tokenizer.AddToken(prefix, /*special=*/false);
     if (id < 0 || id >= model_config.vocab_size) {
       return absl::InvalidArgumentError(absl::StrCat(
           tokenizer_path, ": prefix \"", prefix, "\" is not in the vocabulary (PyLate would add ",
