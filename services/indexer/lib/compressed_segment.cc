@@ -21,13 +21,15 @@ CompressedSegment::CompressedSegment(int64_t id, std::string file_name,
 
 void CompressedSegment::SetDocInfo(uint32_t local, std::shared_ptr<const Metadata> metadata,
                                    uint64_t lsn) {
+  // Imports share one map among all their documents: count it once.
+  if (local == 0 || metadata != metadata_[local - 1]) metadata_bytes_ += MetadataBytes(*metadata);
   metadata_[local] = std::move(metadata);
   lsns_[local] = lsn;
 }
 
 uint64_t CompressedSegment::ram_bytes() const {
-  // Per document: a metadata pointer, an LSN and an alive bit; the file is mmapped.
-  return uint64_t(num_docs()) * (sizeof(metadata_[0]) + sizeof(uint64_t) + 1);
+  // Per document: metadata, a pointer to it, an LSN and an alive bit; the file is mmapped.
+  return metadata_bytes_ + uint64_t(num_docs()) * (sizeof(metadata_[0]) + sizeof(uint64_t) + 1);
 }
 
 void CompressedSegment::FindCandidates(const SearchQuery& query, bool widen,

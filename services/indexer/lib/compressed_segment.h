@@ -52,6 +52,7 @@ class CompressedSegment final : public Segment {
   const std::shared_ptr<SegmentFile> file_;
   std::vector<std::shared_ptr<const Metadata>> metadata_;  // [num_docs]
   std::vector<uint64_t> lsns_;                             // [num_docs]
+  uint64_t metadata_bytes_ = 0;  // of the distinct metadata maps, summed by SetDocInfo
 };
 
 }  // namespace tartan::index

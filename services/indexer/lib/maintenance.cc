@@ -25,6 +25,7 @@ void Maintenance::Stop() {
     bg_stop_ = true;
   }
   bg_cv_.notify_all();
+  flushed_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
   std::lock_guard<std::mutex> m(build_mu_);  // a build started by a caller ends first
 }
@@ -169,8 +170,20 @@ absl::Status Maintenance::Flush() {
   LOG_INFO << "flushed " << slots.size() << " documents (" << ntok << " tokens): train "
            << secs(flush_start, encode_start) << " s, encode " << secs(encode_start, publish_start)
            << " s, write + commit " << secs(publish_start, end) << " s";
-  flushes_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    flushes_.fetch_add(1, std::memory_order_relaxed);
+  }
+  flushed_cv_.notify_all();
   return absl::OkStatus();
+}
+
+bool Maintenance::WaitForFlush(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock<std::mutex> l(bg_mu_);
+  const uint64_t seen = flushes_.load(std::memory_order_relaxed);
+  return flushed_cv_.wait_until(l, deadline, [&] {
+    return bg_stop_ || flushes_.load(std::memory_order_relaxed) != seen;
+  }) && !bg_stop_;
 }
 
 absl::Status Maintenance::Compact() { return CompactSegments({}); }

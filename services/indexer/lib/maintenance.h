@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -31,7 +32,9 @@ class Maintenance {
   // Wakes the background loop (the fresh segment crossed the flush threshold).
   void Kick();
 
-  absl::Status Flush();    // waits behind a running flush or compaction
+  absl::Status Flush();  // waits behind a running flush or compaction
+  // Waits until a flush completes or the deadline passes (false).
+  bool WaitForFlush(std::chrono::steady_clock::time_point deadline);
   absl::Status Compact();  // merges every segment into one
   // Publishes an imported segment; its codec becomes current if the shard has none.
   absl::Status Import(SegmentBuild build);
@@ -57,8 +60,9 @@ class Maintenance {
   std::atomic<bool> flush_running_{false};
   std::atomic<uint64_t> flushes_{0}, compactions_{0};
 
-  std::mutex bg_mu_;  // the background loop's wake-ups
+  std::mutex bg_mu_;  // the background loop's wake-ups and flush completions
   std::condition_variable bg_cv_;
+  std::condition_variable flushed_cv_;
   bool bg_stop_ = false, bg_kick_ = false;
   std::thread bg_;
 };

@@ -2,6 +2,12 @@
 
 namespace tartan::index {
 
+uint64_t MetadataBytes(const Metadata& m) {
+  uint64_t bytes = sizeof(Metadata);
+  for (const auto& [k, v] : m) bytes += 64 + k.capacity() + v.capacity();  // node + strings
+  return bytes;
+}
+
 AliveBits::AliveBits(uint32_t num_docs) {
   const size_t words = (size_t(num_docs) + 63) / 64;
   words_.reset(new std::atomic<uint64_t>[words]);

@@ -27,6 +27,9 @@ namespace tartan::index {
 
 using Metadata = std::map<std::string, std::string>;
 
+// Heap bytes of one metadata map (keys, values and per-entry node overhead).
+uint64_t MetadataBytes(const Metadata& m);
+
 // Segment id of the fresh segment; compressed segments have manifest ids >= 1.
 inline constexpr int64_t kFreshSegmentId = -1;
 

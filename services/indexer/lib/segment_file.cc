@@ -43,8 +43,13 @@ struct Header {
 };
 static_assert(sizeof(Header) <= kHeaderBytes);
 
+// A full disk or quota is the operator's to fix and may pass (RESOURCE_EXHAUSTED); anything
+// else is INTERNAL.
 absl::Status Errno(const std::string& what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+  const std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(errno));
+  if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
+    return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
 }
 
 absl::Status WriteAll(int fd, const void* p, size_t n, const std::string& path) {
@@ -185,8 +190,11 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
   if (status.ok()) status = WriteAll(fd, &digest, sizeof(digest), tmp);
   if (status.ok() && ::fsync(fd) != 0) status = Errno("fsync", tmp);
   ::close(fd);
-  if (!status.ok()) return status;
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("rename to", path);
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) status = Errno("rename to", path);
+  if (!status.ok()) {
+    ::unlink(tmp.c_str());  // no litter after a failed write (a full disk, say)
+    return status;
+  }
   return FsyncDir(std::filesystem::path(path).parent_path().string());
 }
 

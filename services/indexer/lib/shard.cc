@@ -2,6 +2,7 @@
 // set, the searcher and maintenance (docs/architecture.md).
 #include "services/indexer/lib/shard.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 
@@ -64,6 +65,11 @@ absl::Status Shard::Recover() {
         absl::StrCat("dim must be a multiple of 8 in [8, 4096], got ", opts_.dim));
   if (opts_.nbits != 1 && opts_.nbits != 2 && opts_.nbits != 4)
     return absl::InvalidArgumentError(absl::StrCat("nbits must be 1, 2 or 4, got ", opts_.nbits));
+  if (opts_.max_unflushed_tokens != 0 &&
+      opts_.max_unflushed_tokens < 2 * opts_.flush_threshold_tokens)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_unflushed_tokens (", opts_.max_unflushed_tokens,
+        ") must be 0 or at least 2 x flush_threshold_tokens (", opts_.flush_threshold_tokens, ")"));
   if (opts_.build_threads < 0)
     return absl::InvalidArgumentError(
         absl::StrCat("build_threads must be >= 0, got ", opts_.build_threads));
@@ -104,6 +110,7 @@ absl::Status Shard::Upsert(std::vector<Document> docs) {
     r.metadata = std::move(d.metadata);
     rows.push_back(std::move(r));
   }
+  RETURN_IF_ERROR(CheckBackpressure(rows));
   std::vector<WriteOp> ops;
   ops.reserve(rows.size());
   for (const DocRow& r : rows) ops.push_back(WriteOp{false, r.id, &r});
@@ -115,6 +122,29 @@ absl::Status Shard::Upsert(std::vector<Document> docs) {
     maintenance_->Kick();
   }
   return absl::OkStatus();
+}
+
+absl::Status Shard::CheckBackpressure(const std::vector<DocRow>& rows) {
+  const uint64_t limit = opts_.max_unflushed_tokens > 0
+                             ? opts_.max_unflushed_tokens
+                             : 4 * uint64_t(opts_.flush_threshold_tokens);
+  uint64_t incoming = 0;
+  for (const DocRow& r : rows) incoming += uint64_t(r.num_tokens);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.max_write_stall_ms);
+  for (;;) {
+    const uint64_t fresh = segments_->fresh_tokens();
+    // Below the flush threshold any batch is taken (no request is refused for ever); above
+    // it a flush is due, and the write waits for it once it would pass the limit.
+    if (fresh < opts_.flush_threshold_tokens || fresh + incoming <= limit) return absl::OkStatus();
+    if (!opts_.background_compaction) return Flush();  // flushes run inline: never behind
+    maintenance_->Kick();
+    if (!maintenance_->WaitForFlush(deadline))
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the shard holds ", fresh, " unflushed token vectors and this write adds ",
+                       incoming, " (limit ", limit, "); flushing has fallen behind for ",
+                       opts_.max_write_stall_ms, " ms: retry later"));
+  }
 }
 
 absl::StatusOr<int> Shard::Delete(const std::vector<std::string>& ids) {

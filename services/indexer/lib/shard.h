@@ -21,6 +21,7 @@
 namespace tartan::index {
 
 class DirLock;
+struct DocRow;
 class WriteLog;
 class SegmentSet;
 class Maintenance;
@@ -56,6 +57,8 @@ class Shard {
  private:
   explicit Shard(const ShardOptions& options);
   absl::Status Recover();
+  // RESOURCE_EXHAUSTED when the write would take the fresh segment past its bound.
+  absl::Status CheckBackpressure(const std::vector<DocRow>& rows);
 
   const ShardOptions opts_;
   std::unique_ptr<DirLock> lock_;  // held from Open to Close

@@ -29,6 +29,11 @@ struct ShardOptions {
   int group_commit_ms = 2;
   // The mutable segment is flushed once it holds this many token vectors.
   size_t flush_threshold_tokens = 1 << 16;
+  // Backpressure: once a flush is due, a write that would take the fresh segment past this
+  // many token vectors waits for it, up to max_write_stall_ms, then fails RESOURCE_EXHAUSTED.
+  // 0 = 4 x flush_threshold_tokens; otherwise at least 2 x flush_threshold_tokens.
+  size_t max_unflushed_tokens = 0;
+  int max_write_stall_ms = 10000;
   // Threads for building segments (k-means training, encoding) in flush and compaction;
   // 0 = every core. Each search runs on its caller's thread.
   int build_threads = 0;

@@ -66,8 +66,11 @@ bool DecodeMetadata(const void* data, size_t n, std::map<std::string, std::strin
 }
 
 absl::Status WriteLog::Err(const char* what) const {
-  return absl::InternalError(
-      absl::StrCat("sqlite ", what, " (", dir_, "/shard.db): ", sqlite3_errmsg(db_)));
+  const std::string message =
+      absl::StrCat("sqlite ", what, " (", dir_, "/shard.db): ", sqlite3_errmsg(db_));
+  // A full disk is the operator's to fix, and the write may be retried once it is.
+  if (sqlite3_errcode(db_) == SQLITE_FULL) return absl::ResourceExhaustedError(message);
+  return absl::InternalError(message);
 }
 
 absl::Status WriteLog::Exec(const char* sql) {
@@ -75,7 +78,9 @@ absl::Status WriteLog::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string m = msg ? msg : "?";
     sqlite3_free(msg);
-    return absl::InternalError(absl::StrCat("sqlite (", dir_, "/shard.db) ", sql, ": ", m));
+    const std::string message = absl::StrCat("sqlite (", dir_, "/shard.db) ", sql, ": ", m);
+    if (sqlite3_errcode(db_) == SQLITE_FULL) return absl::ResourceExhaustedError(message);
+    return absl::InternalError(message);
   }
   return absl::OkStatus();
 }
@@ -125,6 +130,9 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
     return absl::InternalError(absl::StrCat("cannot open ", path, ": ",
                                             s->db_ ? sqlite3_errmsg(s->db_) : "out of memory"));
   sqlite3_busy_timeout(s->db_, 5000);
+  // Takes effect only on a new database (before its first table): freed pages can then be
+  // returned a few at a time (incremental_vacuum) instead of by a full VACUUM.
+  RETURN_IF_ERROR(s->Exec("PRAGMA auto_vacuum=INCREMENTAL"));
   RETURN_IF_ERROR(s->Exec("PRAGMA journal_mode=WAL"));
   RETURN_IF_ERROR(s->Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(
@@ -386,11 +394,13 @@ absl::Status WriteLog::CommitManifest(
     return st;
   }
   apply(change, first_lsn);
-  // The moved vectors left mostly-empty pages behind: rewrite the database (it now holds
-  // only ids, metadata, the operation log and the small fresh segment) and truncate the WAL.
-  // Best effort: failure here costs disk space, not correctness.
+  // The moved vectors left free pages behind: give them back to the file system (cost in
+  // proportion to the pages freed; a no-op on databases created before auto_vacuum, whose
+  // free pages are reused by later writes) and truncate the WAL. Never a full VACUUM here:
+  // it would rewrite the whole database under the commit lock. Best effort: failure costs
+  // disk space, not correctness.
   if (!change.moves.empty()) {
-    sqlite3_exec(db_, "VACUUM", nullptr, nullptr, nullptr);
+    sqlite3_exec(db_, "PRAGMA incremental_vacuum", nullptr, nullptr, nullptr);
     sqlite3_exec(db_, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
   }
   return absl::OkStatus();

@@ -459,5 +459,30 @@ TEST(ShardTest, ASecondOpenOfTheSameDirectoryFailsUntilTheFirstCloses) {
   EXPECT_TRUE(third.ok()) << third.status();
 }
 
+TEST(ShardTest, WritesWaitForBackgroundFlushesInsteadOfGrowingWithoutBound) {
+  ShardOptions o = Opts(TempDir("backpressure"));
+  o.background_compaction = true;
+  o.flush_threshold_tokens = 60;
+  o.max_unflushed_tokens = 120;
+  o.kmeans_iterations = 2;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  uint64_t most_fresh = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::vector<Document> batch;
+    for (int j = 0; j < 4; ++j)
+      batch.push_back(RandomDoc("d" + std::to_string(i * 4 + j), 5, kDim, i * 4 + j));
+    ASSERT_TRUE((*shard)->Upsert(batch).ok()) << "write " << i << " was refused";
+    most_fresh = std::max(most_fresh, (*shard)->Stats().mutable_tokens);
+  }
+  EXPECT_LE(most_fresh, 120u + 20u) << "the fresh segment outgrew its bound";
+  EXPECT_GT((*shard)->Stats().flushes, 1u);
+  EXPECT_EQ((*shard)->Stats().documents, 400u);
+
+  o.data_dir = TempDir("backpressure_bad");
+  o.max_unflushed_tokens = 100;  // below 2 x flush_threshold_tokens
+  EXPECT_EQ(Shard::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace tartan::index
