@@ -82,12 +82,113 @@ The router's --shards value: the indexer pods' stable DNS names in ordinal order
 {{- join "," $shards -}}
 {{- end -}}
 
+{{/* Headless Service of the encoder Deployment: the router resolves it to every Ready pod. */}}
+{{- define "tartan.encoderHeadlessService" -}}
+{{- printf "%s-encoder-headless" (include "tartan.fullname" .) -}}
+{{- end -}}
+
 {{- define "tartan.encoderAddress" -}}
 {{- if .Values.router.encoderAddress -}}
 {{- .Values.router.encoderAddress -}}
 {{- else -}}
-{{- printf "%s-encoder:%d" (include "tartan.fullname" .) (int .Values.encoder.ports.grpc) -}}
+{{- printf "dns:///%s.%s.svc.%s:%d" (include "tartan.encoderHeadlessService" .) .Release.Namespace .Values.clusterDomain (int .Values.encoder.ports.grpc) -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "tartan.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "tartan.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Encoder replicas the PDB can count on: the HPA's minimum, else replicas. */}}
+{{- define "tartan.encoderMinReplicas" -}}
+{{- if .Values.encoder.autoscaling.enabled -}}
+{{- int .Values.encoder.autoscaling.minReplicas -}}
+{{- else -}}
+{{- int .Values.encoder.replicas -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+TLS and API-key settings of one component, as ConfigMap lines (TARTAN_<FLAG>: value); call
+with (dict "root" $ "component" "encoder"). Files come from the Secret volumes mounted by
+tartan.securityVolumeMounts. Without TLS every service gets --insecure: the binaries refuse
+plaintext on a non-loopback address otherwise. The router also needs --insecure to answer
+without --api_keys_file.
+*/}}
+{{- define "tartan.securityConfig" -}}
+{{- $tls := .root.Values.tls -}}
+{{- $keys := .root.Values.apiKeys -}}
+{{- if $tls.enabled }}
+TARTAN_TLS_CERT_FILE: {{ printf "/etc/tartan/tls/%s" $tls.certKey | quote }}
+TARTAN_TLS_KEY_FILE: {{ printf "/etc/tartan/tls/%s" $tls.keyKey | quote }}
+{{- if $tls.clientAuth }}
+TARTAN_TLS_CLIENT_CA_FILE: {{ printf "/etc/tartan/tls/%s" $tls.caKey | quote }}
+{{- end }}
+{{- if eq .component "router" }}
+TARTAN_TLS_CA_FILE: {{ printf "/etc/tartan/tls/%s" $tls.caKey | quote }}
+{{- if $tls.clientAuth }}
+TARTAN_TLS_CLIENT_CERT_FILE: {{ printf "/etc/tartan/tls/%s" $tls.certKey | quote }}
+TARTAN_TLS_CLIENT_KEY_FILE: {{ printf "/etc/tartan/tls/%s" $tls.keyKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and (eq .component "router") $keys.secretName }}
+TARTAN_API_KEYS_FILE: {{ printf "/etc/tartan/api-keys/%s" $keys.key | quote }}
+{{- end }}
+{{- if or (not $tls.enabled) (and (eq .component "router") (not $keys.secretName)) }}
+TARTAN_INSECURE: "true"
+{{- end }}
+{{- end -}}
+
+{{/* Secret volumes for TLS / API keys; same arguments as tartan.securityConfig. */}}
+{{- define "tartan.securityVolumes" -}}
+{{- if .root.Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ required "tls.secretName is required when tls.enabled" .root.Values.tls.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- if and (eq .component "router") .root.Values.apiKeys.secretName }}
+- name: api-keys
+  secret:
+    secretName: {{ .root.Values.apiKeys.secretName }}
+    defaultMode: 0440
+{{- end }}
+{{- end -}}
+
+{{- define "tartan.securityVolumeMounts" -}}
+{{- if .root.Values.tls.enabled }}
+- name: tls
+  mountPath: /etc/tartan/tls
+  readOnly: true
+{{- end }}
+{{- if and (eq .component "router") .root.Values.apiKeys.secretName }}
+- name: api-keys
+  mountPath: /etc/tartan/api-keys
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{/*
+Pod template metadata of one component: labels (global podLabels, the component's podLabels,
+then the chart's own, which win) and annotations (the component's config checksum, global
+podAnnotations, the component's). Call with
+(dict "root" $ "component" "encoder" "values" .Values.encoder).
+The checksum covers only this component's ConfigMap, so changing an encoder setting does not
+restart the shards.
+*/}}
+{{- define "tartan.podMetadata" -}}
+{{- $labels := merge (dict) (include "tartan.componentLabels" (dict "root" .root "component" .component) | fromYaml) (.values.podLabels | default dict) (.root.Values.podLabels | default dict) -}}
+{{- $checksum := include (print .root.Template.BasePath "/configmap-" .component ".yaml") .root | sha256sum -}}
+{{- $annotations := merge (dict "checksum/config" $checksum) (.values.podAnnotations | default dict) (.root.Values.podAnnotations | default dict) -}}
+labels:
+  {{- toYaml $labels | nindent 2 }}
+annotations:
+  {{- toYaml $annotations | nindent 2 }}
 {{- end -}}
 
 {{/* The folder the encoder loads. */}}
@@ -104,16 +205,19 @@ The router's --shards value: the indexer pods' stable DNS names in ordinal order
 
 {{/*
 Lifecycle, probes and security shared by the three containers.
-Call with (dict "root" $ "values" .Values.<component>).
-Startup and readiness use the native gRPC probe (grpc.health.v1, empty service name), which
-turns SERVING only once the model is loaded / the shard recovered and NOT_SERVING again while
-draining. It takes a port *number*: Kubernetes does not resolve named ports for gRPC probes.
-Liveness asks the separate metrics server (named port) instead: it only has to show the
-process is alive, and must not fail because gRPC is saturated by a burst of searches or
-encodes, since a restart costs a model load or a WAL replay.
+Call with (dict "root" $ "values" .Values.<component> "component" "<component>").
+Probes use Kubernetes' native gRPC probe (grpc.health.v1, empty service name), which every
+service answers SERVING only once the model is loaded / the shard recovered, and NOT_SERVING
+while draining. It takes a port *number*: named ports are not resolved for gRPC probes.
+Liveness on gRPC too, so a hung gRPC server is restarted; its failureThreshold x periodSeconds
+(60 s by default) must stay above preStopSleepSeconds + drainGraceSeconds, or a draining pod
+would be killed early. The kubelet's gRPC probe speaks plaintext only: with tls.enabled,
+startup and readiness run tartan-healthcheck (the lifecycle gauge on the plaintext metrics
+port) and liveness asks GET /metrics.
 */}}
 {{- define "tartan.containerCommon" -}}
 {{- $v := .values -}}
+{{- $tls := .root.Values.tls.enabled -}}
 securityContext:
   {{- toYaml .root.Values.containerSecurityContext | nindent 2 }}
 lifecycle:
@@ -127,25 +231,24 @@ ports:
   - name: metrics
     containerPort: {{ int $v.ports.metrics }}
     protocol: TCP
-startupProbe:
+{{- range $probe := list "startupProbe" "readinessProbe" "livenessProbe" }}
+{{- $p := get $v $probe }}
+{{ $probe }}:
+  {{- if not $tls }}
   grpc:
     port: {{ int $v.ports.grpc }}
-  periodSeconds: {{ int $v.startupProbe.periodSeconds }}
-  failureThreshold: {{ int $v.startupProbe.failureThreshold }}
-  timeoutSeconds: 5
-readinessProbe:
-  grpc:
-    port: {{ int $v.ports.grpc }}
-  periodSeconds: {{ int $v.readinessProbe.periodSeconds }}
-  failureThreshold: {{ int $v.readinessProbe.failureThreshold }}
-  timeoutSeconds: 3
-livenessProbe:
+  {{- else if eq $probe "livenessProbe" }}
   httpGet:
     path: /metrics
     port: metrics
-  periodSeconds: {{ int $v.livenessProbe.periodSeconds }}
-  failureThreshold: {{ int $v.livenessProbe.failureThreshold }}
-  timeoutSeconds: {{ int $v.livenessProbe.timeoutSeconds }}
+  {{- else }}
+  exec:
+    command: ["tartan-healthcheck", {{ $.component | quote }}, "{{ int $v.ports.metrics }}"]
+  {{- end }}
+  periodSeconds: {{ int $p.periodSeconds }}
+  failureThreshold: {{ int $p.failureThreshold }}
+  timeoutSeconds: {{ int (default 5 $p.timeoutSeconds) }}
+{{- end }}
 {{- with $v.resources }}
 resources:
   {{- toYaml . | nindent 2 }}
@@ -156,13 +259,17 @@ resources:
 {{- define "tartan.podCommon" -}}
 {{- $v := .values -}}
 terminationGracePeriodSeconds: {{ include "tartan.terminationGracePeriodSeconds" .root }}
-automountServiceAccountToken: false
+serviceAccountName: {{ include "tartan.serviceAccountName" .root }}
+automountServiceAccountToken: {{ .root.Values.serviceAccount.automountToken }}
 enableServiceLinks: false
 securityContext:
   {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
 {{- with .root.Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default .root.Values.priorityClassName $v.priorityClassName) }}
+priorityClassName: {{ . }}
 {{- end }}
 {{- with $v.nodeSelector }}
 nodeSelector:
