@@ -120,10 +120,12 @@ CentroidGroups GroupCentroids(const float* centroids, int nc, int dim, const flo
       ++counts[of[c]];
       for (int d = 0; d < dim; ++d) sums[size_t(of[c]) * dim + d] += centroids[size_t(c) * dim + d];
     }
-    for (int j = 0; j < groups; ++j)
-      if (counts[j] > 0)
+    for (int j = 0; j < groups; ++j) {
+      if (counts[j] > 0) {
         for (int d = 0; d < dim; ++d)
           g.means[size_t(j) * dim + d] = float(sums[size_t(j) * dim + d] / counts[j]);
+      }
+    }
   }
   g.begin.assign(groups + 1, 0);
   for (int c = 0; c < nc; ++c) ++g.begin[of[c] + 1];
@@ -197,9 +199,10 @@ void AssignTwoLevel(const float* x, size_t n, int dim, const float* centroids, i
     }
     for (int j = 0; j < groups; ++j) start[j + 1] += start[j];
     std::copy(start.begin(), start.end() - 1, slot.begin());
-    for (size_t r = 0; r < rows; ++r)
+    for (size_t r = 0; r < rows; ++r) {
       for (int p = 0; p < kProbeGroups; ++p)
         rows_of[slot[picked[r * kProbeGroups + p]]++] = uint32_t(r);
+    }
     std::fill(best.begin(), best.begin() + rows, -3.0e38f);
     for (int j = 0; j < groups; ++j) {
       const uint32_t nr = start[j + 1] - start[j], m = g.begin[j + 1] - g.begin[j];
@@ -227,19 +230,21 @@ constexpr int kTwoLevelMinCentroids = 4096;
 
 void AssignWith(const float* x, size_t n, int dim, const float* centroids, int nc,
                 const std::vector<float>& bias, uint32_t* codes, int threads) {
-  if (nc >= kTwoLevelMinCentroids && n >= size_t(nc))
+  if (nc >= kTwoLevelMinCentroids && n >= size_t(nc)) {
     AssignTwoLevel(x, n, dim, centroids, nc, bias.data(), codes, threads);
-  else
+  } else {
     AssignExact(x, n, dim, centroids, nc, bias.data(), codes, threads);
+  }
 }
 
 std::vector<float> Bias(const Codec& codec) {
   std::vector<float> bias(codec.num_centroids, 0.f);
-  if (!codec.normalize)
+  if (!codec.normalize) {
     for (int c = 0; c < codec.num_centroids; ++c) {
       float n = Norm(codec.centroids.data() + size_t(c) * codec.dim, codec.dim);
       bias[c] = 0.5f * n * n;
     }
+  }
   return bias;
 }
 
@@ -297,11 +302,12 @@ int UnpackBucket(const uint8_t* packed, int dimension, int nbits) {
 
 void PackBuckets(const uint8_t* buckets, int dim, int nbits, uint8_t* packed) {
   std::fill(packed, packed + dim * nbits / 8, 0);
-  for (int d = 0; d < dim; ++d)
+  for (int d = 0; d < dim; ++d) {
     for (int bit = 0; bit < nbits; ++bit) {
       const int pos = d * nbits + bit;
       if ((buckets[d] >> bit) & 1) packed[pos >> 3] |= uint8_t(1u << (7 - (pos & 7)));
     }
+  }
 }
 
 void Codec::Finalize() {
@@ -317,7 +323,7 @@ void Codec::Finalize() {
 
   const int per_byte = 8 / nbits, nopts = 1 << nbits;
   lut.assign(size_t(packed_bytes()) * 256 * per_byte, 0.f);
-  for (int p = 0; p < packed_bytes(); ++p)
+  for (int p = 0; p < packed_bytes(); ++p) {
     for (int b = 0; b < 256; ++b) {
       const uint8_t byte = uint8_t(b);
       for (int j = 0; j < per_byte; ++j) {
@@ -331,6 +337,7 @@ void Codec::Finalize() {
         lut[(size_t(p) * 256 + b) * per_byte + j] = bucket_weights[size_t(d) * nopts + v];
       }
     }
+  }
 }
 
 void Codec::Assign(const float* x, size_t n, uint32_t* codes, int threads) const {
@@ -352,9 +359,10 @@ void Codec::Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed, i
     uint8_t* bucket = buckets[w].data();
     for (size_t r = ci * kChunk; r < std::min(n, (ci + 1) * kChunk); ++r) {
       const float* c = centroids.data() + size_t(codes[r]) * dim;
-      for (int d = 0; d < dim; ++d)
+      for (int d = 0; d < dim; ++d) {
         bucket[d] = uint8_t(Bucketize(bucket_cutoffs.data() + size_t(d) * (nopts - 1), nopts,
                                       x[r * dim + d] - c[d]));
+      }
       PackBuckets(bucket, dim, nbits, packed + r * packed_bytes());
     }
   });

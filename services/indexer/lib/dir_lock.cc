@@ -19,9 +19,10 @@ absl::StatusOr<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(fd);
-    if (err == EWOULDBLOCK)
+    if (err == EWOULDBLOCK) {
       return absl::FailedPreconditionError(absl::StrCat(
           "index directory ", dir, " is in use by another open shard (", path, " is locked)"));
+    }
     return absl::InternalError(absl::StrCat("cannot lock ", path, ": ", std::strerror(err)));
   }
   return std::unique_ptr<DirLock>(new DirLock(fd));

@@ -41,10 +41,12 @@ void FreshSegment::DecodeDoc(uint32_t local, float* out) const {
 
 uint64_t FreshSegment::ram_bytes() const {
   uint64_t bytes = docs_.size() * sizeof(docs_[0]);
-  for (const auto& d : docs_)
-    if (d)
+  for (const auto& d : docs_) {
+    if (d) {
       bytes += sizeof(FreshDoc) + d->id.size() + d->vectors.size() * sizeof(float) +
                MetadataBytes(*d->metadata);
+    }
+  }
   return bytes;
 }
 

@@ -51,9 +51,10 @@ void Maintenance::BackgroundLoop() {
       }
     }
     std::vector<SegmentSize> sizes;
-    for (const auto& s : segments_.Snapshot().compressed)
+    for (const auto& s : segments_.Snapshot().compressed) {
       sizes.push_back(
           SegmentSize{s->id(), s->live_tokens(), s->num_docs(), s->num_docs() - s->live_docs()});
+    }
     CompactionPolicy policy;
     policy.min_merge = opts_.compaction_max_segments;
     policy.dead_fraction = opts_.compaction_dead_fraction;
@@ -97,7 +98,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
       const uint64_t step = std::max<uint64_t>(1, seg_tokens / (want - ntok));
       std::vector<float> buf;
       uint64_t seen = 0;
-      for (const auto& s : snap.compressed)
+      for (const auto& s : snap.compressed) {
         for (uint32_t i = 0; i < s->num_docs(); ++i) {
           if (!s->IsAlive(i)) continue;
           const uint32_t n = s->doc_len(i);
@@ -109,6 +110,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
           }
           seen += n;
         }
+      }
       train_x = train.data();
       train_n = train.size() / opts_.dim;
     }

@@ -81,9 +81,10 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
   const int64_t width = std::stoi(a.dtype.substr(2));
   const size_t need = size_t(a.size() * width);
   const size_t data_start = header_start + header_len;
-  if (bytes.size() - data_start < need)
+  if (bytes.size() - data_start < need) {
     return bad(
         absl::StrCat("truncated data (", bytes.size() - data_start, " of ", need, " bytes)"));
+  }
   a.data.assign(bytes.begin() + long(data_start), bytes.begin() + long(data_start + need));
   return a;
 }

@@ -49,9 +49,10 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
   if (centroids_npy.shape.size() != 2)
     return absl::DataLossError(absl::StrCat(dir, "/centroids.npy must be 2-D"));
   const int nc = int(centroids_npy.shape[0]), dim = int(centroids_npy.shape[1]);
-  if (dim != shard_dim)
+  if (dim != shard_dim) {
     return absl::FailedPreconditionError(
         absl::StrCat("PLAID index ", dir, " has dim ", dim, ", shard dim is ", shard_dim));
+  }
   Codec codec;
   codec.dim = dim;
   codec.nbits = nbits;
@@ -65,10 +66,11 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
   ASSIGN_OR_RETURN(std::vector<float> cutoffs, cut_npy.AsFloat());
   ASSIGN_OR_RETURN(std::vector<float> weights, w_npy.AsFloat());
   const int nopts = 1 << nbits;
-  if (int(cutoffs.size()) != nopts - 1 || int(weights.size()) != nopts)
+  if (int(cutoffs.size()) != nopts - 1 || int(weights.size()) != nopts) {
     return absl::DataLossError(absl::StrCat(dir, ": expected ", nopts - 1, " cutoffs and ", nopts,
                                             " weights, got ", cutoffs.size(), " and ",
                                             weights.size()));
+  }
   for (int d = 0; d < dim; ++d) {
     codec.bucket_cutoffs.insert(codec.bucket_cutoffs.end(), cutoffs.begin(), cutoffs.end());
     codec.bucket_weights.insert(codec.bucket_weights.end(), weights.begin(), weights.end());
@@ -87,9 +89,10 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
     ASSIGN_OR_RETURN(NpyArray res_npy, ReadNpy(absl::StrCat(dir, "/", chunk, ".residuals.npy")));
     ASSIGN_OR_RETURN(std::vector<int64_t> codes, codes_npy.AsInt64());
     if (res_npy.dtype.substr(1) != "u1" || res_npy.shape.size() != 2 || res_npy.shape[1] != pb ||
-        res_npy.shape[0] != int64_t(codes.size()))
+        res_npy.shape[0] != int64_t(codes.size())) {
       return absl::DataLossError(absl::StrCat(dir, "/", chunk, ".residuals.npy: expected uint8 [",
                                               codes.size(), ", ", pb, "]"));
+    }
     uint64_t chunk_tokens = 0;
     try {
       for (const auto& len : doclens) {
@@ -102,10 +105,11 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
     } catch (const std::exception& e) {
       return absl::DataLossError(absl::StrCat(dir, "/doclens.", chunk, ".json: ", e.what()));
     }
-    if (chunk_tokens != codes.size())
+    if (chunk_tokens != codes.size()) {
       return absl::DataLossError(absl::StrCat(dir, ": chunk ", chunk, " doclens sum to ",
                                               chunk_tokens, " but there are ", codes.size(),
                                               " codes"));
+    }
     for (int64_t c : codes) {
       if (c < 0 || c >= nc)
         return absl::DataLossError(absl::StrCat(dir, ": code ", c, " out of range [0, ", nc, ")"));
@@ -128,10 +132,12 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
     if (int(lens.size()) != nc)
       return absl::DataLossError(absl::StrCat(dir, "/ivf_lengths.npy size"));
     std::vector<std::vector<uint32_t>> expect(nc);
-    for (uint32_t d = 0; d < ndocs; ++d)
-      for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t)
+    for (uint32_t d = 0; d < ndocs; ++d) {
+      for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t) {
         if (expect[data.codes[t]].empty() || expect[data.codes[t]].back() != d)
           expect[data.codes[t]].push_back(d);
+      }
+    }
     size_t pos = 0;
     for (int c = 0; c < nc; ++c) {
       if (lens[c] < 0 || pos + size_t(lens[c]) > ivf.size())
@@ -139,9 +145,10 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
       std::vector<uint32_t> got(ivf.begin() + long(pos), ivf.begin() + long(pos + lens[c]));
       std::sort(got.begin(), got.end());
       got.erase(std::unique(got.begin(), got.end()), got.end());
-      if (got != expect[c])
+      if (got != expect[c]) {
         return absl::DataLossError(
             absl::StrCat(dir, ": ivf.npy disagrees with the codes at centroid ", c));
+      }
       pos += size_t(lens[c]);
     }
   }

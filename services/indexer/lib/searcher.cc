@@ -146,9 +146,10 @@ void Rerank(const std::vector<const Segment*>& segs, const SearchQuery& query,
     offsets.push_back(offsets.back() + n);
   }
   std::vector<float> scores(cands.size());
-  if (!cands.empty())
+  if (!cands.empty()) {
     compute::MaxSimBlock(query.q, query.nq, scratch->block.data(), offsets.data(),
                          int(cands.size()), dim, scores.data(), &scratch->gemm);
+  }
   for (size_t j = 0; j < cands.size(); ++j)
     top->Add(segs[cands[j].seg]->doc_id(cands[j].local), scores[j]);
 }

@@ -88,17 +88,19 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
   // Inverted lists: centroid -> sorted unique local docs.
   std::vector<uint64_t> ivf_offsets(nc + 1, 0);
   std::vector<uint32_t> last(nc, UINT32_MAX);
-  for (uint32_t d = 0; d < ndocs; ++d)
+  for (uint32_t d = 0; d < ndocs; ++d) {
     for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t)
       if (last[data.codes[t]] != d) last[data.codes[t]] = d, ++ivf_offsets[data.codes[t] + 1];
+  }
   for (int c = 0; c < nc; ++c) ivf_offsets[c + 1] += ivf_offsets[c];
   std::vector<uint32_t> ivf_docs(ivf_offsets[nc]);
   {
     std::vector<uint64_t> fill(ivf_offsets.begin(), ivf_offsets.end() - 1);
     std::fill(last.begin(), last.end(), UINT32_MAX);
-    for (uint32_t d = 0; d < ndocs; ++d)
+    for (uint32_t d = 0; d < ndocs; ++d) {
       for (uint64_t t = data.doc_offsets[d]; t < data.doc_offsets[d + 1]; ++t)
         if (last[data.codes[t]] != d) last[data.codes[t]] = d, ivf_docs[fill[data.codes[t]]++] = d;
+    }
   }
   // Varint-delta encode each list.
   std::vector<uint64_t> ivf_byte_offsets(nc + 1, 0);
@@ -283,10 +285,11 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   seg->num_tokens_ = h.num_tokens;
   seg->packed_bytes_ = int(pb);
   seg->doc_offsets_ = reinterpret_cast<const uint64_t*>(sec(kDocOffsets));
-  if (h.code_bytes == 2)
+  if (h.code_bytes == 2) {
     seg->codes16_ = reinterpret_cast<const uint16_t*>(sec(kCodes));
-  else
+  } else {
     seg->codes32_ = reinterpret_cast<const uint32_t*>(sec(kCodes));
+  }
   seg->residuals_ = sec(kResiduals);
   seg->ivf_offsets_ = reinterpret_cast<const uint64_t*>(sec(kIvfOffsets));
   seg->ivf_bytes_ = sec(kIvfDocs);
@@ -300,9 +303,10 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
     if (seg->doc_offsets_[d + 1] < seg->doc_offsets_[d]) return corrupt("doc offsets decrease");
   if (seg->ivf_offsets_[0] != 0 || seg->ivf_offsets_[h.num_centroids] != h.sections[kIvfDocs][1])
     return corrupt("inverted lists inconsistent");
-  for (uint32_t c = 0; c < h.num_centroids; ++c)
+  for (uint32_t c = 0; c < h.num_centroids; ++c) {
     if (seg->ivf_offsets_[c + 1] < seg->ivf_offsets_[c])
       return corrupt("inverted list offsets decrease");
+  }
   if (seg->id_offsets_[h.num_docs] != h.sections[kIdBytes][1]) return corrupt("ids inconsistent");
   return seg;
 }

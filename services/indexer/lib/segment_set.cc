@@ -36,9 +36,10 @@ absl::Status SegmentSet::Load(WriteLog& log) {
   absl::flat_hash_map<uint64_t, std::shared_ptr<const Codec>> codecs;
   for (const SegmentRow& r : rows) {
     ASSIGN_OR_RETURN(std::shared_ptr<SegmentFile> file, SegmentFile::Open(dir_ + "/" + r.file));
-    if (file->codec()->dim != dim_)
+    if (file->codec()->dim != dim_) {
       return absl::FailedPreconditionError(absl::StrCat(
           "segment ", r.file, " has dim ", file->codec()->dim, ", shard dim is ", dim_));
+    }
     auto [it, fresh] = codecs.emplace(file->codec()->id, file->codec());
     if (!fresh) file->ShareCodec(it->second);
     compressed_.push_back(std::make_shared<CompressedSegment>(r.id, r.file, std::move(file)));
@@ -112,9 +113,10 @@ std::vector<std::optional<DocRef>> SegmentSet::Find(const std::vector<std::strin
     auto it = locations_.find(ids[i]);
     if (it == locations_.end()) continue;
     std::shared_ptr<const Segment> seg = fresh_;
-    if (it->second.segment != kFreshSegmentId)
+    if (it->second.segment != kFreshSegmentId) {
       for (const auto& s : compressed_)
         if (s->id() == it->second.segment) seg = s;
+    }
     out[i] = DocRef{std::move(seg), it->second.local};
   }
   return out;
@@ -141,10 +143,11 @@ void SegmentSet::ApplyWrites(std::span<const AppliedWrite> applied, const std::v
     const WriteOp& op = ops[w.op];
     if (auto it = locations_.find(op.id); it != locations_.end()) {
       const Location loc = it->second;
-      if (loc.segment == kFreshSegmentId && loc.local >= base)
+      if (loc.segment == kFreshSegmentId && loc.local >= base) {
         added[loc.local - base] = nullptr;
-      else
+      } else {
         FindSegmentLocked(loc.segment)->Kill(loc.local);
+      }
       locations_.erase(it);
     }
     if (op.is_delete) continue;
@@ -243,10 +246,11 @@ absl::Status SegmentSet::Publish(WriteLog& log, SegmentBuild build) {
         std::vector<std::shared_ptr<CompressedSegment>> next;
         for (auto& s : compressed_) {
           if (std::find(committed.removed.begin(), committed.removed.end(), s->id()) !=
-              committed.removed.end())
+              committed.removed.end()) {
             old_files.push_back(dir_ + "/" + s->file_name());
-          else
+          } else {
             next.push_back(s);
+          }
         }
         if (seg) next.push_back(seg);
         compressed_ = std::move(next);

@@ -20,17 +20,21 @@ namespace tartan::index {
 namespace {
 
 absl::Status ValidateDoc(const Document& d, int dim) {
-  if (d.id.empty() || d.id.size() > 256)
+  if (d.id.empty() || d.id.size() > 256) {
     return absl::InvalidArgumentError(
         absl::StrCat("document id must be 1-256 bytes, got ", d.id.size()));
-  if (d.num_tokens < 0 || d.vectors.size() != size_t(d.num_tokens) * dim)
+  }
+  if (d.num_tokens < 0 || d.vectors.size() != size_t(d.num_tokens) * dim) {
     return absl::InvalidArgumentError(absl::StrCat("document '", d.id, "': ", d.vectors.size(),
                                                    " floats for ", d.num_tokens, " tokens of dim ",
                                                    dim));
-  for (float v : d.vectors)
-    if (!std::isfinite(v))
+  }
+  for (float v : d.vectors) {
+    if (!std::isfinite(v)) {
       return absl::InvalidArgumentError(
           absl::StrCat("document '", d.id, "' has a non-finite value"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -60,19 +64,22 @@ absl::StatusOr<std::unique_ptr<Shard>> Shard::Open(const ShardOptions& options) 
 }
 
 absl::Status Shard::Recover() {
-  if (opts_.dim < 8 || opts_.dim > 4096 || opts_.dim % 8 != 0)
+  if (opts_.dim < 8 || opts_.dim > 4096 || opts_.dim % 8 != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("dim must be a multiple of 8 in [8, 4096], got ", opts_.dim));
+  }
   if (opts_.nbits != 1 && opts_.nbits != 2 && opts_.nbits != 4)
     return absl::InvalidArgumentError(absl::StrCat("nbits must be 1, 2 or 4, got ", opts_.nbits));
   if (opts_.max_unflushed_tokens != 0 &&
-      opts_.max_unflushed_tokens < 2 * opts_.flush_threshold_tokens)
+      opts_.max_unflushed_tokens < 2 * opts_.flush_threshold_tokens) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_unflushed_tokens (", opts_.max_unflushed_tokens,
         ") must be 0 or at least 2 x flush_threshold_tokens (", opts_.flush_threshold_tokens, ")"));
-  if (opts_.build_threads < 0)
+  }
+  if (opts_.build_threads < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("build_threads must be >= 0, got ", opts_.build_threads));
+  }
   std::error_code ec;
   std::filesystem::create_directories(opts_.data_dir, ec);
   if (ec)
@@ -139,11 +146,12 @@ absl::Status Shard::CheckBackpressure(const std::vector<DocRow>& rows) {
     if (fresh < opts_.flush_threshold_tokens || fresh + incoming <= limit) return absl::OkStatus();
     if (!opts_.background_compaction) return Flush();  // flushes run inline: never behind
     maintenance_->Kick();
-    if (!maintenance_->WaitForFlush(deadline))
+    if (!maintenance_->WaitForFlush(deadline)) {
       return absl::ResourceExhaustedError(
           absl::StrCat("the shard holds ", fresh, " unflushed token vectors and this write adds ",
                        incoming, " (limit ", limit, "); flushing has fallen behind for ",
                        opts_.max_write_stall_ms, " ms: retry later"));
+    }
   }
 }
 

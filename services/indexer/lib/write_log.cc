@@ -126,9 +126,10 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
   s->group_commit_ms_ = options.group_commit_ms;
   const std::string path = dir + "/shard.db";
   if (sqlite3_open_v2(path.c_str(), &s->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK)
+      SQLITE_OK) {
     return absl::InternalError(absl::StrCat("cannot open ", path, ": ",
                                             s->db_ ? sqlite3_errmsg(s->db_) : "out of memory"));
+  }
   sqlite3_busy_timeout(s->db_, 5000);
   // Takes effect only on a new database (before its first table): freed pages can then be
   // returned a few at a time (incremental_vacuum) instead of by a full VACUUM.
@@ -156,10 +157,11 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
                                                       options.dim));
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> format, ReadMeta(s->db_, "format"));
-  if (!format || *format < 1 || *format > kFormat)
+  if (!format || *format < 1 || *format > kFormat) {
     return absl::FailedPreconditionError(absl::StrCat(path, " has format ", format ? *format : -1,
                                                       "; this build reads formats 1 to ", kFormat,
                                                       " (a newer Tartan wrote it?)"));
+  }
   if (*format < kFormat) RETURN_IF_ERROR(s->Migrate(int(*format)));
   ASSIGN_OR_RETURN(std::optional<int64_t> last_lsn, ReadMeta(s->db_, "last_lsn"));
   ASSIGN_OR_RETURN(std::optional<int64_t> trimmed, ReadMeta(s->db_, "log_trimmed_through"));
@@ -355,10 +357,11 @@ absl::Status WriteLog::CommitManifest(
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return fail(Err("insert segment"));
   }
-  for (int64_t id : change.removed)
+  for (int64_t id : change.removed) {
     if (absl::Status st = Exec(absl::StrCat("DELETE FROM segments WHERE id=", id).c_str());
         !st.ok())
       return fail(st);
+  }
   for (const auto& [id, local] : change.moves) {
     sqlite3_reset(move_);
     sqlite3_bind_blob(move_, 1, id.data(), int(id.size()), SQLITE_STATIC);
@@ -468,10 +471,11 @@ absl::StatusOr<std::vector<SegmentRow>> WriteLog::Segments() {
 absl::StatusOr<std::vector<LogEntry>> WriteLog::ReadOps(uint64_t after, size_t limit) {
   std::lock_guard<std::mutex> w(commit_mu_);
   if (db_ == nullptr) return absl::FailedPreconditionError("shard is closed");
-  if (after < trimmed_through_)
+  if (after < trimmed_through_) {
     return absl::OutOfRangeError(absl::StrCat("operations after LSN ", after,
                                               " are no longer retained (the log starts after ",
                                               trimmed_through_, ")"));
+  }
   sqlite3_stmt* st = nullptr;
   RETURN_IF_ERROR(
       Prepare("SELECT o.lsn, o.kind, o.id, d.lsn IS NOT NULL"
