@@ -10,7 +10,7 @@ packages=(
   prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev libicu-dev libutf8proc-dev
   libsqlite3-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-grpcio python3-grpc-tools python3-protobuf python3-numpy python3-yaml
+  python3 python3-grpcio python3-grpc-tools python3-protobuf python3-numpy python3-yaml python3-jsonschema
 )
 
 missing=()
