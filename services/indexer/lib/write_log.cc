@@ -114,7 +114,14 @@ absl::StatusOr<std::optional<int64_t>> ReadMeta(sqlite3* db, const char* key) {
   return v;
 }
 
-constexpr int kFormat = 2;
+constexpr int kFormat = 3;
+
+// docs.row_checksum: a document's id and stored metadata, so a changed byte is detected on
+// open instead of being served (vectors have their own checksum while fresh; segment files
+// checksum theirs).
+int64_t RowChecksum(const std::string& id, const void* metadata, size_t metadata_bytes) {
+  return int64_t(XXH64(metadata, metadata_bytes, XXH64(id.data(), id.size(), 0)));
+}
 
 }  // namespace
 
@@ -145,7 +152,7 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
     RETURN_IF_ERROR(s->Exec(
         "CREATE TABLE docs(id BLOB NOT NULL UNIQUE, segment INTEGER NOT NULL,"
         " local INTEGER NOT NULL, num_tokens INTEGER NOT NULL, metadata BLOB, vectors BLOB,"
-        " checksum INTEGER NOT NULL, lsn INTEGER NOT NULL);"
+        " checksum INTEGER NOT NULL, lsn INTEGER NOT NULL, row_checksum INTEGER NOT NULL);"
         "CREATE TABLE ops(lsn INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id BLOB NOT NULL);"));
     RETURN_IF_ERROR(
         s->Exec(absl::StrCat("INSERT INTO meta VALUES('dim','", options.dim, "'),('format','",
@@ -170,9 +177,10 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
   s->last_lsn_ = uint64_t(*last_lsn);
   s->trimmed_through_ = uint64_t(*trimmed);
   RETURN_IF_ERROR(s->Prepare(
-      "INSERT INTO docs(id, segment, local, num_tokens, metadata, vectors, checksum, lsn)"
-      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO UPDATE SET segment=?2,"
-      " local=?3, num_tokens=?4, metadata=?5, vectors=?6, checksum=?7, lsn=?8",
+      "INSERT INTO docs(id, segment, local, num_tokens, metadata, vectors, checksum, lsn,"
+      " row_checksum) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO UPDATE SET"
+      " segment=?2, local=?3, num_tokens=?4, metadata=?5, vectors=?6, checksum=?7, lsn=?8,"
+      " row_checksum=?9",
       &s->upsert_));
   RETURN_IF_ERROR(s->Prepare("DELETE FROM docs WHERE id=?1", &s->delete_));
   RETURN_IF_ERROR(s->Prepare(
@@ -181,23 +189,52 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
   return s;
 }
 
-// Format 1 had no LSNs: give every stored document one (in row order; they are distinct ids,
-// so any order is a valid history) and log it as an upsert, in one transaction.
+// Upgrades step by step, all in one transaction.
+//  1 -> 2: LSNs. Every stored document gets one (in row order; they are distinct ids, so any
+//          order is a valid history) and is logged as an upsert.
+//  2 -> 3: row checksums over id and metadata.
 absl::Status WriteLog::Migrate(int format) {
   RETURN_IF_ERROR(Begin());
-  absl::Status st = Exec(
-      "ALTER TABLE docs ADD COLUMN lsn INTEGER NOT NULL DEFAULT 0;"
-      "UPDATE docs SET lsn = rowid;"
-      "CREATE TABLE ops(lsn INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id BLOB NOT NULL);"
-      "INSERT INTO ops(lsn, kind, id) SELECT lsn, 0, id FROM docs;"
-      "INSERT OR REPLACE INTO meta VALUES"
-      " ('last_lsn', (SELECT COALESCE(MAX(lsn), 0) FROM docs)), ('log_trimmed_through', '0');");
+  absl::Status st;
+  if (format < 2) {
+    st = Exec(
+        "ALTER TABLE docs ADD COLUMN lsn INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE docs SET lsn = rowid;"
+        "CREATE TABLE ops(lsn INTEGER PRIMARY KEY, kind INTEGER NOT NULL, id BLOB NOT NULL);"
+        "INSERT INTO ops(lsn, kind, id) SELECT lsn, 0, id FROM docs;"
+        "INSERT OR REPLACE INTO meta VALUES"
+        " ('last_lsn', (SELECT COALESCE(MAX(lsn), 0) FROM docs)), ('log_trimmed_through', '0');");
+  }
+  if (st.ok() && format < 3) st = AddRowChecksums();
   if (st.ok())
     st = Exec(absl::StrCat("UPDATE meta SET value='", kFormat, "' WHERE key='format'").c_str());
   if (!st.ok()) return Rollback(st);
   RETURN_IF_ERROR(Commit());
   LOG_INFO << dir_ << "/shard.db upgraded from format " << format << " to " << kFormat;
   return absl::OkStatus();
+}
+
+absl::Status WriteLog::AddRowChecksums() {
+  RETURN_IF_ERROR(Exec("ALTER TABLE docs ADD COLUMN row_checksum INTEGER NOT NULL DEFAULT 0"));
+  sqlite3_stmt* read = nullptr;
+  sqlite3_stmt* write = nullptr;
+  RETURN_IF_ERROR(Prepare("SELECT rowid, id, metadata FROM docs", &read));
+  absl::Status st = Prepare("UPDATE docs SET row_checksum=?2 WHERE rowid=?1", &write);
+  int rc = SQLITE_DONE;
+  while (st.ok() && (rc = sqlite3_step(read)) == SQLITE_ROW) {
+    const std::string id(static_cast<const char*>(sqlite3_column_blob(read, 1)),
+                         size_t(sqlite3_column_bytes(read, 1)));
+    sqlite3_reset(write);
+    sqlite3_bind_int64(write, 1, sqlite3_column_int64(read, 0));
+    sqlite3_bind_int64(
+        write, 2,
+        RowChecksum(id, sqlite3_column_blob(read, 2), size_t(sqlite3_column_bytes(read, 2))));
+    if (sqlite3_step(write) != SQLITE_DONE) st = Err("add row checksum");
+  }
+  if (st.ok() && rc != SQLITE_DONE) st = Err("scan docs");
+  sqlite3_finalize(read);
+  sqlite3_finalize(write);
+  return st;
 }
 
 absl::Status WriteLog::Begin() { return Exec("BEGIN IMMEDIATE"); }
@@ -307,6 +344,7 @@ void WriteLog::CommitBatch(const std::vector<Pending*>& batch) {
         sqlite3_bind_blob(upsert_, 6, r.vectors.data(), int(vbytes), SQLITE_STATIC);
         sqlite3_bind_int64(upsert_, 7, int64_t(XXH64(r.vectors.data(), vbytes, 0)));
         sqlite3_bind_int64(upsert_, 8, int64_t(lsn));
+        sqlite3_bind_int64(upsert_, 9, RowChecksum(r.id, meta.data(), meta.size()));
         if (sqlite3_step(upsert_) != SQLITE_DONE) {
           st = Err("upsert");
           break;
@@ -384,6 +422,7 @@ absl::Status WriteLog::CommitManifest(
     sqlite3_bind_null(upsert_, 6);
     sqlite3_bind_int64(upsert_, 7, 0);
     sqlite3_bind_int64(upsert_, 8, int64_t(lsn));
+    sqlite3_bind_int64(upsert_, 9, RowChecksum(id, meta.data(), meta.size()));
     if (sqlite3_step(upsert_) != SQLITE_DONE) return fail(Err("insert imported document"));
     if (absl::Status st = LogOp(lsn, false, id); !st.ok()) return fail(st);
   }
@@ -415,7 +454,9 @@ absl::Status WriteLog::ForEachDoc(const std::function<absl::Status(DocRow&&)>& f
   std::lock_guard<std::mutex> w(commit_mu_);
   sqlite3_stmt* st = nullptr;
   RETURN_IF_ERROR(Prepare(
-      "SELECT id, segment, local, num_tokens, metadata, vectors, checksum, lsn FROM docs", &st));
+      "SELECT id, segment, local, num_tokens, metadata, vectors, checksum, lsn, row_checksum"
+      " FROM docs",
+      &st));
   absl::Status status;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -425,6 +466,14 @@ absl::Status WriteLog::ForEachDoc(const std::function<absl::Status(DocRow&&)>& f
     r.local = uint32_t(sqlite3_column_int64(st, 2));
     r.num_tokens = sqlite3_column_int(st, 3);
     r.lsn = uint64_t(sqlite3_column_int64(st, 7));
+    if (RowChecksum(r.id, sqlite3_column_blob(st, 4), size_t(sqlite3_column_bytes(st, 4))) !=
+        sqlite3_column_int64(st, 8)) {
+      status =
+          absl::DataLossError(absl::StrCat("checksum mismatch for the id or metadata of "
+                                           "document '",
+                                           r.id, "' in ", dir_, "/shard.db"));
+      break;
+    }
     if (!DecodeMetadata(sqlite3_column_blob(st, 4), sqlite3_column_bytes(st, 4), &r.metadata)) {
       status = absl::DataLossError(
           absl::StrCat("corrupt metadata for document '", r.id, "' in ", dir_, "/shard.db"));

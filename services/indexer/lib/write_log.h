@@ -6,16 +6,17 @@
 // one transaction.
 //
 // Every applied write (upsert or delete) gets a log sequence number (LSN): consecutive,
-// durable, never reused, unchanged by flush and compaction. Tables (format 2):
+// durable, never reused, unchanged by flush and compaction. Tables (format 3):
 //   meta(key, value)   dim, format, last_lsn, log_trimmed_through
-//   docs(id, segment, local, num_tokens, metadata, vectors, checksum, lsn)
-//                      each live document and the LSN of the write that stored it; segment -1
+//   docs(id, segment, local, num_tokens, metadata, vectors, checksum, lsn, row_checksum)
+//                      each live document and the LSN of the write that stored it (checksum:
+//                      of the vectors; row_checksum: of id and metadata); segment -1
 //                      means the fresh segment, with its vectors in this row; otherwise the
 //                      document is row `local` of that compressed segment (tombstones are
 //                      implicit: a segment row no docs row points at is dead)
 //   segments(id, file, num_docs, num_tokens)   the manifest
 //   ops(lsn, kind, id) the operations after log_trimmed_through, for ReadOps
-// Format 1 (no LSNs) is upgraded in place on open.
+// Formats 1 (no LSNs) and 2 (no row checksums) are upgraded in place on open.
 //
 // Ordering: one commit lock serialises every durable change with its in-memory effect (the
 // apply callbacks run under it, in LSN order), so memory always reflects a prefix of the log.
@@ -101,7 +102,7 @@ class WriteLog {
     uint64_t retention = 0;   // operations ReadOps can return after they are applied
     int group_commit_ms = 0;  // the group leader waits this long for concurrent writers
   };
-  // Opens or creates <dir>/shard.db (upgrading format 1).
+  // Opens or creates <dir>/shard.db (upgrading formats 1 and 2).
   static absl::StatusOr<std::unique_ptr<WriteLog>> Open(const std::string& dir,
                                                         const Options& options);
   ~WriteLog();
@@ -145,6 +146,7 @@ class WriteLog {
   absl::Status Prepare(const char* sql, sqlite3_stmt** stmt);
   absl::Status Err(const char* what) const;
   absl::Status Migrate(int format);
+  absl::Status AddRowChecksums();  // format 2 -> 3, inside Migrate's transaction
   absl::Status Begin();
   absl::Status Commit();  // COMMIT, timed; rolls back on failure
   absl::Status Rollback(absl::Status why);
