@@ -3,8 +3,10 @@
 #include <chrono>
 #include <thread>
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <cstring>
@@ -96,6 +98,7 @@ WriteLog::~WriteLog() {
   sqlite3_finalize(move_);
   sqlite3_finalize(log_op_);
   if (db_) sqlite3_close(db_);
+  if (lsn_fd_ >= 0) ::close(lsn_fd_);
 }
 
 namespace {
@@ -176,6 +179,7 @@ absl::StatusOr<std::unique_ptr<WriteLog>> WriteLog::Open(const std::string& dir,
     return absl::DataLossError(absl::StrCat(path, ": log positions missing or inconsistent"));
   s->last_lsn_ = uint64_t(*last_lsn);
   s->trimmed_through_ = uint64_t(*trimmed);
+  RETURN_IF_ERROR(s->CheckLastLsnRecord());
   RETURN_IF_ERROR(s->Prepare(
       "INSERT INTO docs(id, segment, local, num_tokens, metadata, vectors, checksum, lsn,"
       " row_checksum) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO UPDATE SET"
@@ -280,6 +284,45 @@ absl::Status WriteLog::TrimLog() {
   return absl::OkStatus();
 }
 
+// ---- the LSN record ----
+
+// <dir>/shard.lsn: {last LSN, xxh64 of it}, rewritten in place after every commit. Not
+// fsynced: it survives a killed process (the page cache keeps it), so a database whose WAL was
+// truncated or deleted afterwards — losing acknowledged writes — is refused on open instead of
+// starting silently without them.
+namespace {
+constexpr char kLsnFile[] = "/shard.lsn";
+}  // namespace
+
+absl::Status WriteLog::CheckLastLsnRecord() {
+  const std::string path = dir_ + kLsnFile;
+  lsn_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lsn_fd_ < 0)
+    return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  uint64_t record[2];
+  const ssize_t n = ::pread(lsn_fd_, record, sizeof(record), 0);
+  if (n == ssize_t(sizeof(record)) && XXH64(&record[0], 8, 0) == record[1] &&
+      record[0] > last_lsn()) {
+    return absl::DataLossError(
+        absl::StrCat(dir_, "/shard.db ends at LSN ", last_lsn(), " but writes up to LSN ",
+                     record[0], " were acknowledged (", path,
+                     "): its write-ahead log (shard.db-wal) was truncated or "
+                     "deleted. Restore it, or move ",
+                     path, " away to accept the loss"));
+  }
+  RecordLastLsn(last_lsn());
+  return absl::OkStatus();
+}
+
+void WriteLog::RecordLastLsn(uint64_t lsn) {
+  const uint64_t record[2] = {lsn, XXH64(&lsn, 8, 0)};
+  // Best effort: a failed write only weakens the check on the next open.
+  if (lsn_fd_ >= 0 && ::pwrite(lsn_fd_, record, sizeof(record), 0) != ssize_t(sizeof(record))) {
+    LOG_WARNING << "cannot record the last LSN in " << dir_ << kLsnFile << ": "
+                << std::strerror(errno);
+  }
+}
+
 // ---- writes (group commit) ----
 
 absl::Status WriteLog::Append(const std::vector<WriteOp>& ops, const ApplyWrites& apply) {
@@ -366,6 +409,7 @@ void WriteLog::CommitBatch(const std::vector<Pending*>& batch) {
     last_lsn_.store(previous, std::memory_order_relaxed);
     return fail_all(st);
   }
+  RecordLastLsn(lsn);
   for (size_t b = 0; b < batch.size(); ++b) (*batch[b]->apply)(applied[b]);
 }
 
@@ -435,6 +479,7 @@ absl::Status WriteLog::CommitManifest(
     last_lsn_.store(previous, std::memory_order_relaxed);
     return st;
   }
+  if (lsn != previous) RecordLastLsn(lsn);
   apply(change, first_lsn);
   // The moved vectors left free pages behind: give them back to the file system (cost in
   // proportion to the pages freed; a no-op on databases created before auto_vacuum, whose
@@ -565,6 +610,8 @@ void WriteLog::Close() {
   upsert_ = delete_ = move_ = log_op_ = nullptr;
   if (db_) sqlite3_close(db_);
   db_ = nullptr;
+  if (lsn_fd_ >= 0) ::close(lsn_fd_);
+  lsn_fd_ = -1;
 }
 
 }  // namespace tartan::index

@@ -147,6 +147,9 @@ class WriteLog {
   absl::Status Err(const char* what) const;
   absl::Status Migrate(int format);
   absl::Status AddRowChecksums();  // format 2 -> 3, inside Migrate's transaction
+  // <dir>/shard.lsn: refuses a database that ends before the LSN recorded there.
+  absl::Status CheckLastLsnRecord();
+  void RecordLastLsn(uint64_t lsn);
   absl::Status Begin();
   absl::Status Commit();  // COMMIT, timed; rolls back on failure
   absl::Status Rollback(absl::Status why);
@@ -162,6 +165,7 @@ class WriteLog {
   std::atomic<uint64_t> commits_{0}, commit_nanos_{0};
   std::atomic<uint64_t> last_lsn_{0};
   uint64_t trimmed_through_ = 0;  // guarded by commit_mu_
+  int lsn_fd_ = -1;               // shard.lsn; written under commit_mu_
 
   std::mutex commit_mu_;  // the database and the order of in-memory effects
   sqlite3* db_ = nullptr;

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -219,6 +223,31 @@ TEST(WriteLogTest, Format2DatabasesGainRowChecksums) {
   Sql(dir, "UPDATE docs SET metadata = CAST(REPLACE(CAST(metadata AS TEXT), 'y', 'z') AS BLOB)");
   EXPECT_EQ(Shard::Open(Opts(dir)).status().code(), absl::StatusCode::kDataLoss)
       << "the upgrade computed checksums that now catch a change";
+}
+
+TEST(WriteLogTest, ALostWriteAheadLogIsRefusedInsteadOfDroppingAcknowledgedWrites) {
+  const std::string dir = TempDir("lostwal");
+  // A writer killed without closing leaves its last commits in shard.db-wal only.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto shard = Shard::Open(Opts(dir));
+    if (!shard.ok()) _exit(2);
+    for (int i = 0; i < 10; ++i)
+      if (!(*shard)->Upsert({Doc("d" + std::to_string(i), i, "t")}).ok()) _exit(3);
+    _exit(0);  // no Close: as after kill -9
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  ASSERT_TRUE(std::filesystem::exists(dir + "/shard.db-wal"));
+  std::filesystem::remove(dir + "/shard.db-wal");
+  std::filesystem::remove(dir + "/shard.db-shm");
+  auto reopened = Shard::Open(Opts(dir));
+  ASSERT_FALSE(reopened.ok()) << "opened without the 10 acknowledged writes";
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kDataLoss) << reopened.status();
+  EXPECT_NE(reopened.status().message().find("up to LSN 10"), std::string_view::npos)
+      << reopened.status();
 }
 
 }  // namespace
