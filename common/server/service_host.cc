@@ -22,6 +22,15 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest gRPC message accepted or sent, in Mi
 ABSL_FLAG(double, drain_grace_s, 20.0, "Seconds in-flight calls get to finish after SIGTERM");
 ABSL_FLAG(double, keepalive_s, 30.0, "gRPC keepalive ping interval in seconds");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain for TLS on the gRPC port (with --tls_key_file); reloaded when "
+          "the file changes");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "If set, clients must present a certificate signed by this PEM CA (mutual TLS)");
+ABSL_FLAG(bool, insecure, false,
+          "Allow plaintext gRPC on a non-loopback --host (without it such a service refuses to "
+          "start unless TLS is configured); the router also answers without --api_keys_file");
 
 namespace tartan {
 
@@ -38,7 +47,8 @@ absl::Status ServerOptions::Validate() const {
   if (keepalive_time < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--keepalive_s must be >= 1");
   }
-  return absl::OkStatus();
+  RETURN_IF_ERROR(tls.Validate());
+  return CheckPlaintextAllowed(host, tls.enabled(), insecure);
 }
 
 void SetDefaultPorts(int grpc_port, int metrics_port) {
@@ -62,6 +72,10 @@ ServerOptions ServerOptionsFromFlags(const std::string& service) {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.drain_grace = absl::Seconds(absl::GetFlag(FLAGS_drain_grace_s));
   options.keepalive_time = absl::Seconds(absl::GetFlag(FLAGS_keepalive_s));
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.insecure = absl::GetFlag(FLAGS_insecure);
   return options;
 }
 
@@ -90,10 +104,12 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(options.tls));
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(absl::StrCat(options.host, ":", options.grpc_port),
-                           grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(absl::StrCat(options.host, ":", options.grpc_port), credentials,
+                           &bound_port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -142,6 +158,9 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   }
   host->SetLifecycle(Lifecycle::kLoading);
   LOG_INFO << options.service << " listening: grpc " << options.host << ":" << host->grpc_port_
+           << (!options.tls.enabled()               ? " (plaintext)"
+               : options.tls.client_ca_file.empty() ? " (TLS)"
+                                                    : " (mutual TLS)")
            << ", metrics " << host->metrics_port_;
   return host;
 }

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "common/server/lifecycle.h"
 #include "common/server/rpc_metrics.h"
+#include "common/server/tls.h"
 
 namespace tartan {
 
@@ -35,12 +36,16 @@ struct ServerOptions {
   absl::Duration drain_grace = absl::Seconds(20);  // in-flight calls get this long after SIGTERM
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
+  ServerTlsOptions tls;   // TLS on the gRPC port when tls.enabled()
+  bool insecure = false;  // allow plaintext gRPC on a non-loopback host
 
+  // Also the plaintext rule: a non-loopback host needs TLS unless `insecure`.
   absl::Status Validate() const;
 };
 
 // Fills ServerOptions from the shared flags (--host, --grpc_port, --metrics_port, --port_file,
-// --max_message_mb, --drain_grace_s, --keepalive_s). Call after ParseFlagsWithEnv.
+// --max_message_mb, --drain_grace_s, --keepalive_s, --tls_cert_file, --tls_key_file,
+// --tls_client_ca_file, --insecure). Call after ParseFlagsWithEnv.
 ServerOptions ServerOptionsFromFlags(const std::string& service);
 // Per-service defaults for the shared port flags; call before ParseFlagsWithEnv.
 void SetDefaultPorts(int grpc_port, int metrics_port);

@@ -34,7 +34,7 @@ bool ParseFilter(const std::string& spec, tartan::v1::Filter* filter) {
 
 struct SearchOptions {
   std::string query;
-  std::string router;
+  RouterTarget router;
   int k = 10;
   std::string filter;  // empty: none
   bool exact = false;
@@ -93,7 +93,7 @@ int RunSearch(const SearchOptions& o) {
 
 struct DeleteOptions {
   std::string ids;
-  std::string router;
+  RouterTarget router;
 };
 
 int RunDelete(const DeleteOptions& o) {
@@ -113,7 +113,7 @@ int RunDelete(const DeleteOptions& o) {
 }
 
 struct StatusOptions {
-  std::string router;
+  RouterTarget router;
   bool json = false;
 };
 

@@ -19,7 +19,7 @@ namespace {
 
 struct EvalOptions {
   std::string beir;
-  std::string router;
+  RouterTarget router;
   std::string split = "test";
   int k = 100;
   int max_queries = -1;  // -1: all

@@ -26,7 +26,7 @@ using Clock = std::chrono::steady_clock;
 
 struct IngestOptions {
   std::string input;
-  std::string router;
+  RouterTarget router;
   int batch_size = 32;
   long long limit = -1;  // -1: all
   int pool_factor = 1;
@@ -94,7 +94,7 @@ int RunIngest(const IngestOptions& o) {
   if (o.limit >= 0) total = std::min<size_t>(total, static_cast<size_t>(o.limit));
 
   const std::string checkpoint =
-      !o.checkpoint.empty() ? o.checkpoint : DefaultCheckpoint(input, o.router);
+      !o.checkpoint.empty() ? o.checkpoint : DefaultCheckpoint(input, o.router.address);
   size_t skip = o.restart ? 0 : ReadCheckpoint(checkpoint);
   if (skip > total) skip = total;
   if (skip > 0)

@@ -6,8 +6,11 @@
 #include "absl/flags/flag.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/server/api_keys.h"
 #include "common/server/service_host.h"
+#include "common/server/tls.h"
 #include "common/status_macros.h"
+#include "services/router/authorized_router.h"
 #include "services/router/router_service.h"
 
 ABSL_FLAG(std::string, encoder, "127.0.0.1:50051",
@@ -17,6 +20,16 @@ ABSL_FLAG(std::string, shards, "127.0.0.1:50061",
 ABSL_FLAG(double, dns_refresh_s, 10.0, "Seconds between re-resolutions of a dns:/// shard source");
 ABSL_FLAG(double, default_timeout_s, 10.0, "Deadline for requests that carry none");
 ABSL_FLAG(int, encode_batch_texts, 32, "Texts per Encode call when ingesting");
+ABSL_FLAG(std::string, tls_ca_file, "",
+          "PEM CA that signs the encoder's and shards' certificates: call them over TLS");
+ABSL_FLAG(std::string, tls_client_cert_file, "",
+          "PEM client certificate presented to the encoder and shards (mutual TLS; needs "
+          "--tls_ca_file and --tls_client_key_file)");
+ABSL_FLAG(std::string, tls_client_key_file, "", "PEM private key of --tls_client_cert_file");
+ABSL_FLAG(std::string, api_keys_file, "",
+          "API keys, one \"SCOPES KEY\" per line (SCOPES: comma-separated read,write,admin; # "
+          "comments); clients send \"authorization: Bearer KEY\". Re-read when it changes. "
+          "Without it the router serves only on loopback unless --insecure");
 
 namespace {
 
@@ -34,7 +47,27 @@ absl::Status Run() {
   RETURN_IF_ERROR(tartan::CheckRange("encode_batch_texts", options.encode_batch_texts, 1, 10000));
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("router");
 
-  tartan::router::ShardClients shards(source, server_options.max_message_bytes);
+  const std::string api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
+  if (api_keys_file.empty() && !server_options.insecure &&
+      !tartan::IsLoopbackHost(server_options.host)) {
+    return absl::FailedPreconditionError(
+        "refusing to serve the router's client API on " + server_options.host +
+        " without API keys: set --api_keys_file, listen on 127.0.0.1 (--host), or pass "
+        "--insecure to let any client in");
+  }
+  std::unique_ptr<tartan::ApiKeyStore> api_keys;
+  if (!api_keys_file.empty()) {
+    ASSIGN_OR_RETURN(api_keys, tartan::ApiKeyStore::Open(api_keys_file));
+  }
+  tartan::ClientTlsOptions client_tls;
+  client_tls.ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  client_tls.client_cert_file = absl::GetFlag(FLAGS_tls_client_cert_file);
+  client_tls.client_key_file = absl::GetFlag(FLAGS_tls_client_key_file);
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> downstream_credentials,
+                   tartan::MakeChannelCredentials(client_tls));
+
+  tartan::router::ShardClients shards(source, server_options.max_message_bytes,
+                                      downstream_credentials);
   // Start even if DNS does not answer yet: the refresh loop retries.
   (void)shards.Refresh();
   grpc::ChannelArguments args;
@@ -45,13 +78,20 @@ absl::Status Run() {
   // Spread Encode calls over every address the encoder name resolves to (several encoder
   // replicas behind a headless Service); the same as pick_first for a single address.
   args.SetLoadBalancingPolicyName("round_robin");
-  auto encoder_channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_encoder),
-                                                   grpc::InsecureChannelCredentials(), args);
+  auto encoder_channel =
+      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_encoder), downstream_credentials, args);
   auto registry = std::make_shared<prometheus::Registry>();
   tartan::router::RouterService service(options, encoder_channel, &shards, *registry);
-  ASSIGN_OR_RETURN(auto host, tartan::ServiceHost::Start(
-                                  server_options,
-                                  {{tartan::v1::Router::service_full_name(), &service}}, registry));
+  // With keys, clients reach the RouterService only through the key check.
+  std::unique_ptr<tartan::router::AuthorizedRouter> authorized;
+  grpc::Service* front = &service;
+  if (api_keys) {
+    authorized = std::make_unique<tartan::router::AuthorizedRouter>(&service, api_keys.get());
+    front = authorized.get();
+  }
+  ASSIGN_OR_RETURN(
+      auto host, tartan::ServiceHost::Start(
+                     server_options, {{tartan::v1::Router::service_full_name(), front}}, registry));
   host->SetLifecycle(tartan::Lifecycle::kServing);
 
   std::atomic<bool> stop{false};

@@ -5,9 +5,11 @@
 
 namespace tartan::router {
 
-ShardClients::ShardClients(ShardSource source, int max_message_bytes)
+ShardClients::ShardClients(ShardSource source, int max_message_bytes,
+                           std::shared_ptr<grpc::ChannelCredentials> credentials)
     : source_(std::move(source)),
       max_message_bytes_(max_message_bytes),
+      credentials_(std::move(credentials)),
       current_(std::make_shared<ShardSet>()) {}
 
 absl::Status ShardClients::Refresh() {
@@ -37,7 +39,7 @@ absl::Status ShardClients::Refresh() {
     // Reconnect quickly after a shard restarts.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    client->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+    client->channel = grpc::CreateCustomChannel(address, credentials_, args);
     client->stub = tartan::v1::Indexer::NewStub(client->channel);
     next->shards.push_back(std::move(client));
   }

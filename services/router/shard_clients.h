@@ -27,7 +27,9 @@ struct ShardSet {
 
 class ShardClients {
  public:
-  ShardClients(ShardSource source, int max_message_bytes);
+  // `credentials`: TLS (from --tls_ca_file, ...) or insecure; shared by every shard channel.
+  ShardClients(ShardSource source, int max_message_bytes,
+               std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   // Re-resolves the source; keeps existing channels for unchanged addresses. On a DNS error
   // the previous set stays in place and the error is returned.
@@ -37,6 +39,7 @@ class ShardClients {
  private:
   const ShardSource source_;
   const int max_message_bytes_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const ShardSet> current_ ABSL_GUARDED_BY(mu_);
 };

@@ -5,7 +5,9 @@ Generates Python stubs from proto/ with grpc_tools (Debian's python3-grpc-tools)
 lexical test model's encoder, two indexer shards and a router on 127.0.0.1 (ports picked by the
 services, read from --port_file), then through the stubs: checks health, reads the model info,
 ingests documents (unary and client-streaming), searches, reranks and deletes, and finally stops
-every process with SIGTERM and checks each exits 0.
+every process with SIGTERM and checks each exits 0. The router runs with --api_keys_file: the
+client sends its key as "authorization: Bearer KEY" metadata (ApiKey below, a client
+interceptor), and a call without a key must be UNAUTHENTICATED.
 
 Env: TARTAN_BIN_DIR, TARTAN_SOURCE_DIR, TARTAN_SHARED_DIR (skips with 77 without it).
 """
@@ -77,6 +79,33 @@ class Service:
         return self.proc.wait(timeout=60)
 
 
+API_KEY = "python-test-key-3d9b0f6a1c7e2854"  # scopes read,write,admin
+
+
+def with_api_key(grpc, channel, key):
+    """`channel` with "authorization: Bearer KEY" added to every unary and client-streaming call."""
+    import collections
+
+    class Details(collections.namedtuple("Details", ["method", "timeout", "metadata", "credentials",
+                                                     "wait_for_ready", "compression"]),
+                  grpc.ClientCallDetails):
+        pass
+
+    def add_key(details):
+        metadata = list(details.metadata or []) + [("authorization", "Bearer " + key)]
+        return Details(details.method, details.timeout, metadata, details.credentials,
+                       details.wait_for_ready, details.compression)
+
+    class Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
+        def intercept_unary_unary(self, continuation, details, request):
+            return continuation(add_key(details), request)
+
+        def intercept_stream_unary(self, continuation, details, request_iterator):
+            return continuation(add_key(details), request_iterator)
+
+    return grpc.intercept_channel(channel, Interceptor())
+
+
 def health(channel):
     # grpc.health.v1.Health/Check with an empty HealthCheckRequest; the reply's field 1 is the
     # status enum (1 = SERVING). Raw bytes: Debian ships no grpcio-health-checking.
@@ -107,8 +136,12 @@ def main():
         shards = [Service("tartan-indexer", f"indexer{i}", [f"--index_dir={work}/shard{i}", "--dim=128"], work)
                   for i in range(2)]
         services.extend(shards)
+        keys_file = os.path.join(work, "api.keys")
+        with open(keys_file, "w") as f:
+            f.write(f"# python_client_test\nread,write,admin {API_KEY}\n")
         router = Service("tartan-router", "router", ["--encoder=" + encoder.address,
-                                           "--shards=" + ",".join(s.address for s in shards)], work)
+                                           "--shards=" + ",".join(s.address for s in shards),
+                                           "--api_keys_file=" + keys_file], work)
         services.append(router)
 
         encoder_channel = grpc.insecure_channel(encoder.address)
@@ -129,7 +162,13 @@ def main():
         check(q.shape == (info.query_length, 128), f"query shape {q.shape}")
         check(np.allclose(np.linalg.norm(q, axis=1), 1.0, atol=1e-5), "query vectors not unit length")
 
-        stub = router_pb2_grpc.RouterStub(router_channel)
+        try:
+            router_pb2_grpc.RouterStub(router_channel).Search(
+                router_pb2.SearchRequest(text="walrus", k=3), timeout=10)
+            fail("search without an API key accepted")
+        except grpc.RpcError as e:
+            check(e.code() == grpc.StatusCode.UNAUTHENTICATED, f"no key gave {e.code()}")
+        stub = router_pb2_grpc.RouterStub(with_api_key(grpc, router_channel, API_KEY))
         docs = {
             "py-1": "The walrus lives on the arctic ice.",
             "py-2": "A lighthouse guides ships into the harbor.",
