@@ -7,6 +7,7 @@
 #include "common/server/grpc_status.h"
 #include "common/server/rpc_metrics.h"
 #include "common/status_macros.h"
+#include "services/encoder/encoder_info.h"
 
 namespace tartan::encoder {
 
@@ -145,7 +146,7 @@ absl::Status EncoderService::DoGetModelInfo(tartan::v1::ModelInfo* response) con
   response->set_default_prompt_name(info.default_prompt_name.value_or(""));
   response->set_do_query_expansion(info.do_query_expansion);
   response->set_attend_to_expansion_tokens(info.attend_to_expansion_tokens);
-  response->set_precision(std::string(PrecisionName(info.precision)));
+  FillKernelInfo(info, response);  // precision picked and requested, BLAS core, oneDNN ISA
   response->set_max_texts_per_request(limits_.max_texts_per_request);
   response->set_max_chars_per_text(limits_.max_chars_per_text);
   return absl::OkStatus();

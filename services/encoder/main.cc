@@ -1,16 +1,26 @@
 // tartan-encoder: serves tartan.v1.Encoder for one PyLate / sentence-transformers model folder.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/server/service_host.h"
 #include "common/status_macros.h"
+#include "services/encoder/encoder_info.h"
 #include "services/encoder/encoder_service.h"
+#include "services/encoder/lib/blas/kernel_info.h"
 
 ABSL_FLAG(std::string, model, "",
           "PyLate model folder (config.json, model.safetensors, tokenizer.json, 1_Dense/...)");
-ABSL_FLAG(std::string, precision, "fp32", "fp32 (exact) or bf16");
+ABSL_FLAG(std::string, precision, "auto",
+          "auto (bf16 where the CPU has AVX512-BF16 or AMX, else fp32), fp32 (PyLate-exact) or "
+          "bf16");
+ABSL_FLAG(bool, fix_blas_core, true,
+          "When OpenBLAS picked kernels below this CPU's ISA (e.g. Prescott on a new Xeon) and "
+          "OPENBLAS_CORETYPE is unset, re-execute once with OPENBLAS_CORETYPE=Haswell/SkylakeX");
 ABSL_FLAG(int, threads, 2, "Threads per model forward");
 ABSL_FLAG(int, workers, 1, "Batches encoded concurrently");
 ABSL_FLAG(int, max_batch_tokens, 8192, "Estimated tokens merged into one batch");
@@ -20,6 +30,27 @@ ABSL_FLAG(int, max_texts_per_request, 256, "Texts per Encode request");
 ABSL_FLAG(int, max_chars_per_text, 200000, "Bytes per text");
 
 namespace {
+
+// OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so a wrong kernel choice is fixed by
+// starting the process again with it set (before any thread or socket exists). Runs at most
+// once: the re-executed process has the variable set and only warns if it still misdetects.
+void FixBlasCoreOrWarn(char** argv) {
+  const tartan::encoder::KernelReport report = tartan::encoder::InspectBlasKernels();
+  if (report.verdict == tartan::encoder::BlasCoreVerdict::kOk) {
+    LOG_INFO << "OpenBLAS kernels: " << report.blas_core;
+    return;
+  }
+  if (absl::GetFlag(FLAGS_fix_blas_core) && std::getenv("OPENBLAS_CORETYPE") == nullptr &&
+      !report.recommended_coretype.empty()) {
+    LOG_WARNING << "OpenBLAS picked its " << report.blas_core
+                << " kernels, below this CPU; re-executing with OPENBLAS_CORETYPE="
+                << report.recommended_coretype;
+    setenv("OPENBLAS_CORETYPE", report.recommended_coretype.c_str(), 1);
+    execv("/proc/self/exe", argv);
+    LOG_WARNING << "re-exec failed; continuing with the slow kernels";
+  }
+  LOG_WARNING << report.warning;
+}
 
 absl::Status Run() {
   RETURN_IF_ERROR(tartan::ApplyLogLevelFlag());
@@ -65,7 +96,12 @@ absl::Status Run() {
   service.SetModelLoadSeconds(seconds);
   const auto& info = encoder->info();
   LOG_INFO << "loaded " << info.name << " (" << info.architecture << ", dim " << info.dim << ", "
-           << tartan::encoder::PrecisionName(info.precision) << ") in " << seconds << " s";
+           << tartan::encoder::PrecisionName(info.precision)
+           << " for --precision=" << tartan::encoder::PrecisionName(info.requested_precision)
+           << ", OpenBLAS " << info.blas_core << " [" << info.blas_core_verdict << "]"
+           << (info.onednn_isa.empty() ? "" : ", oneDNN " + info.onednn_isa) << ") in " << seconds
+           << " s";
+  tartan::encoder::ExportEncoderInfoMetric(*registry, info);
   service.SetModel(std::move(encoder), batcher_options);
   host->SetLifecycle(tartan::Lifecycle::kServing);
   host->WaitForShutdown();
@@ -78,6 +114,7 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   tartan::SetDefaultPorts(50051, 9101);
   tartan::ParseFlagsWithEnv(argc, argv, "tartan-encoder: ColBERT token embeddings over gRPC");
+  FixBlasCoreOrWarn(argv);
   absl::Status status = Run();
   if (!status.ok()) {
     LOG_ERROR << "tartan-encoder: " << status;

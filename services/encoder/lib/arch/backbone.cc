@@ -30,6 +30,8 @@ absl::StatusOr<MatmulBackend> ResolveBackend(const BackboneOptions& options) {
   switch (options.precision) {
     case Precision::kFloat32:
       return MatmulBackend::kFloat32;
+    case Precision::kAuto:
+      return CpuHasNativeBf16() ? MatmulBackend::kBf16OneDnn : MatmulBackend::kFloat32;
     case Precision::kBFloat16: {
       if (CpuHasNativeBf16()) return MatmulBackend::kBf16OneDnn;
       const char* why = "this CPU lacks AVX512-BF16/AMX";

@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
+#include "services/encoder/lib/blas/kernel_info.h"
 #include "services/encoder/lib/colbert/dense_io.h"
 #include "services/encoder/lib/model_config.h"
 #include "services/encoder/lib/tokenizer/text_util.h"
@@ -77,8 +78,9 @@ absl::StatusOr<Precision> ParsePrecision(std::string_view name) {
   const std::string lower = absl::AsciiStrToLower(std::string(name));
   if (lower == "fp32" || lower == "float32" || lower == "f32") return Precision::kFloat32;
   if (lower == "bf16" || lower == "bfloat16") return Precision::kBFloat16;
+  if (lower == "auto") return Precision::kAuto;
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown precision \"", lower, "\" (expected fp32 or bf16)"));
+      absl::StrCat("unknown precision \"", lower, "\" (expected auto, fp32 or bf16)"));
 }
 
 std::string_view PrecisionName(Precision precision) {
@@ -87,6 +89,8 @@ std::string_view PrecisionName(Precision precision) {
       return "fp32";
     case Precision::kBFloat16:
       return "bf16";
+    case Precision::kAuto:
+      return "auto";
   }
   return "?";
 }
@@ -187,6 +191,14 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   info.attend_to_expansion_tokens = s.attend_to_expansion_tokens;
   info.do_lower_case = s.do_lower_case;
   info.precision = encoder->backbone_->precision();
+  info.requested_precision = options.precision;
+  // The kernels the products run on: OpenBLAS for float32 (and the bf16 path's attention),
+  // oneDNN for bf16 projections.
+  const KernelReport kernels = InspectBlasKernels();
+  info.blas_core = kernels.blas_core;
+  info.blas_core_verdict = std::string(BlasCoreVerdictName(kernels.verdict));
+  info.kernel_warning = kernels.warning;
+  if (info.precision == Precision::kBFloat16) info.onednn_isa = OneDnnIsaName();
 
   const int max_positions = encoder->backbone_->max_position_embeddings();
   if (std::max(info.query_length, info.document_length) > max_positions) {

@@ -34,7 +34,8 @@ struct EncoderOptions {
   int max_batch_size = 64;  // texts per backbone forward
 };
 
-// "fp32" / "bf16" (also "float32", "f32", "bfloat16"), any case.
+// "fp32" / "bf16" / "auto" (also "float32", "f32", "bfloat16"), any case. "auto" gives
+// Precision::kAuto, resolved at load (bf16 where the CPU has native bf16, else fp32).
 absl::StatusOr<Precision> ParsePrecision(std::string_view name);
 std::string_view PrecisionName(Precision precision);
 
@@ -57,7 +58,15 @@ struct ModelInfo {
   bool do_query_expansion = true;
   bool attend_to_expansion_tokens = false;
   bool do_lower_case = false;
-  Precision precision = Precision::kFloat32;  // in use (bf16 may fall back to fp32)
+  Precision precision = Precision::kFloat32;  // in use (bf16 may fall back to fp32); never kAuto
+  Precision requested_precision = Precision::kFloat32;  // EncoderOptions::precision (may be kAuto)
+  // Kernels (blas/kernel_info.h): openblas_get_corename(), its verdict against the CPU ("ok",
+  // "fallback", "below_cpu"), what to do about it ("" when ok), and oneDNN's ISA when the bf16
+  // path runs on oneDNN ("" otherwise).
+  std::string blas_core;
+  std::string blas_core_verdict;
+  std::string kernel_warning;
+  std::string onednn_isa;
 };
 
 struct EncodedText {

@@ -1,0 +1,46 @@
+// Which kernels the encoder's matrix products actually run on, and whether that is what the CPU
+// can do. Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its kernels by CPU model number and
+// falls back to Prescott (SSE3) kernels on CPUs it does not know (newer Xeons), ~6x slower:
+// openblas_get_corename() tells. OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so the
+// fix is that variable at process start (tartan-encoder re-executes itself with it, main.cc).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tartan::encoder {
+
+// The instruction sets that decide which OpenBLAS kernels are right.
+struct CpuIsa {
+  bool avx2 = false;    // AVX2 + FMA
+  bool avx512 = false;  // AVX-512 F, BW, VL, DQ (what OpenBLAS's SkylakeX kernels use)
+};
+CpuIsa DetectCpuIsa();
+
+enum class BlasCoreVerdict {
+  kOk,        // the kernels match the CPU's best vector ISA (or nothing better exists)
+  kFallback,  // pre-AVX2 kernels (Prescott, Core2, Nehalem, Sandybridge, generic...) on AVX2
+  kBelowCpu,  // AVX2 kernels (Haswell, Zen) on a CPU with AVX-512
+};
+
+// Pure logic, case-insensitive on the core name ("Prescott", "Haswell", "SkylakeX", ...).
+BlasCoreVerdict JudgeBlasCore(std::string_view corename, const CpuIsa& cpu);
+std::string_view BlasCoreVerdictName(BlasCoreVerdict verdict);  // "ok" | "fallback" | "below_cpu"
+// The OPENBLAS_CORETYPE that runs OpenBLAS 0.3.21's best kernels for `cpu`: "SkylakeX" with
+// AVX-512, "Haswell" with AVX2, "" otherwise.
+std::string RecommendedBlasCoreType(const CpuIsa& cpu);
+
+// openblas_get_corename() of the loaded library (e.g. "Haswell", "Zen", "Prescott").
+std::string BlasCoreName();
+// oneDNN's effective CPU ISA ("avx2", "avx512_core_bf16", "avx512_core_amx", ...).
+std::string OneDnnIsaName();
+
+struct KernelReport {
+  std::string blas_core;
+  BlasCoreVerdict verdict = BlasCoreVerdict::kOk;
+  std::string recommended_coretype;  // set when verdict != kOk
+  std::string warning;               // "" when kOk; otherwise what is wrong and the fix
+};
+KernelReport InspectBlasKernels();
+
+}  // namespace tartan::encoder
