@@ -107,11 +107,13 @@ start encoder "$BIN/tartan-encoder" --model="$MODEL" --host=127.0.0.1 --grpc_por
 shard_list=""
 for i in 0 1; do
   start "indexer$i" "$BIN/tartan-indexer" --index_dir="$STATE/shard$i" --dim="$DIM" --host=127.0.0.1 \
-    --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((METRICS_BASE + 2 + i)) --shard_name="shard$i"
+    --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((METRICS_BASE + 2 + i)) --shard_name="shard$i" \
+    --allow_exact_search
   shard_list+="${shard_list:+,}127.0.0.1:${SHARD_PORTS[$i]}"
 done
 start router "$BIN/tartan-router" --encoder=127.0.0.1:"$ENCODER_PORT" --shards="$shard_list" \
-  --host=127.0.0.1 --grpc_port="$ROUTER_PORT" --metrics_port="$METRICS_BASE"
+  --host=127.0.0.1 --grpc_port="$ROUTER_PORT" --metrics_port="$METRICS_BASE" \
+  --allow_exact_search  # exact brute force (tartanctl --exact) is off unless allowed
 ready=""
 for _ in $(seq 1 300); do
   if "$BIN/tartanctl" status >/dev/null 2>&1; then ready=1; break; fi

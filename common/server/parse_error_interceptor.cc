@@ -1,5 +1,7 @@
 #include "common/server/parse_error_interceptor.h"
 
+#include <string>
+
 namespace tartan {
 namespace {
 
@@ -10,9 +12,8 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
             grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
-        methods->ModifySendStatus(grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            "the request message could not be parsed (proto3 string fields must be valid UTF-8)"));
+        methods->ModifySendStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                               std::string("request: ") + kUnparsableMessage));
       }
     }
     methods->Proceed();

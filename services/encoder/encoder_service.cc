@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/api/request_checks.h"
 #include "common/api/token_vectors.h"
 #include "common/server/grpc_status.h"
 #include "common/server/rpc_metrics.h"
@@ -84,6 +85,12 @@ absl::Status EncoderService::CheckEncodeRequest(const tartan::v1::EncodeRequest&
   if (request.kind() != tartan::v1::QUERY && request.kind() != tartan::v1::DOCUMENT) {
     return absl::InvalidArgumentError("kind must be QUERY or DOCUMENT");
   }
+  if (request.dtype() != tartan::v1::DTYPE_UNSPECIFIED && request.dtype() != tartan::v1::FLOAT32 &&
+      request.dtype() != tartan::v1::FLOAT16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dtype: ", static_cast<int>(request.dtype()),
+                     " is not one of DTYPE_UNSPECIFIED, FLOAT32, FLOAT16"));
+  }
   if (request.pool_factor() > static_cast<uint32_t>(limits_.max_pool_factor)) {
     return absl::InvalidArgumentError(
         absl::StrCat("pool_factor must be <= ", limits_.max_pool_factor));
@@ -92,7 +99,8 @@ absl::Status EncoderService::CheckEncodeRequest(const tartan::v1::EncodeRequest&
     return absl::InvalidArgumentError("pool_factor applies to documents only");
   }
   if (!request.prompt_name().empty() && !info.prompts.contains(request.prompt_name())) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown prompt_name '", request.prompt_name(),
+    return absl::InvalidArgumentError(absl::StrCat("unknown prompt_name '",
+                                                   api::ClientText(request.prompt_name()),
                                                    "' (see GetModelInfo.prompts)"));
   }
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include "common/api/request_checks.h"
 #include "common/api/token_vectors.h"
 #include "common/server/grpc_status.h"
+#include "common/server/parse_error_interceptor.h"
 #include "common/server/rpc_metrics.h"
 #include "common/status_macros.h"
 
@@ -20,14 +21,12 @@ double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, int depth) {
-  if (depth > 16) return absl::InvalidArgumentError("filter: nested deeper than 16 levels");
+// `filter` has passed api::CheckFilter (depth, breadth, keys).
+absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter) {
   switch (filter.kind_case()) {
     case tartan::v1::Filter::kEquals:
-      if (filter.equals().key().empty()) return absl::InvalidArgumentError("filter: empty key");
       return index::Filter::Eq(filter.equals().key(), filter.equals().value());
     case tartan::v1::Filter::kIn:
-      if (filter.in().key().empty()) return absl::InvalidArgumentError("filter: empty key");
       return index::Filter::In(filter.in().key(),
                                {filter.in().values().begin(), filter.in().values().end()});
     case tartan::v1::Filter::kAnd:
@@ -36,7 +35,7 @@ absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, in
                                                                            : filter.or_().clauses();
       std::vector<index::Filter> children;
       for (const auto& clause : clauses) {
-        ASSIGN_OR_RETURN(auto child, ConvertFilter(clause, depth + 1));
+        ASSIGN_OR_RETURN(auto child, ConvertFilter(clause));
         children.push_back(std::move(child));
       }
       return filter.kind_case() == tartan::v1::Filter::kAnd
@@ -49,14 +48,20 @@ absl::StatusOr<index::Filter> ConvertFilter(const tartan::v1::Filter& filter, in
   return absl::InvalidArgumentError("filter: unknown clause");
 }
 
-bool DeadlinePassed(const grpc::ServerContext& context) {
-  return context.deadline() < std::chrono::system_clock::now() || context.IsCancelled();
+// DEADLINE_EXCEEDED or CANCELLED when the caller has gone (`when` names the step).
+absl::Status CallerGone(const grpc::ServerContext& context, const char* when) {
+  if (context.IsCancelled()) return absl::CancelledError(absl::StrCat("call cancelled ", when));
+  if (context.deadline() < std::chrono::system_clock::now()) {
+    return absl::DeadlineExceededError(absl::StrCat("deadline passed ", when));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
-IndexerService::IndexerService(prometheus::Registry& registry)
-    : documents_(UnlabelledGauge(registry, "indexer", "documents", "Live documents in the shard")),
+IndexerService::IndexerService(prometheus::Registry& registry, const IndexerServiceOptions& options)
+    : options_(options),
+      documents_(UnlabelledGauge(registry, "indexer", "documents", "Live documents in the shard")),
       token_vectors_(UnlabelledGauge(registry, "indexer", "token_vectors", "Stored token vectors")),
       segments_(UnlabelledGauge(registry, "indexer", "segments", "Compressed segments")),
       bytes_on_disk_(
@@ -121,11 +126,8 @@ absl::StatusOr<std::shared_ptr<const ServedShard>> IndexerService::ServedFor(
 absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request,
                                       uint64_t* upserted) {
   ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
-  if (request.documents_size() > api::kMaxDocumentsPerRequest) {
-    return absl::InvalidArgumentError(absl::StrCat("documents: ", request.documents_size(),
-                                                   " exceeds the limit of ",
-                                                   api::kMaxDocumentsPerRequest, " per request"));
-  }
+  RETURN_IF_ERROR(
+      api::CheckCount(request.documents_size(), api::kMaxDocumentsPerRequest, "documents"));
   std::vector<index::Document> docs;
   docs.reserve(request.documents_size());
   absl::flat_hash_set<std::string> seen;
@@ -135,8 +137,9 @@ absl::Status IndexerService::DoUpsert(const tartan::v1::UpsertRequest& request,
     RETURN_IF_ERROR(api::CheckDocumentId(in.id(), field));
     if (!seen.insert(in.id()).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat(field, ": duplicate id '", in.id(), "' in one request"));
+          absl::StrCat(field, ": duplicate id '", api::ClientText(in.id()), "' in one request"));
     }
+    RETURN_IF_ERROR(api::CheckMetadata(in.metadata(), field));
     ASSIGN_OR_RETURN(api::Matrix matrix,
                      api::DecodeTokenVectors(in.vectors(), served->dim, api::kMaxTokensPerDocument,
                                              field + ".vectors"));
@@ -167,26 +170,37 @@ grpc::Status IndexerService::Upsert(grpc::ServerContext* context,
 grpc::Status IndexerService::UpsertStream(grpc::ServerContext* context,
                                           grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
                                           tartan::v1::UpsertResponse* response) {
-  return ToGrpcStatus(DoUpsertStream(reader, response));
+  return ToGrpcStatus(DoUpsertStream(context, reader, response));
 }
 
-absl::Status IndexerService::DoUpsertStream(grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
+absl::Status IndexerService::DoUpsertStream(grpc::ServerContext* context,
+                                            grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
                                             tartan::v1::UpsertResponse* response) {
   tartan::v1::UpsertRequest request;
   uint64_t upserted = 0;
-  int batch = 0;
-  while (reader->Read(&request)) {
-    absl::Status status = DoUpsert(request, &upserted);
-    if (!status.ok()) {
-      // Batches before this one are durable; say how far the stream got.
-      return absl::Status(status.code(),
-                          absl::StrCat("batch ", batch, " (", upserted,
-                                       " documents before it are stored): ", status.message()));
+  for (int message = 0;; ++message) {
+    absl::Status status;
+    switch (ReadStreamMessage(reader, &request)) {
+      case StreamRead::kEnd:
+        response->set_upserted(upserted);
+        return absl::OkStatus();
+      case StreamRead::kUnparsable:
+        status = absl::InvalidArgumentError(kUnparsableMessage);
+        break;
+      case StreamRead::kMessage:
+        status = DoUpsert(request, &upserted);
+        break;
     }
-    ++batch;
+    if (!status.ok()) {
+      // Messages before this one are durable; nothing from it or after it is. Say how far the
+      // stream got, in the message and in trailing metadata (tartan-stored-documents).
+      context->AddTrailingMetadata("tartan-stored-documents", absl::StrCat(upserted));
+      return absl::Status(
+          status.code(), absl::StrCat("message ", message, ": ", status.message(), " (stored: the ",
+                                      upserted, " documents of messages 0..", message - 1,
+                                      "; nothing from message ", message, " on)"));
+    }
   }
-  response->set_upserted(upserted);
-  return absl::OkStatus();
 }
 
 grpc::Status IndexerService::Delete(grpc::ServerContext* context,
@@ -198,10 +212,8 @@ grpc::Status IndexerService::Delete(grpc::ServerContext* context,
 absl::Status IndexerService::DoDelete(const tartan::v1::DeleteRequest& request,
                                       tartan::v1::DeleteResponse* response) {
   ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  RETURN_IF_ERROR(api::CheckDocumentIds(request.ids(), "ids"));
   std::vector<std::string> ids(request.ids().begin(), request.ids().end());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    RETURN_IF_ERROR(api::CheckDocumentId(ids[i], absl::StrCat("ids[", i, "]")));
-  }
   ASSIGN_OR_RETURN(const int deleted, served->shard->Delete(ids));
   documents_deleted_.Increment(deleted);
   response->set_deleted(deleted);
@@ -219,18 +231,17 @@ absl::Status IndexerService::DoSearch(const grpc::ServerContext& context,
                                       tartan::v1::ShardSearchResponse* response) {
   ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
   RETURN_IF_ERROR(api::CheckK(request.k()));
+  RETURN_IF_ERROR(api::CheckSearchParams(request.params(), options_.allow_exact_search));
+  if (request.has_filter()) RETURN_IF_ERROR(api::CheckFilter(request.filter()));
+  RETURN_IF_ERROR(api::CheckIdSubset(request.id_subset()));
   ASSIGN_OR_RETURN(api::Matrix query, api::DecodeTokenVectors(request.query(), served->dim,
                                                               api::kMaxQueryTokens, "query"));
   index::SearchParams params;
   params.k = static_cast<int>(request.k());
   const auto& p = request.params();
-  if (p.nprobe() > 256) return absl::InvalidArgumentError("params.nprobe must be <= 256");
   if (p.nprobe() > 0) params.nprobe = static_cast<int>(p.nprobe());
   // Set means set, 0 included; unset keeps the shard's default.
   if (p.has_centroid_score_threshold()) {
-    if (std::isnan(p.centroid_score_threshold())) {
-      return absl::InvalidArgumentError("params.centroid_score_threshold is NaN");
-    }
     params.centroid_score_threshold = p.centroid_score_threshold();
   }
   if (p.candidates_approx() > 0)
@@ -240,13 +251,11 @@ absl::Status IndexerService::DoSearch(const grpc::ServerContext& context,
   params.exact = p.exact();
   index::Filter filter;
   if (request.has_filter()) {
-    ASSIGN_OR_RETURN(filter, ConvertFilter(request.filter(), 0));
+    ASSIGN_OR_RETURN(filter, ConvertFilter(request.filter()));
     params.filter = &filter;
   }
   params.id_subset.assign(request.id_subset().begin(), request.id_subset().end());
-  if (DeadlinePassed(context)) {
-    return absl::DeadlineExceededError("deadline passed before search");
-  }
+  RETURN_IF_ERROR(CallerGone(context, "before search"));
 
   index::SearchTrace trace;
   params.trace = &trace;
@@ -263,6 +272,8 @@ absl::Status IndexerService::DoSearch(const grpc::ServerContext& context,
   exact_scored_.Increment(static_cast<double>(trace.exact_scored));
   query_tokens_.Observe(query.rows);
   if (!hits.ok()) return hits.status();
+  // Nobody waits for the answer: build no response (no metadata reads either).
+  RETURN_IF_ERROR(CallerGone(context, "during search"));
 
   // Metadata only: no vectors are decoded for it.
   std::vector<std::optional<index::Document>> docs;
@@ -294,10 +305,7 @@ grpc::Status IndexerService::Get(grpc::ServerContext* context,
 absl::Status IndexerService::DoGet(const tartan::v1::GetRequest& request,
                                    tartan::v1::GetResponse* response) {
   ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
-  if (request.ids_size() > api::kMaxDocumentsPerRequest) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ids: at most ", api::kMaxDocumentsPerRequest, " per request"));
-  }
+  RETURN_IF_ERROR(api::CheckDocumentIds(request.ids(), "ids"));
   std::vector<std::string> ids(request.ids().begin(), request.ids().end());
   ASSIGN_OR_RETURN(auto docs, served->shard->Get(ids, {.vectors = request.include_vectors()}));
   for (size_t i = 0; i < ids.size(); ++i) {

@@ -25,9 +25,15 @@ struct ServedShard {
   int nbits = 0;     // residual bits per dimension in compressed segments
 };
 
+// What the service lets clients do beyond the shared limits (common/api/request_checks.h).
+struct IndexerServiceOptions {
+  bool allow_exact_search = false;  // SearchParams.exact (brute force over every vector)
+};
+
 class IndexerService final : public tartan::v1::Indexer::Service {
  public:
-  explicit IndexerService(prometheus::Registry& registry);
+  explicit IndexerService(prometheus::Registry& registry,
+                          const IndexerServiceOptions& options = {});
 
   // Hands over the recovered shard; until then every call answers UNAVAILABLE.
   void SetShard(ServedShard served);
@@ -59,7 +65,8 @@ class IndexerService final : public tartan::v1::Indexer::Service {
 
   // Each RPC's work in absl::Status; the overrides above convert it once (ToGrpcStatus).
   absl::Status DoUpsert(const tartan::v1::UpsertRequest& request, uint64_t* upserted);
-  absl::Status DoUpsertStream(grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
+  absl::Status DoUpsertStream(grpc::ServerContext* context,
+                              grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
                               tartan::v1::UpsertResponse* response);
   absl::Status DoDelete(const tartan::v1::DeleteRequest& request,
                         tartan::v1::DeleteResponse* response);
@@ -71,6 +78,7 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   absl::Status DoFlush(const tartan::v1::FlushRequest& request);
   absl::Status DoCompact(const tartan::v1::CompactRequest& request);
 
+  const IndexerServiceOptions options_;
   std::shared_ptr<const ServedShard> served_;  // accessed with std::atomic_load/store
   prometheus::Gauge& documents_;
   prometheus::Gauge& token_vectors_;

@@ -24,6 +24,9 @@ ABSL_FLAG(int, threads, 2,
           "Threads for building segments (k-means, encoding) in flush and compaction, 0..256; "
           "0 = every core. Each search runs on the thread of its call");
 ABSL_FLAG(bool, background_compaction, true, "Flush and compact in the background");
+ABSL_FLAG(bool, allow_exact_search, false,
+          "Accept SearchParams.exact (brute-force MaxSim over every stored vector: slow, for "
+          "evaluation); off, such a search is INVALID_ARGUMENT");
 
 namespace {
 
@@ -62,7 +65,8 @@ absl::Status Run() {
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("indexer");
 
   auto registry = std::make_shared<prometheus::Registry>();
-  tartan::indexer::IndexerService service(*registry);
+  tartan::indexer::IndexerService service(
+      *registry, {.allow_exact_search = absl::GetFlag(FLAGS_allow_exact_search)});
   // The port opens first (health NOT_SERVING, calls UNAVAILABLE) while the shard recovers.
   ASSIGN_OR_RETURN(
       auto host,

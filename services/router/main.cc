@@ -30,6 +30,10 @@ ABSL_FLAG(std::string, api_keys_file, "",
           "API keys, one \"SCOPES KEY\" per line (SCOPES: comma-separated read,write,admin; # "
           "comments); clients send \"authorization: Bearer KEY\". Re-read when it changes. "
           "Without it the router serves only on loopback unless --insecure");
+ABSL_FLAG(bool, allow_exact_search, false,
+          "Accept SearchParams.exact from clients (brute-force MaxSim over every stored vector "
+          "on every shard: slow, for evaluation; the shards need it too); off, such a search is "
+          "INVALID_ARGUMENT");
 
 namespace {
 
@@ -46,6 +50,8 @@ absl::Status Run() {
       tartan::CheckRange("dns_refresh_s", absl::GetFlag(FLAGS_dns_refresh_s), 0.1, 86400));
   RETURN_IF_ERROR(tartan::CheckRange("encode_batch_texts", options.encode_batch_texts, 1, 10000));
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("router");
+  options.max_message_bytes = server_options.max_message_bytes;
+  options.allow_exact_search = absl::GetFlag(FLAGS_allow_exact_search);
 
   const std::string api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
   if (api_keys_file.empty() && !server_options.insecure &&

@@ -49,6 +49,23 @@ absl::Time RouterService::Deadline(const grpc::ServerContext* context) const {
   return std::min(client, absl::Now() + options_.default_timeout);
 }
 
+absl::Time RouterService::ShardDeadline(absl::Time deadline) const {
+  const absl::Duration left = std::max(deadline - absl::Now(), absl::ZeroDuration());
+  return deadline - std::min(left * options_.shard_deadline_margin_fraction,
+                             options_.shard_deadline_margin_max);
+}
+
+absl::Status RouterService::CheckTextLength(const std::string& text,
+                                            const tartan::v1::ModelInfo& info,
+                                            const std::string& field) {
+  if (info.max_chars_per_text() > 0 && text.size() > info.max_chars_per_text()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": text of ", text.size(),
+                                                   " bytes exceeds the encoder's limit of ",
+                                                   info.max_chars_per_text()));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<tartan::v1::ModelInfo> RouterService::ModelInfo(absl::Time deadline) {
   {
     absl::MutexLock lock(&info_mu_);
@@ -70,6 +87,9 @@ absl::StatusOr<std::vector<api::Matrix>> RouterService::EncodeTexts(
   ASSIGN_OR_RETURN(tartan::v1::ModelInfo info, ModelInfo(deadline));
   const size_t chunk = std::max<size_t>(
       1, std::min<size_t>(info.max_texts_per_request(), options_.encode_batch_texts));
+  for (size_t i = 0; i < texts.size(); ++i) {
+    RETURN_IF_ERROR(CheckTextLength(texts[i], info, absl::StrCat("texts[", i, "]")));
+  }
   std::vector<api::Matrix> out;
   out.reserve(texts.size());
   for (size_t begin = 0; begin < texts.size(); begin += chunk) {
@@ -108,10 +128,9 @@ absl::Status RouterService::ValidateSearch(const tartan::v1::SearchRequest& requ
   if (request.query_case() == tartan::v1::SearchRequest::kText) {
     RETURN_IF_ERROR(CheckNonBlankText(request.text(), "query"));
   }
-  for (int i = 0; i < request.id_subset_size(); ++i) {
-    RETURN_IF_ERROR(CheckDocumentId(request.id_subset(i), absl::StrCat("id_subset[", i, "]")));
-  }
-  return absl::OkStatus();
+  RETURN_IF_ERROR(api::CheckSearchParams(request.params(), options_.allow_exact_search));
+  if (request.has_filter()) RETURN_IF_ERROR(api::CheckFilter(request.filter()));
+  return api::CheckIdSubset(request.id_subset());
 }
 
 absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& request,
@@ -131,7 +150,7 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
   shard_request.set_include_metadata(request.include_metadata());
 
   auto calls = FanOut<tartan::v1::ShardSearchResponse>(
-      *set, deadline,
+      *set, ShardDeadline(deadline),
       [&shard_request](tartan::v1::Indexer::Stub* stub, grpc::ClientContext* context,
                        tartan::v1::ShardSearchResponse* out,
                        std::function<void(grpc::Status)> done) {
@@ -216,10 +235,7 @@ grpc::Status RouterService::SearchBatch(grpc::ServerContext* context,
 absl::Status RouterService::DoSearchBatch(const tartan::v1::SearchBatchRequest& request,
                                           absl::Time deadline,
                                           tartan::v1::SearchBatchResponse* response) {
-  if (request.requests_size() > options_.max_batch_queries) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("requests: at most ", options_.max_batch_queries, " per batch"));
-  }
+  RETURN_IF_ERROR(api::CheckCount(request.requests_size(), api::kMaxBatchQueries, "requests"));
   // Validate everything first, then encode every text query in shared Encode calls.
   std::vector<api::Matrix> queries(request.requests_size());
   std::vector<std::string> texts;
@@ -277,10 +293,8 @@ absl::Status RouterService::DoRerank(const tartan::v1::RerankRequest& request, a
   if (request.candidates_size() == 0) {
     return absl::InvalidArgumentError("candidates: at least one is required");
   }
-  if (request.candidates_size() > options_.max_rerank_candidates) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("candidates: at most ", options_.max_rerank_candidates, " per request"));
-  }
+  RETURN_IF_ERROR(
+      api::CheckCount(request.candidates_size(), options_.max_rerank_candidates, "candidates"));
   if (request.query_case() == tartan::v1::RerankRequest::QUERY_NOT_SET) {
     return absl::InvalidArgumentError("query: set text or vectors");
   }

@@ -20,12 +20,18 @@
 
 namespace tartan::router {
 
+// Request limits shared with the shards are in common/api/request_checks.h.
 struct RouterOptions {
   absl::Duration default_timeout = absl::Seconds(10);  // when the client sets no deadline
   int encode_batch_texts = 32;                         // texts per Encode call on writes
-  int max_documents_per_request = 1000;
-  int max_batch_queries = 256;
   int max_rerank_candidates = 1000;
+  int max_message_bytes = 64 << 20;  // per message to a shard (writes are split under it)
+  bool allow_exact_search = false;   // SearchParams.exact (brute force on every shard)
+  // Part of a search's deadline kept for merging and replying: shards get the deadline minus
+  // min(shard_deadline_margin_fraction x the time left, shard_deadline_margin_max), so a hung
+  // shard makes the reply partial instead of making it miss the client's deadline.
+  double shard_deadline_margin_fraction = 0.1;
+  absl::Duration shard_deadline_margin_max = absl::Milliseconds(100);
 };
 
 class RouterService final : public tartan::v1::Router::Service {
@@ -57,8 +63,8 @@ class RouterService final : public tartan::v1::Router::Service {
   // Each RPC's work, returning absl::Status; the overrides above convert it once
   // (ToGrpcStatus). `deadline` is the call's budget (Deadline(context)). ClusterStatus cannot
   // fail (unreachable parts are reported in the reply) and has no Do function.
-  absl::Status DoAddDocumentsStream(grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader,
-                                    absl::Time client_deadline,
+  absl::Status DoAddDocumentsStream(grpc::ServerContext* context,
+                                    grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader,
                                     tartan::v1::AddDocumentsResponse* response);
   absl::Status DoDeleteDocuments(const tartan::v1::DeleteDocumentsRequest& request,
                                  absl::Time deadline,
@@ -79,6 +85,11 @@ class RouterService final : public tartan::v1::Router::Service {
                                                        tartan::v1::TextKind kind,
                                                        const std::string& prompt_name,
                                                        uint32_t pool_factor, absl::Time deadline);
+  // A text no longer than the encoder's max_chars_per_text (ModelInfo), else INVALID_ARGUMENT.
+  static absl::Status CheckTextLength(const std::string& text, const tartan::v1::ModelInfo& info,
+                                      const std::string& field);
+  // The deadline handed to shards for a search that must answer by `deadline`.
+  absl::Time ShardDeadline(absl::Time deadline) const;
   // Validates one SearchRequest (without the query) and its vectors, if given.
   absl::Status ValidateSearch(const tartan::v1::SearchRequest& request);
   // Fans one encoded query out and merges; fills `response`.

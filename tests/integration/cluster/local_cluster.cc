@@ -45,6 +45,7 @@ absl::StatusOr<ServiceProcess> LocalCluster::StartShard(int i, int port) {
   std::vector<std::string> args = {absl::StrCat("--index_dir=", work_dir_, "/shard", i),
                                    absl::StrCat("--dim=", options_.dim), "--threads=1",
                                    absl::StrCat("--shard_name=shard", i)};
+  if (options_.allow_exact_search) args.push_back("--allow_exact_search");
   args.insert(args.end(), options_.indexer_args.begin(), options_.indexer_args.end());
   return ServiceProcess::Start(BinaryPath("tartan-indexer"), args, work_dir_, 60, port);
 }
@@ -68,6 +69,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const std::str
   std::vector<std::string> router_args = {
       "--encoder=" + cluster->encoder_.address(),
       "--shards=" + absl::StrJoin(cluster->shard_addresses_, ",")};
+  if (options.allow_exact_search) router_args.push_back("--allow_exact_search");
   router_args.insert(router_args.end(), options.router_args.begin(), options.router_args.end());
   auto router = ServiceProcess::Start(BinaryPath("tartan-router"), router_args, work_dir, 30);
   if (!router.ok()) return router.status();

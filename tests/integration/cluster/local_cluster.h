@@ -25,6 +25,8 @@ class LocalCluster {
   struct Options {
     int shards = 3;
     int dim = 128;
+    // --allow_exact_search on the shards and the router (the tests compare index and exact).
+    bool allow_exact_search = true;
     std::vector<std::string> indexer_args;  // extra flags for every shard
     std::vector<std::string> router_args;
   };
