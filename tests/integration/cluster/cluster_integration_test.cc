@@ -170,9 +170,10 @@ TEST_F(ClusterTest, MergedTopKEqualsSingleShardExact) {
   ASSERT_TRUE(AddTexts(docs, {{"set", "merge"}}).ok());
 
   // One more shard, fed the same encoder vectors directly.
-  auto single =
-      ServiceProcess::Start(BinaryPath("tartan-indexer"),
-                            {"--index_dir=" + *work_dir_ + "/single", "--dim=128"}, *work_dir_, 60);
+  auto single = ServiceProcess::Start(
+      BinaryPath("tartan-indexer"),
+      {"--index_dir=" + *work_dir_ + "/single", "--dim=128", "--allow_exact_search"}, *work_dir_,
+      60);
   ASSERT_TRUE(single.ok()) << single.status();
   auto single_stub = tartan::v1::Indexer::NewStub(
       grpc::CreateChannel(single->address(), grpc::InsecureChannelCredentials()));
