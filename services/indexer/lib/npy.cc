@@ -1,11 +1,13 @@
 #include "services/indexer/lib/npy.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 #include "services/indexer/lib/codec.h"
 
 namespace tartan::index {
@@ -32,12 +34,43 @@ std::string Field(const std::string& header, const std::string& key) {
   return header.substr(p, e - p);
 }
 
+// Element width of a dtype descr such as "<f4": digits only, 1..8; 0 for anything else.
+int DTypeWidth(const std::string& dtype) {
+  if (dtype.size() < 3 || dtype.size() > 4) return 0;
+  int w = 0;
+  for (size_t i = 2; i < dtype.size(); ++i) {
+    if (!std::isdigit(uint8_t(dtype[i]))) return 0;
+    w = w * 10 + (dtype[i] - '0');
+  }
+  return (w == 1 || w == 2 || w == 4 || w == 8) ? w : 0;
+}
+
+// Product of the shape, or -1 for a negative dimension or an int64 overflow.
+int64_t CheckedProduct(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) {
+    if (s < 0 || __builtin_mul_overflow(n, s, &n)) return -1;
+  }
+  return n;
+}
+
+// size() * width == data.size() with a valid width, so element reads stay in bounds.
+absl::Status CheckLayout(const NpyArray& a, int width) {
+  const int64_t n = CheckedProduct(a.shape);
+  int64_t bytes = 0;
+  if (width == 0 || n < 0 || __builtin_mul_overflow(n, int64_t(width), &bytes) ||
+      uint64_t(bytes) != a.data.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("npy array of dtype '", a.dtype, "' does not match its data size"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 int64_t NpyArray::size() const {
-  int64_t n = 1;
-  for (int64_t s : shape) n *= s;
-  return n;
+  const int64_t n = CheckedProduct(shape);
+  return n < 0 ? 0 : n;
 }
 
 absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
@@ -49,6 +82,7 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
   };
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) return bad("bad magic");
   const int major = uint8_t(bytes[6]);
+  if (major < 1 || major > 3) return bad(absl::StrCat("unsupported version ", major));
   size_t header_len, header_start;
   if (major == 1) {
     header_len = uint8_t(bytes[8]) | (size_t(uint8_t(bytes[9])) << 8);
@@ -60,7 +94,7 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
     header_len = l;
     header_start = 12;
   }
-  if (header_start + header_len > bytes.size()) return bad("truncated header");
+  if (header_len > bytes.size() - header_start) return bad("truncated header");
   const std::string header = bytes.substr(header_start, header_len);
   NpyArray a;
   a.dtype = Field(header, "descr");
@@ -72,27 +106,40 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
     while (p < shape.size() && (shape[p] == ' ' || shape[p] == ',')) ++p;
     if (p >= shape.size()) break;
     size_t e = p;
-    while (e < shape.size() && std::isdigit(uint8_t(shape[e]))) ++e;
+    int64_t dim = 0;
+    while (e < shape.size() && std::isdigit(uint8_t(shape[e]))) {
+      if (__builtin_mul_overflow(dim, int64_t(10), &dim) ||
+          __builtin_add_overflow(dim, int64_t(shape[e] - '0'), &dim))
+        return bad("shape dimension too large in '" + shape + "'");
+      ++e;
+    }
     if (e == p) return bad("bad shape '" + shape + "'");
-    a.shape.push_back(std::stoll(shape.substr(p, e - p)));
+    if (a.shape.size() >= 32) return bad("too many dimensions");
+    a.shape.push_back(dim);
     p = e;
   }
   if (a.dtype.size() < 3 || a.dtype[0] == '>') return bad("unsupported dtype '" + a.dtype + "'");
-  const int64_t width = std::stoi(a.dtype.substr(2));
-  const size_t need = size_t(a.size() * width);
+  const int64_t width = DTypeWidth(a.dtype);
+  if (width == 0) return bad("unsupported dtype '" + a.dtype + "'");
+  const int64_t count = CheckedProduct(a.shape);
+  int64_t need_signed = 0;
+  if (count < 0 || __builtin_mul_overflow(count, width, &need_signed))
+    return bad("shape '" + shape + "' overflows");
+  const size_t need = size_t(need_signed);
   const size_t data_start = header_start + header_len;
-  if (bytes.size() - data_start < need) {
-    return bad(
-        absl::StrCat("truncated data (", bytes.size() - data_start, " of ", need, " bytes)"));
+  if (bytes.size() - data_start != need) {
+    return bad(absl::StrCat(bytes.size() - data_start < need ? "truncated" : "trailing", " data (",
+                            bytes.size() - data_start, " bytes for ", need, " expected)"));
   }
   a.data.assign(bytes.begin() + long(data_start), bytes.begin() + long(data_start + need));
   return a;
 }
 
 absl::StatusOr<std::vector<float>> NpyArray::AsFloat() const {
-  std::vector<float> out(static_cast<size_t>(size()));
+  const int width = DTypeWidth(dtype);
+  RETURN_IF_ERROR(CheckLayout(*this, width));
   const char kind = dtype[1];
-  const int width = std::stoi(dtype.substr(2));
+  std::vector<float> out(static_cast<size_t>(size()));
   for (size_t i = 0; i < out.size(); ++i) {
     const uint8_t* p = data.data() + i * width;
     if (kind == 'f' && width == 2) {
@@ -113,9 +160,10 @@ absl::StatusOr<std::vector<float>> NpyArray::AsFloat() const {
 }
 
 absl::StatusOr<std::vector<int64_t>> NpyArray::AsInt64() const {
-  std::vector<int64_t> out(static_cast<size_t>(size()));
+  const int width = DTypeWidth(dtype);
+  RETURN_IF_ERROR(CheckLayout(*this, width));
   const char kind = dtype[1];
-  const int width = std::stoi(dtype.substr(2));
+  std::vector<int64_t> out(static_cast<size_t>(size()));
   if ((kind != 'i' && kind != 'u') || (width != 1 && width != 2 && width != 4 && width != 8))
     return absl::InvalidArgumentError(absl::StrCat("expected an integer array, got ", dtype));
   for (size_t i = 0; i < out.size(); ++i) {
