@@ -94,6 +94,28 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
 }
 
+// A shard named by an index must stay inside the index's folder: a relative path without ".."
+// components (checked lexically, so a model folder whose files are symlinks into a cache, as in
+// the Hugging Face hub layout, still loads).
+absl::Status CheckShardName(const std::string& index_path, const std::string& shard) {
+  const auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("safetensors: index ", index_path, " names shard '", shard, "': ", why));
+  };
+  if (shard.empty()) return bad("empty file name");
+  if (shard.find('\0') != std::string::npos) return bad("NUL in the file name");
+  const std::filesystem::path p(shard);
+  if (p.is_absolute() || p.has_root_name() || p.has_root_directory())
+    return bad("absolute paths are not allowed");
+  for (const auto& part : p) {
+    if (part == "..") return bad("'..' is not allowed");
+  }
+  const std::filesystem::path normal = p.lexically_normal();
+  if (normal.empty() || normal == "." || !normal.has_filename())
+    return bad("not a file inside the model folder");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::string_view DTypeName(DType dtype) {
@@ -171,9 +193,22 @@ absl::Status SafetensorsFile::AddFile(const std::string& file_path,
           !v.contains("data_offsets")) {
         return bad("header entry lacks dtype/shape/data_offsets");
       }
+      // Integers only: get<> on a float or a negative number would convert unchecked.
+      const nlohmann::json& shape = v.at("shape");
+      const nlohmann::json& offsets = v.at("data_offsets");
+      if (!shape.is_array() || !offsets.is_array()) return bad("shape/data_offsets not arrays");
+      for (const nlohmann::json& d : shape) {
+        if (!d.is_number_integer() || (!d.is_number_unsigned() && d.get<int64_t>() < 0))
+          return bad("shape entries must be non-negative integers");
+        if (d.is_number_unsigned() && d.get<uint64_t>() > uint64_t(INT64_MAX))
+          return bad("dimension too large");
+      }
+      for (const nlohmann::json& o : offsets) {
+        if (!o.is_number_unsigned()) return bad("data_offsets must be non-negative integers");
+      }
       e.dtype = v.at("dtype").get<std::string>();
-      e.shape = v.at("shape").get<std::vector<int64_t>>();
-      const auto offs = v.at("data_offsets").get<std::vector<uint64_t>>();
+      e.shape = shape.get<std::vector<int64_t>>();
+      const auto offs = offsets.get<std::vector<uint64_t>>();
       if (offs.size() != 2 || offs[0] > offs[1] || offs[1] > data_len) {
         return bad(absl::StrCat("data_offsets out of range (data region is ", data_len,
                                 " bytes; file truncated?)"));
@@ -185,12 +220,17 @@ absl::Status SafetensorsFile::AddFile(const std::string& file_path,
     }
     const int esize = ElementSize(e.dtype);
     if (esize == 0) return bad(absl::StrCat("unknown dtype '", e.dtype, "'"));
-    uint64_t numel = 1;
+    // Checked: a shape whose element count (or byte size) wraps around 2^64 could otherwise
+    // match a small or empty data range.
+    uint64_t numel = 1, nbytes = 0;
     for (int64_t d : e.shape) {
       if (d < 0) return bad("negative dimension");
-      numel *= static_cast<uint64_t>(d);
+      if (__builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel))
+        return bad(absl::StrCat("shape ", ShapeString(e.shape), " overflows"));
     }
-    if (numel * esize != e.end - e.begin) {
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(esize), &nbytes))
+      return bad(absl::StrCat("shape ", ShapeString(e.shape), " overflows"));
+    if (nbytes != e.end - e.begin) {
       return bad(absl::StrCat("byte size ", e.end - e.begin, " does not match shape ",
                               ShapeString(e.shape), " of ", e.dtype));
     }
@@ -231,6 +271,7 @@ absl::StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std
     }
     const std::filesystem::path dir = std::filesystem::path(path).parent_path();
     for (const auto& [shard, names] : shards) {
+      RETURN_IF_ERROR(CheckShardName(path, shard));
       RETURN_IF_ERROR(st->AddFile((dir / shard).string(), &names));
       for (const std::string& n : names) {
         if (!st->entries_.contains(n)) {

@@ -20,6 +20,7 @@ constexpr char kMagic[8] = {'T', 'A', 'R', 'T', 'S', 'E', 'G', '\0'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kHeaderBytes = 256;
 constexpr size_t kAlign = 64;
+constexpr uint32_t kMaxDim = 4096;  // as Shard::Open
 enum Section {
   kCentroids,
   kCutoffs,
@@ -234,23 +235,38 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   if (h.version != kVersion)
     return corrupt(absl::StrCat("unsupported version ", h.version, " (expected ", kVersion, ")"));
   if (h.nbits != 1 && h.nbits != 2 && h.nbits != 4) return corrupt("bad nbits");
-  if (h.dim == 0 || h.dim % 8 != 0 || h.num_centroids == 0) return corrupt("bad dim or centroids");
+  if (h.dim == 0 || h.dim % 8 != 0 || h.dim > kMaxDim || h.num_centroids == 0 ||
+      h.num_centroids > uint32_t(INT32_MAX))
+    return corrupt("bad dim or centroids");
   if (h.code_bytes != 2 && h.code_bytes != 4) return corrupt("bad code width");
-  const uint64_t nopts = 1ull << h.nbits, pb = h.dim * h.nbits / 8;
-  const uint64_t expect[kNumSections] = {uint64_t(h.num_centroids) * h.dim * 2,
-                                         h.dim * (nopts - 1) * 4,
-                                         h.dim * nopts * 4,
-                                         (h.num_docs + 1) * 8,
-                                         h.num_tokens * h.code_bytes,
-                                         h.num_tokens * pb,
-                                         (uint64_t(h.num_centroids) + 1) * 8,
+  // Local doc numbers are uint32 and doc + 1 must not wrap.
+  if (h.num_docs >= UINT32_MAX) return corrupt(absl::StrCat("bad document count ", h.num_docs));
+  const uint64_t nopts = 1ull << h.nbits, pb = uint64_t(h.dim) * h.nbits / 8;
+  // Checked products: header counts whose section sizes wrap around 2^64 are corrupt (a wrapped
+  // size could otherwise match a small section).
+  bool overflow = false;
+  auto mul = [&overflow](uint64_t a, uint64_t b) {
+    uint64_t r = 0;
+    overflow |= __builtin_mul_overflow(a, b, &r);
+    return r;
+  };
+  const uint64_t expect[kNumSections] = {mul(mul(h.num_centroids, h.dim), 2),
+                                         mul(mul(h.dim, nopts - 1), 4),
+                                         mul(mul(h.dim, nopts), 4),
+                                         mul(h.num_docs + 1, 8),
+                                         mul(h.num_tokens, h.code_bytes),
+                                         mul(h.num_tokens, pb),
+                                         mul(uint64_t(h.num_centroids) + 1, 8),
                                          UINT64_MAX,
-                                         (h.num_docs + 1) * 4,
+                                         mul(h.num_docs + 1, 4),
                                          UINT64_MAX};
+  if (overflow) return corrupt("header counts overflow the section sizes");
   for (int s = 0; s < kNumSections; ++s) {
     const uint64_t o = h.sections[s][0], n = h.sections[s][1];
+    // Written as comparisons against what is left of the file, so o + n cannot overflow.
     if (o < kHeaderBytes || o > size - 8 || n > size - 8 - o)
       return corrupt(absl::StrCat("section ", s, " out of bounds (file truncated?)"));
+    if (o % 8 != 0) return corrupt(absl::StrCat("section ", s, " is misaligned"));
     if (expect[s] != UINT64_MAX && n != expect[s])
       return corrupt(absl::StrCat("section ", s, " has ", n, " bytes, expected ", expect[s]));
   }
@@ -299,15 +315,28 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   // send reads out of bounds.
   if (seg->doc_offsets_[0] != 0 || seg->doc_offsets_[h.num_docs] != h.num_tokens)
     return corrupt("doc offsets inconsistent");
-  for (uint64_t d = 0; d < h.num_docs; ++d)
+  for (uint64_t d = 0; d < h.num_docs; ++d) {
     if (seg->doc_offsets_[d + 1] < seg->doc_offsets_[d]) return corrupt("doc offsets decrease");
+    if (seg->doc_offsets_[d + 1] - seg->doc_offsets_[d] > UINT32_MAX)
+      return corrupt("document longer than 2^32 tokens");
+  }
   if (seg->ivf_offsets_[0] != 0 || seg->ivf_offsets_[h.num_centroids] != h.sections[kIvfDocs][1])
     return corrupt("inverted lists inconsistent");
   for (uint32_t c = 0; c < h.num_centroids; ++c) {
     if (seg->ivf_offsets_[c + 1] < seg->ivf_offsets_[c])
       return corrupt("inverted list offsets decrease");
   }
-  if (seg->id_offsets_[h.num_docs] != h.sections[kIdBytes][1]) return corrupt("ids inconsistent");
+  if (seg->id_offsets_[0] != 0 || seg->id_offsets_[h.num_docs] != h.sections[kIdBytes][1])
+    return corrupt("ids inconsistent");
+  for (uint64_t d = 0; d < h.num_docs; ++d) {
+    if (seg->id_offsets_[d + 1] < seg->id_offsets_[d]) return corrupt("id offsets decrease");
+  }
+  // Every code indexes the centroid table on decode: one pass over the codes section (2 or 4
+  // bytes per token, a small fraction of the residuals that verify already reads).
+  for (uint64_t t = 0; t < h.num_tokens; ++t) {
+    if (seg->code(t) >= h.num_centroids)
+      return corrupt(absl::StrCat("code ", seg->code(t), " of token ", t, " out of range"));
+  }
   return seg;
 }
 

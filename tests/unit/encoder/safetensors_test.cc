@@ -212,5 +212,56 @@ TEST_F(SafetensorsTest, UnsupportedDTypeIsReportedOnLoadOnly) {
   EXPECT_NE(weird.status().message().find("Q4"), std::string::npos);
 }
 
+TEST_F(SafetensorsTest, ShapesWhoseSizeOverflowsAreRejected) {
+  // 2^32 * 2^32 elements wrap to 0: an empty data range matched before the fix.
+  WriteRaw(Path("wrap.safetensors"),
+           R"({"w": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 0]}})",
+           0);
+  // 2^62 elements * 4 bytes wrap to 0.
+  WriteRaw(Path("wrapbytes.safetensors"),
+           R"({"w": {"dtype": "F32", "shape": [4611686018427387904], "data_offsets": [0, 0]}})", 0);
+  // 2^62 + 1 elements * 4 bytes wrap to 4, the size of the data range.
+  WriteRaw(Path("wrap4.safetensors"),
+           R"({"w": {"dtype": "F32", "shape": [4611686018427387905], "data_offsets": [0, 4]}})", 4);
+  // A fractional dimension was truncated to [2, 2].
+  WriteRaw(Path("float.safetensors"),
+           R"({"w": {"dtype": "F32", "shape": [2.5, 2], "data_offsets": [0, 16]}})", 16);
+  WriteRaw(Path("floatoff.safetensors"),
+           R"({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4.5]}})", 4);
+  for (const char* name : {"wrap", "wrapbytes", "wrap4", "float", "floatoff"}) {
+    const std::string p = Path(std::string(name) + ".safetensors");
+    auto f = SafetensorsFile::Open(p);
+    ASSERT_FALSE(f.ok()) << name;
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kDataLoss) << name << ": " << f.status();
+  }
+}
+
+TEST_F(SafetensorsTest, ShardNamesMustStayInsideTheModelFolder) {
+  auto tensors = Sample();
+  // A checkpoint outside the model folder that a hostile index tries to pull in.
+  ASSERT_TRUE(WriteSafetensorsF32(Path("secret.safetensors"), {tensors[1]}).ok());
+  fs::create_directories(dir_ / "model" / "sub");
+  ASSERT_TRUE(
+      WriteSafetensorsF32((dir_ / "model" / "sub" / "ok.safetensors").string(), {tensors[1]}).ok());
+  const std::string index = (dir_ / "model" / "model.safetensors.index.json").string();
+  for (const std::string& shard :
+       {std::string("../secret.safetensors"), std::string("sub/../../secret.safetensors"),
+        Path("secret.safetensors"), std::string("./../secret.safetensors"), std::string("")}) {
+    WriteAll(index, R"({"weight_map": {"layer.bias": ")" + shard + R"("}})");
+    auto f = SafetensorsFile::Open(index);
+    ASSERT_FALSE(f.ok()) << shard;
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << shard << ": " << f.status();
+  }
+  // A subfolder is fine, and so is a symlink in the folder (the Hugging Face cache layout).
+  WriteAll(index, R"({"weight_map": {"layer.bias": "sub/ok.safetensors"}})");
+  auto ok = SafetensorsFile::Open(index);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  fs::create_symlink("../secret.safetensors", dir_ / "model" / "link.safetensors");
+  WriteAll(index, R"({"weight_map": {"layer.bias": "link.safetensors"}})");
+  ok = SafetensorsFile::Open(index);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(*(*ok)->LoadF32("layer.bias", {5}), tensors[1].data);
+}
+
 }  // namespace
 }  // namespace tartan::encoder

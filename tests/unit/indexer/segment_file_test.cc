@@ -1,0 +1,200 @@
+// SegmentFile::Open on hostile segment files. Each case forges header or section fields of a
+// valid segment and RECOMPUTES the trailing xxh64, so only the structural checks at open can
+// catch it (the checksum detects accidents, it is not a security boundary).
+#include "services/indexer/lib/segment_file.h"
+
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "tests/unit/indexer/test_util.h"
+
+namespace tartan::index {
+namespace {
+
+// Byte offsets of header fields (segment_file.cc: struct Header).
+constexpr size_t kDim = 12, kNumCentroids = 20, kNumDocs = 24, kNumTokens = 32, kCodeBytes = 60;
+constexpr size_t kSections = 64;
+enum {
+  kCentroids,
+  kCutoffs,
+  kWeights,
+  kDocOffsets,
+  kCodes,
+  kResiduals,
+  kIvfOffsets,
+  kIvfDocs,
+  kIdOffsets,
+  kIdBytes
+};
+
+class SegmentFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = testing::TempDir("segment_file") + "/s.tseg";
+    Codec codec;
+    codec.dim = 8;
+    codec.nbits = 2;
+    codec.num_centroids = 4;
+    codec.normalize = true;
+    codec.trained_tokens = 6;
+    for (int i = 0; i < 4 * 8; ++i)
+      codec.centroids.push_back(float(i % 5) * 0.25f);  // exact in fp16
+    for (int d = 0; d < 8; ++d) {
+      codec.bucket_cutoffs.insert(codec.bucket_cutoffs.end(), {-0.1f, 0.0f, 0.1f});
+      codec.bucket_weights.insert(codec.bucket_weights.end(), {-0.2f, -0.05f, 0.05f, 0.2f});
+    }
+    codec.Finalize();
+    SegmentData data;
+    data.ids = {"a", "bb", "ccc"};
+    data.doc_offsets = {0, 2, 5, 6};
+    data.codes = {0, 1, 1, 2, 3, 0};
+    data.residuals.assign(6 * 2, 0x1b);
+    ASSERT_TRUE(WriteSegment(path_, codec, data).ok());
+    std::ifstream in(path_, std::ios::binary);
+    bytes_.assign(std::istreambuf_iterator<char>(in), {});
+    ASSERT_GT(bytes_.size(), 256u + 8u);
+  }
+  template <typename T>
+  T Get(size_t at) const {
+    T v;
+    std::memcpy(&v, bytes_.data() + at, sizeof(T));
+    return v;
+  }
+  template <typename T>
+  void Put(size_t at, T v) {
+    std::memcpy(bytes_.data() + at, &v, sizeof(T));
+  }
+  uint64_t SectionOffset(int s) const { return Get<uint64_t>(kSections + 16 * s); }
+  size_t SectionOffsetField(int s) const { return kSections + 16 * s; }
+  size_t SectionSizeField(int s) const { return kSections + 16 * s + 8; }
+  // Writes bytes_ with a freshly computed checksum and opens it (verify on).
+  absl::Status ResealAndOpen() {
+    const uint64_t digest = XXH64(bytes_.data(), bytes_.size() - 8, 0);
+    std::memcpy(bytes_.data() + bytes_.size() - 8, &digest, 8);
+    std::ofstream(path_, std::ios::binary | std::ios::trunc) << bytes_;
+    return SegmentFile::Open(path_).status();
+  }
+  std::string path_;
+  std::string bytes_;
+};
+
+TEST_F(SegmentFileTest, TheUnmodifiedSegmentOpensAndReads) {
+  ASSERT_TRUE(SegmentFile::Open(path_).ok()) << SegmentFile::Open(path_).status();
+  ASSERT_TRUE(ResealAndOpen().ok()) << ResealAndOpen();
+  auto seg = SegmentFile::Open(path_);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  EXPECT_EQ((*seg)->num_docs(), 3u);
+  EXPECT_EQ((*seg)->id(2), "ccc");
+  std::vector<uint32_t> docs;
+  (*seg)->IvfDocs(1, &docs);
+  EXPECT_EQ(docs, (std::vector<uint32_t>{0, 1}));
+}
+
+TEST_F(SegmentFileTest, OutOfRangeCodesAreRejected) {
+  // Codes are u16 here; code 4 would index past the 4-centroid table on decode.
+  Put<uint16_t>(SectionOffset(kCodes) + 2 * 3, 4);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  Put<uint16_t>(SectionOffset(kCodes) + 2 * 3, 0xffff);
+  s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, IdOffsetsMustBeMonotoneAndInsideTheIdBytes) {
+  // ids "a" "bb" "ccc": offsets 0 1 3 6. 7 > 6 made id(1) read past the id bytes; the last
+  // offset still matches so the old check passed.
+  Put<uint32_t>(SectionOffset(kIdOffsets) + 4 * 2, 7);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  // Decreasing: id(1) would have a length of 2^32 - 2.
+  Put<uint32_t>(SectionOffset(kIdOffsets) + 4 * 2, 0);
+  Put<uint32_t>(SectionOffset(kIdOffsets) + 4 * 1, 2);
+  s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, IdOffsetsMustStartAtZero) {
+  Put<uint32_t>(SectionOffset(kIdOffsets), 1);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, TokenCountsThatOverflowTheSectionSizesAreRejected) {
+  // num_tokens 2^63 with 2-byte codes: 2^64 wraps to 0, so empty code and residual sections
+  // matched (with 2 residual bytes per token too). doc offsets end at num_tokens.
+  const uint64_t ntokens = uint64_t(1) << 63;
+  Put<uint64_t>(kNumTokens, ntokens);
+  Put<uint64_t>(SectionSizeField(kCodes), 0);
+  Put<uint64_t>(SectionSizeField(kResiduals), 0);
+  Put<uint64_t>(SectionOffset(kDocOffsets) + 8 * 1, ntokens);
+  Put<uint64_t>(SectionOffset(kDocOffsets) + 8 * 2, ntokens);
+  Put<uint64_t>(SectionOffset(kDocOffsets) + 8 * 3, ntokens);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, DocumentCountsThatOverflowAreRejected) {
+  // num_docs 2^61 - 1: (num_docs + 1) * 8 wraps to 0; the doc and id offset sections become
+  // empty, and num_docs() was silently truncated to 32 bits.
+  Put<uint64_t>(kNumDocs, (uint64_t(1) << 61) - 1);
+  Put<uint64_t>(SectionSizeField(kDocOffsets), 0);
+  Put<uint64_t>(SectionSizeField(kIdOffsets), uint64_t(1) << 63);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  // 2^32 documents would truncate to 0 in num_docs().
+  SetUp();
+  Put<uint64_t>(kNumDocs, uint64_t(1) << 32);
+  s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, DimensionsThatOverflowAreRejected) {
+  // dim 2^30: dim * nbits was computed in 32 bits (packed bytes 0).
+  Put<uint32_t>(kDim, uint32_t(1) << 30);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  SetUp();
+  Put<uint32_t>(kNumCentroids, 0x80000000u);  // int(num_centroids) < 0
+  s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, SectionBoundsAreCheckedWithoutOverflow) {
+  // offset + size wraps around 2^64 to a small number.
+  Put<uint64_t>(SectionOffsetField(kIdBytes), 256);
+  Put<uint64_t>(SectionSizeField(kIdBytes), ~uint64_t(0) - 100);
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  SetUp();
+  Put<uint64_t>(SectionOffsetField(kDocOffsets), SectionOffset(kDocOffsets) + 1);  // unaligned
+  s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, DocOffsetsAndInvertedListsStayChecked) {
+  Put<uint64_t>(SectionOffset(kDocOffsets) + 8 * 1, 7);  // 0 7 5 6: decreases
+  absl::Status s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  SetUp();
+  Put<uint64_t>(SectionOffset(kIvfOffsets) + 8 * 1, 1000);  // past the list bytes
+  s = ResealAndOpen();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+TEST_F(SegmentFileTest, WideCodesAreCheckedToo) {
+  // Switch to 4-byte codes by rewriting the header (sizes must follow).
+  Put<uint32_t>(kCodeBytes, 4);
+  Put<uint64_t>(SectionSizeField(kCodes), 6 * 4);
+  absl::Status s = ResealAndOpen();
+  // 24 bytes overlap the residuals section; codes read from them are 0x1b1b1b1b >= 4.
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+}  // namespace
+}  // namespace tartan::index
