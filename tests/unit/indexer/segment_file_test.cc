@@ -35,7 +35,10 @@ enum {
 
 class SegmentFileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Build(false); }
+  // tail_is_six: the last 8 bytes of the weights section (just before the doc offsets) read as
+  // the u64 6 (== num_tokens), so an index that wraps to -1 lands on a plausible value.
+  void Build(bool tail_is_six) {
     path_ = testing::TempDir("segment_file") + "/s.tseg";
     Codec codec;
     codec.dim = 8;
@@ -48,6 +51,11 @@ class SegmentFileTest : public ::testing::Test {
     for (int d = 0; d < 8; ++d) {
       codec.bucket_cutoffs.insert(codec.bucket_cutoffs.end(), {-0.1f, 0.0f, 0.1f});
       codec.bucket_weights.insert(codec.bucket_weights.end(), {-0.2f, -0.05f, 0.05f, 0.2f});
+    }
+    if (tail_is_six) {
+      const uint32_t six = 6;
+      std::memcpy(&codec.bucket_weights[codec.bucket_weights.size() - 2], &six, 4);
+      codec.bucket_weights.back() = 0.0f;
     }
     codec.Finalize();
     SegmentData data;
@@ -140,14 +148,19 @@ TEST_F(SegmentFileTest, TokenCountsThatOverflowTheSectionSizesAreRejected) {
 }
 
 TEST_F(SegmentFileTest, DocumentCountsThatOverflowAreRejected) {
-  // num_docs 2^61 - 1: (num_docs + 1) * 8 wraps to 0; the doc and id offset sections become
-  // empty, and num_docs() was silently truncated to 32 bits.
-  Put<uint64_t>(kNumDocs, (uint64_t(1) << 61) - 1);
+  // num_docs 2^62 - 1: (num_docs + 1) * 8 and * 4 wrap to 0, so empty doc and id offset
+  // sections matched; doc_offsets_[num_docs] then read 8 bytes before the section (made to
+  // hold num_tokens here) and the monotonicity loop walked on past the section (it stopped only
+  // because the bytes that follow happen to decrease).
+  Build(true);
+  ASSERT_TRUE(SegmentFile::Open(path_).ok());
+  ASSERT_EQ(Get<uint64_t>(SectionOffset(kDocOffsets) - 8), 6u);
+  Put<uint64_t>(kNumDocs, (uint64_t(1) << 62) - 1);
   Put<uint64_t>(SectionSizeField(kDocOffsets), 0);
-  Put<uint64_t>(SectionSizeField(kIdOffsets), uint64_t(1) << 63);
+  Put<uint64_t>(SectionSizeField(kIdOffsets), 0);
   absl::Status s = ResealAndOpen();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-  // 2^32 documents would truncate to 0 in num_docs().
+  // 2^32 documents would truncate to 0 in num_docs() (also caught by the section sizes).
   SetUp();
   Put<uint64_t>(kNumDocs, uint64_t(1) << 32);
   s = ResealAndOpen();
