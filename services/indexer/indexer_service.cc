@@ -257,6 +257,8 @@ absl::Status IndexerService::DoSearch(const grpc::ServerContext& context,
   params.id_subset.assign(request.id_subset().begin(), request.id_subset().end());
   RETURN_IF_ERROR(CallerGone(context, "before search"));
 
+  // The engine polls this between stages: a gone caller stops the work, not just the reply.
+  params.interrupt = [&context] { return CallerGone(context, "during search"); };
   index::SearchTrace trace;
   params.trace = &trace;
   const auto start = Clock::now();

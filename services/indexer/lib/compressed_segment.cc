@@ -147,7 +147,10 @@ void CompressedSegment::ScoreExhaustively(const SearchQuery& query, std::vector<
   for (uint32_t i = 0; i < num_docs(); ++i) {
     if (!IsAlive(i) || !(*query.eligible)(doc_id(i), metadata(i))) continue;
     const uint32_t n = doc_len(i);
-    if (offsets.back() + n > kBlockTokens) run();
+    if (offsets.back() + n > kBlockTokens) {
+      run();
+      if (!query.Interrupted().ok()) return;  // the searcher reports it
+    }
     block.resize(size_t(offsets.back() + n) * dim);
     DecodeDoc(i, block.data() + size_t(offsets.back()) * dim);
     offsets.push_back(offsets.back() + n);

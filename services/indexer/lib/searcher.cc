@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/compute/maxsim.h"
+#include "common/status_macros.h"
 
 namespace tartan::index {
 namespace {
@@ -119,11 +120,19 @@ std::vector<Candidate> FindCandidates(const std::vector<const Segment*>& segs,
   return cands;
 }
 
+// Polled every this many candidates in the scoring loops.
+constexpr size_t kInterruptEvery = 4096;
+
 // Stage 2.
-void ApproxScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
-                  std::vector<Candidate>* cands, ScoreScratch* scratch) {
-  for (Candidate& c : *cands) c.score = segs[c.seg]->ApproxScore(query, c.local, scratch);
+absl::Status ApproxScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
+                          std::vector<Candidate>* cands, ScoreScratch* scratch) {
+  for (size_t i = 0; i < cands->size(); ++i) {
+    if (i % kInterruptEvery == kInterruptEvery - 1) RETURN_IF_ERROR(query.Interrupted());
+    Candidate& c = (*cands)[i];
+    c.score = segs[c.seg]->ApproxScore(query, c.local, scratch);
+  }
   KeepTop(cands, size_t(std::max(query.params->n_candidates_approx, query.params->k)));
+  return absl::OkStatus();
 }
 
 // Stage 3.
@@ -181,6 +190,7 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
     for (const Segment* seg : segs) {
       seg->ScoreExhaustively(query, &scored, &scratch);
       add_scored(*seg);
+      RETURN_IF_ERROR(query.Interrupted());
     }
     clock.Lap(&SearchTrace::rerank_seconds);
     return top.Finish();
@@ -192,6 +202,7 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
     add_scored(*seg);
   }
   clock.Lap(&SearchTrace::exact_segment_seconds);
+  RETURN_IF_ERROR(query.Interrupted());
   // Stage 1: centroid scores once per codec, shared by every segment encoded with it.
   for (const Segment* seg : segs) {
     const Codec* codec = seg->codec().get();
@@ -203,9 +214,12 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
   std::vector<Candidate> cands = FindCandidates(segs, query, top.hits.size());
   trace.candidates += cands.size();
   clock.Lap(&SearchTrace::candidates_seconds);
-  ApproxScores(segs, query, &cands, &scratch);
+  RETURN_IF_ERROR(query.Interrupted());
+  RETURN_IF_ERROR(ApproxScores(segs, query, &cands, &scratch));
+  RETURN_IF_ERROR(query.Interrupted());
   RefinedScores(segs, query, &cands, &scratch);
   clock.Lap(&SearchTrace::approx_seconds);
+  RETURN_IF_ERROR(query.Interrupted());
   Rerank(segs, query, cands, &top, &scratch);
   trace.exact_scored += cands.size();
   clock.Lap(&SearchTrace::rerank_seconds);

@@ -39,6 +39,10 @@ const CentroidScores& SearchQuery::ScoresFor(const Codec* codec) const {
   std::abort();
 }
 
+absl::Status SearchQuery::Interrupted() const {
+  return params->interrupt ? params->interrupt() : absl::OkStatus();
+}
+
 void Segment::Kill(uint32_t local) {
   if (alive_.Clear(local)) {
     live_docs_.fetch_sub(1, std::memory_order_relaxed);

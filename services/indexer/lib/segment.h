@@ -81,6 +81,8 @@ struct SearchQuery {
   // One entry per codec the searched segments use.
   const std::vector<std::unique_ptr<CentroidScores>>* centroid_scores = nullptr;
   const CentroidScores& ScoresFor(const Codec* codec) const;
+  // params->interrupt's verdict (OK when unset); long loops poll it.
+  absl::Status Interrupted() const;
 };
 
 // Per-thread scratch buffers of the scoring hooks, reused across documents.

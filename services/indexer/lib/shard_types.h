@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "services/indexer/lib/filter.h"
 
 namespace tartan::index {
@@ -79,6 +81,9 @@ struct SearchParams {
   const Filter* filter = nullptr;          // metadata filter, applied to candidates
   std::vector<std::string> id_subset;      // when non-empty, only these ids are eligible
   SearchTrace* trace = nullptr;            // filled when set
+  // Polled between stages and every few thousand documents; a non-OK status ends the search
+  // with that status (the service stops work for a cancelled call or a passed deadline).
+  std::function<absl::Status()> interrupt;
 };
 
 struct Hit {

@@ -484,5 +484,27 @@ TEST(ShardTest, WritesWaitForBackgroundFlushesInsteadOfGrowingWithoutBound) {
   EXPECT_EQ(Shard::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ShardTest, AnInterruptedSearchStopsWithTheInterruptsStatus) {
+  auto shard = Shard::Open(Opts(TempDir("interrupt")));
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_TRUE((*shard)->Upsert(Docs(200)).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  ASSERT_TRUE((*shard)->Upsert(Docs(20, 500)).ok());  // a fresh segment too
+  auto q = testing::RandomUnit(4, kDim, 7);
+  for (bool exact : {false, true}) {
+    int polls = 0;
+    SearchParams p;
+    p.exact = exact;
+    p.interrupt = [&] {
+      return ++polls > 1 ? absl::CancelledError("caller gone") : absl::OkStatus();
+    };
+    auto hits = (*shard)->Search(q.data(), 4, p);
+    EXPECT_EQ(hits.status().code(), absl::StatusCode::kCancelled) << "exact=" << exact;
+    EXPECT_EQ(polls, 2) << "the search went on after the interrupt said stop";
+    p.interrupt = [] { return absl::OkStatus(); };
+    EXPECT_TRUE((*shard)->Search(q.data(), 4, p).ok());
+  }
+}
+
 }  // namespace
 }  // namespace tartan::index
