@@ -4,6 +4,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,13 @@ ABSL_FLAG(int, max_message_mb, 64, "Largest gRPC message accepted or sent, in Mi
 ABSL_FLAG(double, drain_grace_s, 20.0, "Seconds in-flight calls get to finish after SIGTERM");
 ABSL_FLAG(double, keepalive_s, 30.0, "gRPC keepalive ping interval in seconds");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error");
+ABSL_FLAG(int, max_threads, 128,
+          "Threads handling calls; calls beyond them are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, memory_quota_mb, 1024, "Memory gRPC may use for its buffers, in MiB");
+ABSL_FLAG(int, max_concurrent_streams, 256, "Concurrent calls per client connection");
+ABSL_FLAG(double, max_connection_age_s, 0,
+          "Close client connections after this many seconds (calls in flight get "
+          "--drain_grace_s) so clients re-resolve and reach new replicas; 0 = never");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate chain for TLS on the gRPC port (with --tls_key_file); reloaded when "
           "the file changes");
@@ -46,6 +54,17 @@ absl::Status ServerOptions::Validate() const {
   }
   if (keepalive_time < absl::Seconds(1)) {
     return absl::InvalidArgumentError("--keepalive_s must be >= 1");
+  }
+  if (max_threads < 4) return absl::InvalidArgumentError("--max_threads must be >= 4");
+  if (memory_quota_bytes < 4LL * max_message_bytes) {
+    return absl::InvalidArgumentError(
+        "--memory_quota_mb must be at least 4 x --max_message_mb (room for a few messages)");
+  }
+  if (max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError("--max_concurrent_streams must be >= 1");
+  }
+  if (max_connection_age < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--max_connection_age_s must be >= 0");
   }
   RETURN_IF_ERROR(tls.Validate());
   return CheckPlaintextAllowed(host, tls.enabled(), insecure);
@@ -72,6 +91,10 @@ ServerOptions ServerOptionsFromFlags(const std::string& service) {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.drain_grace = absl::Seconds(absl::GetFlag(FLAGS_drain_grace_s));
   options.keepalive_time = absl::Seconds(absl::GetFlag(FLAGS_keepalive_s));
+  options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  options.memory_quota_bytes = int64_t(absl::GetFlag(FLAGS_memory_quota_mb)) << 20;
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_s));
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
   options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
@@ -119,6 +142,20 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
       static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  grpc::ResourceQuota quota(absl::StrCat("tartan-", options.service));
+  quota.SetMaxThreads(options.max_threads);
+  quota.Resize(size_t(options.memory_quota_bytes));
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(
+        GRPC_ARG_MAX_CONNECTION_AGE_MS,
+        static_cast<int>(
+            std::min<int64_t>(absl::ToInt64Milliseconds(options.max_connection_age), INT32_MAX)));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(std::min<int64_t>(
+                                   absl::ToInt64Milliseconds(options.drain_grace), INT32_MAX)));
+  }
   for (const HostedService& hosted : services) builder.RegisterService(hosted.service);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   // Order matters: the parse-error rewrite runs first so the metrics record the final code.

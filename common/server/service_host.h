@@ -36,6 +36,14 @@ struct ServerOptions {
   absl::Duration drain_grace = absl::Seconds(20);  // in-flight calls get this long after SIGTERM
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
+  // Bounds on what clients can hold (gRPC resource quota and HTTP/2 settings):
+  int max_threads = 128;                   // handler threads; calls beyond get RESOURCE_EXHAUSTED
+  int64_t memory_quota_bytes = 1LL << 30;  // gRPC's own buffers
+  int max_concurrent_streams = 256;        // per connection
+  // Connections are closed (gracefully: calls in flight get drain_grace) after this long so
+  // clients re-resolve and spread over new replicas; zero = never (the default: a long
+  // ingest stream would be cut).
+  absl::Duration max_connection_age = absl::ZeroDuration();
   ServerTlsOptions tls;   // TLS on the gRPC port when tls.enabled()
   bool insecure = false;  // allow plaintext gRPC on a non-loopback host
 
@@ -44,7 +52,8 @@ struct ServerOptions {
 };
 
 // Fills ServerOptions from the shared flags (--host, --grpc_port, --metrics_port, --port_file,
-// --max_message_mb, --drain_grace_s, --keepalive_s, --tls_cert_file, --tls_key_file,
+// --max_message_mb, --drain_grace_s, --keepalive_s, --max_threads, --memory_quota_mb,
+// --max_concurrent_streams, --max_connection_age_s, --tls_cert_file, --tls_key_file,
 // --tls_client_ca_file, --insecure). Call after ParseFlagsWithEnv.
 ServerOptions ServerOptionsFromFlags(const std::string& service);
 // Per-service defaults for the shared port flags; call before ParseFlagsWithEnv.
