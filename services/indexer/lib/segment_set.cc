@@ -18,6 +18,22 @@ namespace fs = std::filesystem;
 // them for the next flush, so renumber only when the dead slots are many.
 constexpr uint32_t kMinFreshSlotsToRenumber = 1024;
 
+namespace {
+
+// A written (or recovered) document as the fresh segment holds it; its vectors and metadata
+// are moved out of the row.
+std::shared_ptr<const FreshDoc> ToFreshDoc(DocRow&& r, uint64_t lsn) {
+  auto d = std::make_shared<FreshDoc>();
+  d->id = std::move(r.id);
+  d->num_tokens = r.num_tokens;
+  d->vectors = std::move(r.vectors);
+  d->metadata = std::make_shared<const Metadata>(std::move(r.metadata));
+  d->lsn = lsn;
+  return d;
+}
+
+}  // namespace
+
 std::vector<const Segment*> SegmentSnapshot::all() const {
   std::vector<const Segment*> out;
   out.reserve(compressed.size() + 1);
@@ -63,14 +79,8 @@ absl::Status SegmentSet::Load(WriteLog& log) {
       if (r.vectors.size() != size_t(r.num_tokens) * dim_)
         return absl::DataLossError(absl::StrCat("document '", r.id, "' has ", r.vectors.size(),
                                                 " floats, expected ", r.num_tokens, "x", dim_));
-      auto d = std::make_shared<FreshDoc>();
-      d->id = r.id;
-      d->num_tokens = r.num_tokens;
-      d->vectors = std::move(r.vectors);
-      d->metadata = std::make_shared<const Metadata>(std::move(r.metadata));
-      d->lsn = r.lsn;
       locations_[r.id] = Location{kFreshSegmentId, uint32_t(fresh_docs.size())};
-      fresh_docs.push_back(std::move(d));
+      fresh_docs.push_back(ToFreshDoc(std::move(r), r.lsn));
       return absl::OkStatus();
     }
     Segment* seg = FindSegmentLocked(r.segment);
@@ -151,15 +161,8 @@ void SegmentSet::ApplyWrites(std::span<const AppliedWrite> applied, const std::v
       locations_.erase(it);
     }
     if (op.is_delete) continue;
-    DocRow& r = rows[w.op];
-    auto d = std::make_shared<FreshDoc>();
-    d->id = r.id;
-    d->num_tokens = r.num_tokens;
-    d->vectors = std::move(r.vectors);
-    d->metadata = std::make_shared<const Metadata>(std::move(r.metadata));
-    d->lsn = w.lsn;
-    locations_[d->id] = Location{kFreshSegmentId, base + uint32_t(added.size())};
-    added.push_back(std::move(d));
+    locations_[op.id] = Location{kFreshSegmentId, base + uint32_t(added.size())};
+    added.push_back(ToFreshDoc(std::move(rows[w.op]), w.lsn));
   }
   if (!added.empty()) fresh_ = fresh_->Append(std::move(added));
   // Replaced and deleted documents leave dead slots behind; renumber once they dominate, so
