@@ -33,8 +33,9 @@ EncoderService::EncoderService(const EncoderServiceLimits& limits, prometheus::R
       tokens_(UnlabelledCounter(registry, "encoder", "tokens_total",
                                 "Tokens run through the model (rate() = tokens per second)")),
       texts_(UnlabelledCounter(registry, "encoder", "texts_total", "Texts encoded")),
-      expired_(UnlabelledCounter(registry, "encoder", "expired_total",
-                                 "Requests dropped because their deadline passed in the queue")),
+      expired_(UnlabelledCounter(
+          registry, "encoder", "expired_total",
+          "Requests dropped because their deadline passed (in the queue or while encoding)")),
       load_seconds_(UnlabelledGauge(registry, "encoder", "model_load_seconds",
                                     "Time taken to load the model")) {}
 

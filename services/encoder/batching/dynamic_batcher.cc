@@ -145,11 +145,36 @@ void DynamicBatcher::WorkerLoop() {
     if (live.empty()) continue;
 
     const absl::Time start = absl::Now();
-    EncodeResult result = encoder_->Encode(texts, live.front()->params);
+    // The merged call stops once every caller's deadline has passed: nobody waits for it.
+    EncodeParams merged = live.front()->params;
+    absl::Time last_deadline = absl::InfinitePast();
+    for (const auto& job : live) last_deadline = std::max(last_deadline, job->deadline);
+    merged.interrupt = [last_deadline] {
+      return absl::Now() < last_deadline
+                 ? absl::OkStatus()
+                 : absl::DeadlineExceededError("deadline passed while encoding");
+    };
+    EncodeResult result = encoder_->Encode(texts, merged);
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+    if (!result.ok() && result.status().code() == absl::StatusCode::kDeadlineExceeded) {
+      for (auto& job : live) {
+        if (observer_.expired) observer_.expired();
+        job->promise.set_value(result.status());
+      }
+      continue;
+    }
     if (!result.ok()) {
-      // One bad request must not fail its batch-mates: retry each job alone.
-      for (auto& job : live) job->promise.set_value(encoder_->Encode(job->texts, job->params));
+      // One bad request must not fail its batch-mates: retry each job alone, each stopping at
+      // its own deadline.
+      for (auto& job : live) {
+        EncodeParams alone = job->params;
+        alone.interrupt = [deadline = job->deadline] {
+          return absl::Now() < deadline
+                     ? absl::OkStatus()
+                     : absl::DeadlineExceededError("deadline passed while encoding");
+        };
+        job->promise.set_value(encoder_->Encode(job->texts, alone));
+      }
       continue;
     }
     int tokens = 0;

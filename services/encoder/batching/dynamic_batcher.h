@@ -1,7 +1,8 @@
 // Dynamic batching for the encoder service (no gRPC): requests from many clients wait in one
 // bounded queue and are merged into backbone batches bounded by an estimated token count and a
 // maximum queue delay, as Triton's dynamic batcher does. Expired requests are dropped before
-// any compute is spent on them.
+// any compute is spent on them, and a batch stops between backbone batches once every request
+// in it has expired.
 #pragma once
 
 #include <cstdint>

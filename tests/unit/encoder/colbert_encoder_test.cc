@@ -134,6 +134,26 @@ TEST_F(ColbertEncoderTest, QueryExpansionPadsWithMaskToQueryLength) {
   }
 }
 
+TEST_F(ColbertEncoderTest, AnInterruptStopsTheWorkBetweenBackboneBatches) {
+  EncoderOptions options;
+  options.max_batch_size = 2;  // 6 texts: three backbone batches
+  auto enc = ColbertEncoder::Load(Golden("modernbert-colbert-tiny"), options);
+  ASSERT_TRUE(enc.ok()) << enc.status();
+  const std::vector<std::string> texts(6, "a document about the capital of France");
+  int polls = 0;
+  EncodeParams params;
+  params.interrupt = [&] {
+    return ++polls > 1 ? absl::DeadlineExceededError("caller gone") : absl::OkStatus();
+  };
+  auto stopped = (*enc)->Encode(texts, params);
+  EXPECT_EQ(stopped.status().code(), absl::StatusCode::kDeadlineExceeded) << stopped.status();
+  EXPECT_EQ(polls, 2) << "the second backbone batch must not start";
+  params.interrupt = [] { return absl::OkStatus(); };
+  auto done = (*enc)->Encode(texts, params);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->size(), 6u);
+}
+
 TEST_F(ColbertEncoderTest, PrecisionNames) {
   EXPECT_EQ(*ParsePrecision("fp32"), Precision::kFloat32);
   EXPECT_EQ(*ParsePrecision("BF16"), Precision::kBFloat16);

@@ -313,6 +313,7 @@ absl::StatusOr<std::vector<EncodedText>> ColbertEncoder::Encode(
       members.push_back(i);
       ++next;
     }
+    if (params.interrupt) RETURN_IF_ERROR(params.interrupt());
     ASSIGN_OR_RETURN(std::vector<float> states, backbone_->Forward(batch));
 
     // Gather the kept positions of every member, then project them all at once.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -86,6 +87,9 @@ struct EncodeParams {
   int pool_factor = 1;  // documents only; <= 1 disables pooling
   int protected_tokens = 1;
   PoolingVersion pooling_version = PoolingVersion::kMain;
+  // Polled before each backbone batch; a non-OK status ends the call with it (work whose
+  // callers have all gone stops; not part of batch compatibility).
+  std::function<absl::Status()> interrupt;
 };
 
 class ColbertEncoder {
