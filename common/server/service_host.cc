@@ -17,6 +17,9 @@
 ABSL_FLAG(std::string, host, "0.0.0.0", "Address to bind the gRPC and metrics ports to");
 ABSL_FLAG(int, grpc_port, 0, "gRPC port (0 = any free port; see --port_file)");
 ABSL_FLAG(int, metrics_port, 0, "Prometheus /metrics port (0 = any free port, -1 = off)");
+ABSL_FLAG(std::string, metrics_host, "",
+          "Address to bind the metrics port to (empty = --host; 127.0.0.1 keeps /metrics off "
+          "the network)");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write {\"grpc_port\":N,\"metrics_port\":M} here once the ports are bound");
 ABSL_FLAG(int, max_message_mb, 64, "Largest gRPC message accepted or sent, in MiB");
@@ -87,6 +90,7 @@ ServerOptions ServerOptionsFromFlags(const std::string& service) {
   options.host = absl::GetFlag(FLAGS_host);
   options.grpc_port = absl::GetFlag(FLAGS_grpc_port);
   options.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  options.metrics_host = absl::GetFlag(FLAGS_metrics_host);
   options.port_file = absl::GetFlag(FLAGS_port_file);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_mb) << 20;
   options.drain_grace = absl::Seconds(absl::GetFlag(FLAGS_drain_grace_s));
@@ -170,11 +174,13 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
   host->grpc_port_ = bound_port;
 
   if (options.metrics_port >= 0) {
+    const std::string& metrics_host =
+        options.metrics_host.empty() ? options.host : options.metrics_host;
     try {
       host->exposer_ = std::make_unique<prometheus::Exposer>(
-          absl::StrCat(options.host, ":", options.metrics_port));
+          absl::StrCat(metrics_host, ":", options.metrics_port));
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat("cannot bind metrics on ", options.host, ":",
+      return absl::UnavailableError(absl::StrCat("cannot bind metrics on ", metrics_host, ":",
                                                  options.metrics_port, ": ", e.what()));
     }
     host->exposer_->RegisterCollectable(host->registry_);

@@ -31,6 +31,7 @@ struct ServerOptions {
   std::string host = "0.0.0.0";  // bind address for gRPC and metrics
   int grpc_port = 0;             // 0 = any free port (see port_file)
   int metrics_port = 0;          // 0 = any free port; -1 = no metrics endpoint
+  std::string metrics_host;      // bind address for metrics; empty = host
   std::string port_file;  // if set, {"grpc_port":..,"metrics_port":..} is written here once bound
   int max_message_bytes = 64 << 20;                // receive and send limit per message
   absl::Duration drain_grace = absl::Seconds(20);  // in-flight calls get this long after SIGTERM
@@ -51,10 +52,10 @@ struct ServerOptions {
   absl::Status Validate() const;
 };
 
-// Fills ServerOptions from the shared flags (--host, --grpc_port, --metrics_port, --port_file,
-// --max_message_mb, --drain_grace_s, --keepalive_s, --max_threads, --memory_quota_mb,
-// --max_concurrent_streams, --max_connection_age_s, --tls_cert_file, --tls_key_file,
-// --tls_client_ca_file, --insecure). Call after ParseFlagsWithEnv.
+// Fills ServerOptions from the shared flags (--host, --grpc_port, --metrics_port, --metrics_host,
+// --port_file, --max_message_mb, --drain_grace_s, --keepalive_s, --max_threads,
+// --memory_quota_mb, --max_concurrent_streams, --max_connection_age_s, --tls_cert_file,
+// --tls_key_file, --tls_client_ca_file, --insecure). Call after ParseFlagsWithEnv.
 ServerOptions ServerOptionsFromFlags(const std::string& service);
 // Per-service defaults for the shared port flags; call before ParseFlagsWithEnv.
 void SetDefaultPorts(int grpc_port, int metrics_port);
