@@ -17,6 +17,9 @@ Filter Filter::In(std::string key, std::vector<std::string> values) {
   f.op = Op::kIn;
   f.key = std::move(key);
   f.values = std::move(values);
+  // Sorted once here, so Matches is a binary search per document (an In may list ~1,000).
+  std::sort(f.values.begin(), f.values.end());
+  f.values.erase(std::unique(f.values.begin(), f.values.end()), f.values.end());
   return f;
 }
 
@@ -47,7 +50,7 @@ bool Filter::Matches(const std::map<std::string, std::string>& metadata) const {
     case Op::kIn: {
       auto it = metadata.find(key);
       if (it == metadata.end()) return false;
-      return std::find(values.begin(), values.end(), it->second) != values.end();
+      return std::binary_search(values.begin(), values.end(), it->second);
     }
     case Op::kAnd:
       for (const Filter& c : children)

@@ -11,7 +11,7 @@ struct Filter {
   enum class Op { kEq, kIn, kAnd, kOr, kNot };
   Op op = Op::kAnd;  // an empty kAnd matches everything
   std::string key;
-  std::vector<std::string> values;  // kEq: one value; kIn: the set
+  std::vector<std::string> values;  // kEq: one value; kIn: the set, sorted (as In makes it)
   std::vector<Filter> children;     // kAnd / kOr: any number; kNot: one
 
   static Filter Eq(std::string key, std::string value);
