@@ -126,15 +126,17 @@ absl::Status ReadVectorsJsonl(const std::string& path, int max_docs, Originals* 
     ++lineno;
     if (line.empty()) continue;
     const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.contains("embeddings") || !j["embeddings"].is_array())
+    if (j.is_discarded() || !j.contains("embeddings") || !j["embeddings"].is_array()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", lineno, ": expected {\"embeddings\": [[...]]}"));
+    }
     for (const auto& row : j["embeddings"]) {
       if (*dim == 0) *dim = int(row.size());
-      if (int(row.size()) != *dim || *dim % 8 != 0)
+      if (int(row.size()) != *dim || *dim % 8 != 0) {
         return absl::InvalidArgumentError(absl::StrCat(path, ":", lineno, ": vectors of ",
                                                        row.size(),
                                                        " dims (need one dim, a multiple of 8)"));
+      }
       for (const auto& v : row) o->vectors.push_back(v.get<float>());
     }
     o->offsets.push_back(o->offsets.back() + uint32_t(j["embeddings"].size()));
@@ -275,9 +277,10 @@ int Main() {
     BruteForce(originals, queries[i].data(), so.query_tokens, so.dim, 100);
   const double base_qps = nbase / Seconds(t);
   double truth_mrr = 0;
-  for (int i = 0; i < nqueries; ++i)
+  for (int i = 0; i < nqueries; ++i) {
     for (size_t r = 0; r < truth[i].size(); ++r)
       if (truth[i][r] == positives[i]) truth_mrr += 1.0 / double(r + 1);
+  }
   std::printf(
       "baseline QPS %.2f; MRR@100 of the positive under exact MaxSim on originals: %.3f\n\n",
       base_qps, truth_mrr / nqueries);
@@ -309,16 +312,18 @@ int Main() {
     // Build: 90% in the first segment, the rest later as a second segment (for compaction).
     const int first_part = so.num_docs * 9 / 10;
     t = Clock::now();
-    for (int b = 0; b < first_part; b += 1000)
+    for (int b = 0; b < first_part; b += 1000) {
       if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(first_part, b + 1000))).ok())
         return 1;
+    }
     const double ingest_s = Seconds(t);
     t = Clock::now();
     if (!shard.Flush().ok()) return 1;
     const double flush_s = Seconds(t);
-    for (int b = first_part; b < so.num_docs; b += 1000)
+    for (int b = first_part; b < so.num_docs; b += 1000) {
       if (!shard.Upsert(Docs(originals, metadata, so.dim, b, std::min(so.num_docs, b + 1000))).ok())
         return 1;
+    }
     if (!shard.Flush().ok()) return 1;
     // Delete 2% (not positives' ground truth; just churn) and reinsert them: tombstones +
     // replacements that compaction must purge.
@@ -362,7 +367,7 @@ int Main() {
     }
     std::fprintf(stderr, "nbits=%s: ceiling (exact on decompressed, %d threads) %.1f s\n",
                  std::string(nb).c_str(), threads, Seconds(t));
-    for (const auto& np : absl::StrSplit(absl::GetFlag(FLAGS_nprobe), ','))
+    for (const auto& np : absl::StrSplit(absl::GetFlag(FLAGS_nprobe), ',')) {
       for (const Depth& depth : depths) {
         // k=10: recall@10, MRR, latency, QPS.
         SearchParams p;
@@ -411,6 +416,7 @@ int Main() {
             double(trace.candidates) / nqueries);
         std::fflush(stdout);
       }
+    }
     shard.Close().IgnoreError();
   }
   std::printf("\n%s", notes.c_str());

@@ -97,9 +97,10 @@ int RunIngest(const IngestOptions& o) {
       !o.checkpoint.empty() ? o.checkpoint : DefaultCheckpoint(input, o.router.address);
   size_t skip = o.restart ? 0 : ReadCheckpoint(checkpoint);
   if (skip > total) skip = total;
-  if (skip > 0)
+  if (skip > 0) {
     std::fprintf(stderr, "ingest: resuming after %zu acknowledged records (%s)\n", skip,
                  checkpoint.c_str());
+  }
 
   auto stub = MakeRouterStub(o.router);
   const bool tty = isatty(STDERR_FILENO);

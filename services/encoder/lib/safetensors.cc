@@ -79,14 +79,15 @@ int ElementSize(const std::string& dtype) {
 }
 
 bool ParseDType(const std::string& s, DType* out) {
-  if (s == "F32")
+  if (s == "F32") {
     *out = DType::kF32;
-  else if (s == "F16")
+  } else if (s == "F16") {
     *out = DType::kF16;
-  else if (s == "BF16")
+  } else if (s == "BF16") {
     *out = DType::kBF16;
-  else
+  } else {
     return false;
+  }
   return true;
 }
 

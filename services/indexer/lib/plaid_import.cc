@@ -47,10 +47,11 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
   try {
     // Integers only: get<int> on a float or an out-of-range number would not be checked.
     if (!meta.is_object() || !meta.at("nbits").is_number_integer() ||
-        !meta.at("num_chunks").is_number_integer())
+        !meta.at("num_chunks").is_number_integer()) {
       return absl::DataLossError(absl::StrCat(dir,
                                               "/metadata.json: nbits and num_chunks must be "
                                               "integers"));
+    }
     nbits = meta.at("nbits").get<int64_t>();
     num_chunks = meta.at("num_chunks").get<int64_t>();
   } catch (const std::exception& e) {
@@ -180,9 +181,10 @@ absl::StatusOr<SegmentBuild> ReadPlaidIndex(const std::string& dir, const std::s
       std::vector<uint32_t> got;
       got.reserve(size_t(lens[c]));
       for (size_t i = pos; i < pos + size_t(lens[c]); ++i) {
-        if (ivf[i] < 0 || uint64_t(ivf[i]) >= ndocs)
+        if (ivf[i] < 0 || uint64_t(ivf[i]) >= ndocs) {
           return absl::DataLossError(
               absl::StrCat(dir, ": ivf.npy names document ", ivf[i], " of ", ndocs));
+        }
         got.push_back(uint32_t(ivf[i]));
       }
       std::sort(got.begin(), got.end());

@@ -62,10 +62,11 @@ class ClusterTest : public ::testing::Test {
     request.mutable_params()->set_exact(exact);
     tartan::v1::SearchResponse response;
     grpc::Status status = cluster_->router().Search(&context, request, &response);
-    if (status_out)
+    if (status_out) {
       *status_out = status;
-    else
+    } else {
       EXPECT_TRUE(status.ok()) << status.error_message();
+    }
     return response;
   }
 

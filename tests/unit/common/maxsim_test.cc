@@ -84,11 +84,12 @@ TEST(MaxSimTest, BlockMatchesPerDocument) {
   auto d = RandomUnit(26, dim, 5), q = RandomUnit(9, dim, 6);
   std::vector<float> out(4), scratch;
   MaxSimBlock(q.data(), 9, d.data(), offsets.data(), 4, dim, out.data(), &scratch);
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 4; ++i) {
     EXPECT_NEAR(
         out[i],
         NaiveMaxSim(q.data(), 9, d.data() + offsets[i] * dim, offsets[i + 1] - offsets[i], dim),
         1e-4);
+  }
 }
 
 }  // namespace

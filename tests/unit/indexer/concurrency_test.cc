@@ -65,7 +65,7 @@ TEST(ConcurrencyTest, SearchUpsertDeleteCompactionTogether) {
     }
   });
   std::vector<std::thread> readers;
-  for (int r = 0; r < 2; ++r)
+  for (int r = 0; r < 2; ++r) {
     readers.emplace_back([&, r] {
       std::mt19937_64 rng(100 + r);
       while (!stop) {
@@ -94,6 +94,7 @@ TEST(ConcurrencyTest, SearchUpsertDeleteCompactionTogether) {
         if (!found) ++failures;
       }
     });
+  }
   writer.join();
   compactor.join();
   for (auto& t : readers) t.join();

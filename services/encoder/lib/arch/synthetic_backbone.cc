@@ -121,9 +121,10 @@ absl::Status WriteSyntheticBackbone(const std::string& dir, const SyntheticBackb
   const std::string config_path = (std::filesystem::path(dir) / "config.json").string();
   {
     std::ofstream out(config_path, std::ios::trunc);
-    if (!out)
+    if (!out) {
       return absl::InternalError(
           absl::StrCat("WriteSyntheticBackbone: cannot write ", config_path));
+    }
     out << config.dump(2) << "\n";
   }
   return WriteSafetensorsF32((std::filesystem::path(dir) / "model.safetensors").string(),
