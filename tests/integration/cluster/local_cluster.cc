@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <thread>
@@ -16,6 +17,26 @@ namespace fs = std::filesystem;
 void SetDeadline(grpc::ClientContext* context, double seconds) {
   context->set_deadline(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)));
+}
+
+// Unit vectors, [rows, dim] row-major, as TokenVectors.
+tartan::v1::TokenVectors RandomVectors(std::mt19937* rng, int rows, int dim) {
+  std::normal_distribution<float> normal;
+  std::vector<float> values(static_cast<size_t>(rows) * dim);
+  for (int r = 0; r < rows; ++r) {
+    float norm = 0;
+    for (int c = 0; c < dim; ++c) {
+      values[r * dim + c] = normal(*rng);
+      norm += values[r * dim + c] * values[r * dim + c];
+    }
+    for (int c = 0; c < dim; ++c) values[r * dim + c] /= std::sqrt(norm);
+  }
+  tartan::v1::TokenVectors out;
+  out.set_rows(rows);
+  out.set_dim(dim);
+  out.set_dtype(tartan::v1::FLOAT32);
+  out.set_data(values.data(), values.size() * sizeof(float));
+  return out;
 }
 
 std::string LexicalTestModel(const std::string& work_dir) {

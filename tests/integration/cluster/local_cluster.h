@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -68,5 +69,8 @@ class LocalCluster {
 
 // Unary call helpers with a deadline.
 void SetDeadline(grpc::ClientContext* context, double seconds);
+
+// Unit vectors, [rows, dim] row-major, as TokenVectors (normal entries, rows normalised).
+tartan::v1::TokenVectors RandomVectors(std::mt19937* rng, int rows, int dim);
 
 }  // namespace tartan::testing

@@ -58,26 +58,6 @@ TEST(ServiceHelpTest, EveryBinaryListsItsOwnFlagsAndExitsZero) {
   }
 }
 
-// Unit vectors, [rows, dim] row-major, as TokenVectors.
-tartan::v1::TokenVectors RandomVectors(std::mt19937* rng, int rows, int dim) {
-  std::normal_distribution<float> normal;
-  std::vector<float> values(static_cast<size_t>(rows) * dim);
-  for (int r = 0; r < rows; ++r) {
-    float norm = 0;
-    for (int c = 0; c < dim; ++c) {
-      values[r * dim + c] = normal(*rng);
-      norm += values[r * dim + c] * values[r * dim + c];
-    }
-    for (int c = 0; c < dim; ++c) values[r * dim + c] /= std::sqrt(norm);
-  }
-  tartan::v1::TokenVectors out;
-  out.set_rows(rows);
-  out.set_dim(dim);
-  out.set_dtype(tartan::v1::FLOAT32);
-  out.set_data(values.data(), values.size() * sizeof(float));
-  return out;
-}
-
 class ShardEdgesTest : public ::testing::Test {
  protected:
   void SetUp() override {
