@@ -9,7 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libopenblas-dev libdnnl-dev libtbb-dev
   prometheus-cpp-dev nlohmann-json3-dev libcli11-dev libre2-dev libicu-dev libutf8proc-dev
-  libsqlite3-dev libxxhash-dev
+  libsqlite3-dev libxxhash-dev prometheus
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-grpcio python3-grpc-tools python3-protobuf python3-numpy python3-yaml python3-jsonschema
 )
