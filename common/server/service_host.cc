@@ -184,6 +184,7 @@ absl::StatusOr<std::unique_ptr<ServiceHost>> ServiceHost::Start(
                                                  options.metrics_port, ": ", e.what()));
     }
     host->exposer_->RegisterCollectable(host->registry_);
+    host->exposer_->RegisterCollectable(host->process_metrics_);
     host->metrics_port_ = host->exposer_->GetListeningPorts().at(0);
   }
 

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/server/lifecycle.h"
+#include "common/server/process_metrics.h"
 #include "common/server/rpc_metrics.h"
 #include "common/server/tls.h"
 
@@ -97,6 +98,7 @@ class ServiceHost {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<ProcessMetrics> process_metrics_ = std::make_shared<ProcessMetrics>();
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::string> service_names_;
   mutable absl::Mutex mu_;
