@@ -5,6 +5,7 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include "absl/status/status.h"
 #include "common/logging.h"
 
 namespace tartan {
@@ -47,6 +48,37 @@ prometheus::Histogram& UnlabelledHistogram(prometheus::Registry& registry,
       .Add({}, std::move(buckets));
 }
 
+std::string GrpcCodeName(int grpc_code) {
+  // gRPC's codes are absl's (same numbers, same names).
+  if (grpc_code < 0 || grpc_code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
+    return "UNKNOWN";
+  }
+  return absl::StatusCodeToString(static_cast<absl::StatusCode>(grpc_code));
+}
+
+void SetServiceInfo(prometheus::Registry& registry, const std::string& service,
+                    const std::string& model, const std::string& dim,
+                    std::map<std::string, std::string> extra) {
+  // Registering again returns the existing family (the registry merges same-name families).
+  auto& family = prometheus::BuildGauge()
+                     .Name(MetricName(service, "info"))
+                     .Help("Version, model and token vector dimension served (value is always 1)")
+                     .Register(registry);
+  for (const prometheus::MetricFamily& collected : family.Collect()) {
+    for (const prometheus::ClientMetric& metric : collected.metric) {
+      std::map<std::string, std::string> labels;
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        labels[label.name] = label.value;
+      }
+      family.Remove(&family.Add(labels));
+    }
+  }
+  extra["version"] = TARTAN_VERSION;
+  extra["model"] = model;
+  extra["dim"] = dim;
+  family.Add(extra).Set(1);
+}
+
 RpcMetrics::RpcMetrics(prometheus::Registry& registry, const std::string& service)
     : rpcs_(prometheus::BuildCounter()
                 .Name(MetricName(service, "rpcs_total"))
@@ -65,12 +97,7 @@ RpcMetrics::RpcMetrics(prometheus::Registry& registry, const std::string& servic
                      .Help("0 STARTING, 1 LOADING, 2 SERVING, 3 DRAINING")
                      .Register(registry)
                      .Add({})) {
-  prometheus::BuildGauge()
-      .Name(MetricName(service, "build_info"))
-      .Help("Build information (value is always 1)")
-      .Register(registry)
-      .Add({{"version", TARTAN_VERSION}})
-      .Set(1);
+  SetServiceInfo(registry, service, "", "");
 }
 
 std::string RpcMetrics::MethodLabel(const char* full_method) const {
@@ -92,7 +119,7 @@ void RpcMetrics::Started(const std::string& method) {
 
 void RpcMetrics::Finished(const std::string& method, int grpc_code, double seconds) {
   in_flight_.Add({{"method", method}}).Decrement();
-  rpcs_.Add({{"method", method}, {"code", std::to_string(grpc_code)}}).Increment();
+  rpcs_.Add({{"method", method}, {"code", GrpcCodeName(grpc_code)}}).Increment();
   latency_.Add({{"method", method}}, LatencyBuckets()).Observe(seconds);
 }
 

@@ -1,13 +1,14 @@
 // Metric families every service shares, declared in one place:
-//   tartan_<service>_rpcs_total{method,code}         counter
+//   tartan_<service>_rpcs_total{method,code}         counter (code: gRPC code name, "OK", ...)
 //   tartan_<service>_rpc_latency_seconds{method}     histogram
 //   tartan_<service>_rpcs_in_flight{method}          gauge
-//   tartan_<service>_build_info{version}             gauge (always 1)
+//   tartan_<service>_info{version,model,dim}         gauge (always 1; SetServiceInfo)
 //   tartan_<service>_lifecycle_state                 gauge (0 STARTING .. 3 DRAINING)
 // They are fed by a gRPC server interceptor, so handlers need no bookkeeping. Method labels
 // are restricted to the methods the server registered (bounded cardinality).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,16 @@ class RpcMetrics {
   prometheus::Family<prometheus::Gauge>& in_flight_;
   prometheus::Gauge& lifecycle_;
 };
+
+// The gRPC status code's name as Prometheus label value: "OK", "UNAVAILABLE", ...
+std::string GrpcCodeName(int grpc_code);
+
+// Sets tartan_<service>_info{version, model, dim} to 1, replacing the family's earlier series:
+// the model and dim are known only once loaded ("" until then; model "" where the service does
+// not know it). `extra` adds labels of the service's own (bounded values only).
+void SetServiceInfo(prometheus::Registry& registry, const std::string& service,
+                    const std::string& model, const std::string& dim,
+                    std::map<std::string, std::string> extra = {});
 
 // "tartan_<service>_<what>" — the naming rule for every family.
 std::string MetricName(const std::string& service, const std::string& what);
