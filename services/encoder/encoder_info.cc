@@ -1,8 +1,8 @@
 #include "services/encoder/encoder_info.h"
 
-#include <prometheus/gauge.h>
-
 #include <string>
+
+#include "common/server/rpc_metrics.h"
 
 namespace tartan::encoder {
 
@@ -17,18 +17,12 @@ void FillKernelInfo(const ModelInfo& info, tartan::v1::ModelInfo* response) {
 
 void ExportEncoderInfoMetric(prometheus::Registry& registry, const ModelInfo& info) {
   // Label values are bounded: OpenBLAS core names, oneDNN ISA names, precision names.
-  prometheus::BuildGauge()
-      .Name("tartan_encoder_info")
-      .Help(
-          "Kernels and precision the encoder runs on (value 1): OpenBLAS core and its verdict "
-          "against the CPU, oneDNN ISA of the bf16 path, precision picked and requested")
-      .Register(registry)
-      .Add({{"blas_core", info.blas_core},
-            {"blas_core_verdict", info.blas_core_verdict},
-            {"onednn_isa", info.onednn_isa},
-            {"precision", std::string(PrecisionName(info.precision))},
-            {"requested_precision", std::string(PrecisionName(info.requested_precision))}})
-      .Set(1);
+  SetServiceInfo(registry, "encoder", info.name, std::to_string(info.dim),
+                 {{"blas_core", info.blas_core},
+                  {"blas_core_verdict", info.blas_core_verdict},
+                  {"onednn_isa", info.onednn_isa},
+                  {"precision", std::string(PrecisionName(info.precision))},
+                  {"requested_precision", std::string(PrecisionName(info.requested_precision))}});
 }
 
 }  // namespace tartan::encoder

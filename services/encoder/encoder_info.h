@@ -1,6 +1,6 @@
 // What the encoder runs on, exported: the GetModelInfo kernel fields and the Prometheus info
-// metric tartan_encoder_info{blas_core, blas_core_verdict, onednn_isa, precision,
-// requested_precision} 1.
+// metric tartan_encoder_info{version, model, dim, blas_core, blas_core_verdict, onednn_isa,
+// precision, requested_precision} 1.
 #pragma once
 
 #include <prometheus/registry.h>
@@ -13,7 +13,7 @@ namespace tartan::encoder {
 // Sets the kernel and precision fields of `response` from `info`.
 void FillKernelInfo(const ModelInfo& info, tartan::v1::ModelInfo* response);
 
-// Registers tartan_encoder_info with the labels above, value 1 (call once per process).
+// Sets tartan_encoder_info with the labels above, value 1 (replacing the version-only series).
 void ExportEncoderInfoMetric(prometheus::Registry& registry, const ModelInfo& info);
 
 }  // namespace tartan::encoder
