@@ -28,6 +28,7 @@ RouterService::RouterService(const RouterOptions& options,
     : options_(options),
       encoder_(tartan::v1::Encoder::NewStub(std::move(encoder_channel))),
       shards_(shards),
+      registry_(registry),
       fanout_latency_(UnlabelledHistogram(registry, "router", "fanout_latency_seconds",
                                           "Time from the first shard call to the last shard reply",
                                           LatencyBuckets())),
@@ -77,6 +78,7 @@ absl::StatusOr<tartan::v1::ModelInfo> RouterService::ModelInfo(absl::Time deadli
   grpc::Status status = encoder_->GetModelInfo(&context, {}, &info);
   if (!status.ok()) return DownstreamStatus("encoder", FromGrpcStatus(status));
   absl::MutexLock lock(&info_mu_);
+  if (!model_info_) SetServiceInfo(registry_, "router", info.name(), std::to_string(info.dim()));
   model_info_ = info;
   return info;
 }
@@ -165,7 +167,7 @@ absl::Status RouterService::SearchEncoded(const tartan::v1::SearchRequest& reque
     shard_latency_.Add({{"shard", address}}, LatencyBuckets()).Observe(calls[i]->seconds);
     const grpc::Status& status = calls[i]->status;
     if (!status.ok()) {
-      shard_errors_.Add({{"shard", address}, {"code", std::to_string(status.error_code())}})
+      shard_errors_.Add({{"shard", address}, {"code", GrpcCodeName(status.error_code())}})
           .Increment();
       failures.Add(absl::StrCat("shard ", address), FromGrpcStatus(status));
       response->add_failed_shards(address);

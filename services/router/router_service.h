@@ -105,6 +105,7 @@ class RouterService final : public tartan::v1::Router::Service {
   absl::Mutex info_mu_;
   std::optional<tartan::v1::ModelInfo> model_info_ ABSL_GUARDED_BY(info_mu_);
 
+  prometheus::Registry& registry_;  // for tartan_router_info once the encoder's model is known
   prometheus::Histogram& fanout_latency_;
   prometheus::Family<prometheus::Histogram>& shard_latency_;
   prometheus::Family<prometheus::Counter>& shard_errors_;
