@@ -1,5 +1,7 @@
 #include "services/indexer/indexer_service.h"
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <cmath>
 
@@ -61,6 +63,7 @@ absl::Status CallerGone(const grpc::ServerContext& context, const char* when) {
 
 IndexerService::IndexerService(prometheus::Registry& registry, const IndexerServiceOptions& options)
     : options_(options),
+      registry_(registry),
       documents_(UnlabelledGauge(registry, "indexer", "documents", "Live documents in the shard")),
       token_vectors_(UnlabelledGauge(registry, "indexer", "token_vectors", "Stored token vectors")),
       segments_(UnlabelledGauge(registry, "indexer", "segments", "Compressed segments")),
@@ -68,13 +71,23 @@ IndexerService::IndexerService(prometheus::Registry& registry, const IndexerServ
           UnlabelledGauge(registry, "indexer", "disk_bytes", "Bytes of index files on disk")),
       bytes_in_ram_(
           UnlabelledGauge(registry, "indexer", "ram_bytes", "Bytes of index data held in memory")),
-      compactions_(UnlabelledGauge(registry, "indexer", "compactions",
-                                   "Compactions run since the shard opened")),
-      wal_commits_(UnlabelledGauge(registry, "indexer", "wal_commits",
-                                   "Durable write-ahead-log commits since the shard opened")),
-      wal_commit_seconds_(UnlabelledGauge(registry, "indexer", "wal_commit_seconds",
-                                          "Seconds spent in those commits (append + fsync); "
-                                          "rate(seconds)/rate(commits) = mean commit latency")),
+      mutable_documents_(UnlabelledGauge(registry, "indexer", "mutable_documents",
+                                         "Documents in the fresh (uncompressed) segment")),
+      dead_documents_(UnlabelledGauge(registry, "indexer", "dead_documents",
+                                      "Deleted or replaced documents awaiting compaction")),
+      volume_available_(UnlabelledGauge(registry, "indexer", "volume_available_bytes",
+                                        "Bytes available to the shard on its data directory's "
+                                        "filesystem")),
+      volume_capacity_(UnlabelledGauge(registry, "indexer", "volume_capacity_bytes",
+                                       "Size in bytes of the data directory's filesystem")),
+      flushes_(UnlabelledCounter(registry, "indexer", "flushes_total",
+                                 "Fresh segments flushed to compressed segments")),
+      compactions_(UnlabelledCounter(registry, "indexer", "compactions_total", "Compactions run")),
+      wal_commits_(UnlabelledCounter(registry, "indexer", "wal_commits_total",
+                                     "Durable write-ahead-log commits")),
+      wal_commit_seconds_(UnlabelledCounter(registry, "indexer", "wal_commit_seconds_total",
+                                            "Seconds spent in those commits (append + fsync); "
+                                            "rate(seconds)/rate(commits) = mean commit latency")),
       search_latency_(prometheus::BuildHistogram()
                           .Name(MetricName("indexer", "search_latency_seconds"))
                           .Help("Shard search latency by stage: total, exact_segment, candidates, "
@@ -96,6 +109,7 @@ IndexerService::IndexerService(prometheus::Registry& registry, const IndexerServ
           UnlabelledCounter(registry, "indexer", "documents_deleted_total", "Documents deleted")) {}
 
 void IndexerService::SetShard(ServedShard served) {
+  SetServiceInfo(registry_, "indexer", "", std::to_string(served.dim));
   std::atomic_store(&served_, std::shared_ptr<const ServedShard>(
                                   std::make_shared<ServedShard>(std::move(served))));
   RefreshGauges();
@@ -110,9 +124,23 @@ void IndexerService::RefreshGauges() {
   segments_.Set(static_cast<double>(stats.segments));
   bytes_on_disk_.Set(static_cast<double>(stats.bytes_on_disk));
   bytes_in_ram_.Set(static_cast<double>(stats.bytes_in_ram));
-  compactions_.Set(static_cast<double>(stats.compactions));
-  wal_commits_.Set(static_cast<double>(stats.wal_commits));
-  wal_commit_seconds_.Set(stats.wal_commit_seconds);
+  mutable_documents_.Set(static_cast<double>(stats.mutable_documents));
+  dead_documents_.Set(static_cast<double>(stats.dead_documents));
+  struct statvfs volume {};
+  if (!served->data_dir.empty() && statvfs(served->data_dir.c_str(), &volume) == 0) {
+    volume_available_.Set(static_cast<double>(volume.f_bavail) * volume.f_frsize);
+    volume_capacity_.Set(static_cast<double>(volume.f_blocks) * volume.f_frsize);
+  }
+  absl::MutexLock lock(&counted_mu_);
+  // A total below the one counted means a reopened shard counting from 0 again.
+  auto add_growth = [](prometheus::Counter& counter, double total, double counted) {
+    counter.Increment(total >= counted ? total - counted : total);
+  };
+  add_growth(flushes_, stats.flushes, counted_.flushes);
+  add_growth(compactions_, stats.compactions, counted_.compactions);
+  add_growth(wal_commits_, stats.wal_commits, counted_.wal_commits);
+  add_growth(wal_commit_seconds_, stats.wal_commit_seconds, counted_.wal_commit_seconds);
+  counted_ = stats;
 }
 
 absl::StatusOr<std::shared_ptr<const ServedShard>> IndexerService::ServedFor(

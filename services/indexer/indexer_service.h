@@ -12,6 +12,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "services/indexer/lib/shard.h"
 #include "tartan/v1/indexer.grpc.pb.h"
 
@@ -20,9 +22,10 @@ namespace tartan::indexer {
 // What the service serves once the shard is recovered.
 struct ServedShard {
   std::shared_ptr<index::Shard> shard;
-  std::string name;  // reported in search hits (Hit.shard)
-  int dim = 0;       // token vector dimension of the collection
-  int nbits = 0;     // residual bits per dimension in compressed segments
+  std::string name;      // reported in search hits (Hit.shard)
+  int dim = 0;           // token vector dimension of the collection
+  int nbits = 0;         // residual bits per dimension in compressed segments
+  std::string data_dir;  // its directory: the volume's free space is exported as a metric
 };
 
 // What the service lets clients do beyond the shared limits (common/api/request_checks.h).
@@ -79,15 +82,24 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   absl::Status DoCompact(const tartan::v1::CompactRequest& request);
 
   const IndexerServiceOptions options_;
+  prometheus::Registry& registry_;             // for tartan_indexer_info once the shard is known
   std::shared_ptr<const ServedShard> served_;  // accessed with std::atomic_load/store
   prometheus::Gauge& documents_;
   prometheus::Gauge& token_vectors_;
   prometheus::Gauge& segments_;
   prometheus::Gauge& bytes_on_disk_;
   prometheus::Gauge& bytes_in_ram_;
-  prometheus::Gauge& compactions_;
-  prometheus::Gauge& wal_commits_;
-  prometheus::Gauge& wal_commit_seconds_;
+  prometheus::Gauge& mutable_documents_;
+  prometheus::Gauge& dead_documents_;
+  prometheus::Gauge& volume_available_;
+  prometheus::Gauge& volume_capacity_;
+  // Counters fed from the shard's running totals: each refresh adds what grew since the last.
+  prometheus::Counter& flushes_;
+  prometheus::Counter& compactions_;
+  prometheus::Counter& wal_commits_;
+  prometheus::Counter& wal_commit_seconds_;
+  absl::Mutex counted_mu_;
+  index::ShardStats counted_ ABSL_GUARDED_BY(counted_mu_);     // totals already added
   prometheus::Family<prometheus::Histogram>& search_latency_;  // by stage
   prometheus::Counter& candidates_;
   prometheus::Counter& exact_scored_;

@@ -84,7 +84,8 @@ absl::Status Run() {
   service.SetShard({.shard = shared_shard,
                     .name = shard_name,
                     .dim = shard_options.dim,
-                    .nbits = shard_options.nbits});
+                    .nbits = shard_options.nbits,
+                    .data_dir = shard_options.data_dir});
   LOG_INFO << "shard " << shard_name << " recovered from " << shard_options.data_dir << " in "
            << std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count()
            << " s: " << shared_shard->Stats().documents << " documents";
