@@ -79,10 +79,14 @@ TEST_F(BootstrapTest, ReflectionListsServices) {
 TEST_F(BootstrapTest, MetricsCountRpcs) {
   const std::string series = "tartan_testserver_rpcs_total";
   const std::vector<std::string> labels = {"method=\"/tartan.testing.Sleeper/Sleep\"",
-                                           "code=\"0\""};
+                                           "code=\"OK\""};
   auto before = HttpGet(server_.metrics_port(), "/metrics");
   ASSERT_TRUE(before.ok()) << before.status();
-  EXPECT_NE(before->find("tartan_testserver_build_info"), std::string::npos);
+  EXPECT_EQ(MetricValue(*before, "tartan_testserver_info", {"version=\""}), 1);
+  EXPECT_GE(MetricValue(*before, "process_cpu_seconds_total"), 0);
+  EXPECT_GT(MetricValue(*before, "process_resident_memory_bytes"), 0);
+  EXPECT_GT(MetricValue(*before, "process_open_fds"), 0);
+  EXPECT_GT(MetricValue(*before, "process_threads"), 1);
   const double count_before = std::max(0.0, MetricValue(*before, series, labels));
 
   auto stub = tartan::testing::Sleeper::NewStub(channel_);

@@ -57,7 +57,7 @@ class ServiceProcess {
 // Plain HTTP GET on 127.0.0.1:<port><path>; returns the body.
 absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
 // The value of a Prometheus sample whose line starts with `series` (e.g.
-// `tartan_x_rpcs_total{code="0",method="/a/B"}`), or -1 when absent.
+// `tartan_x_rpcs_total{code="OK",method="/a/B"}`), or -1 when absent.
 double MetricValue(const std::string& exposition, const std::string& series_prefix,
                    const std::vector<std::string>& must_contain = {});
 

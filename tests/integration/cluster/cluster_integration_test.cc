@@ -452,7 +452,7 @@ TEST_F(ClusterTest, ServicesExportMetrics) {
   auto metrics = HttpGet(cluster_->router_process().metrics_port(), "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_GT(MetricValue(*metrics, "tartan_router_rpcs_total",
-                        {"method=\"/tartan.v1.Router/Search\"", "code=\"0\""}),
+                        {"method=\"/tartan.v1.Router/Search\"", "code=\"OK\""}),
             0);
   EXPECT_NE(metrics->find("tartan_router_fanout_latency_seconds_bucket"), std::string::npos);
   auto shard_metrics = HttpGet(cluster_->shard(0).metrics_port(), "/metrics");
@@ -465,8 +465,8 @@ TEST_F(ClusterTest, ServicesExportMetrics) {
         << stage;
   }
   EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_search_exact_scored_total"), 0);
-  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commits"), 0);
-  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commit_seconds"), 0);
+  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commits_total"), 0);
+  EXPECT_GT(MetricValue(*shard_metrics, "tartan_indexer_wal_commit_seconds_total"), 0);
 }
 
 }  // namespace
