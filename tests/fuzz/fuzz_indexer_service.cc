@@ -1,0 +1,89 @@
+// tartan.v1.Indexer request handling: byte 0 picks the RPC, the rest is its request message
+// (protobuf wire format); the handler runs directly on the fixture shard (fuzz_fixtures.h).
+// Every answer must be OK or a client-side error code, never INTERNAL or UNKNOWN, and
+// search replies must respect k.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "tests/fuzz/fuzz_fixtures.h"
+
+namespace {
+
+namespace v1 = tartan::v1;
+
+template <typename Request>
+bool Parse(const uint8_t* data, size_t size, Request* request) {
+  return request->ParseFromArray(data, int(size));
+}
+
+void CheckCode(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::INTERNAL ||
+      status.error_code() == grpc::StatusCode::UNKNOWN) {
+    std::fprintf(stderr, "unexpected %d: %s\n", int(status.error_code()),
+                 status.error_message().c_str());
+    std::abort();
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  tartan::indexer::IndexerService& service = tartan::fuzz::FuzzIndexer();
+  if (size == 0) {
+    return 0;
+  }
+  const uint8_t method = data[0] % 7;
+  ++data;
+  --size;
+  grpc::ServerContext context;
+  switch (method) {
+    case 0: {
+      v1::UpsertRequest request;
+      v1::UpsertResponse response;
+      if (Parse(data, size, &request)) CheckCode(service.Upsert(&context, &request, &response));
+      break;
+    }
+    case 1: {
+      v1::DeleteRequest request;
+      v1::DeleteResponse response;
+      if (Parse(data, size, &request)) CheckCode(service.Delete(&context, &request, &response));
+      break;
+    }
+    case 2: {
+      v1::ShardSearchRequest request;
+      v1::ShardSearchResponse response;
+      if (Parse(data, size, &request)) {
+        const grpc::Status status = service.Search(&context, &request, &response);
+        CheckCode(status);
+        if (status.ok() && uint32_t(response.hits_size()) > request.k()) std::abort();
+      }
+      break;
+    }
+    case 3: {
+      v1::GetRequest request;
+      v1::GetResponse response;
+      if (Parse(data, size, &request)) CheckCode(service.Get(&context, &request, &response));
+      break;
+    }
+    case 4: {
+      v1::StatsRequest request;
+      v1::ShardStats response;
+      if (Parse(data, size, &request)) CheckCode(service.Stats(&context, &request, &response));
+      break;
+    }
+    case 5: {
+      v1::FlushRequest request;
+      v1::FlushResponse response;
+      if (Parse(data, size, &request)) CheckCode(service.Flush(&context, &request, &response));
+      break;
+    }
+    default: {
+      v1::CompactRequest request;
+      v1::CompactResponse response;
+      if (Parse(data, size, &request)) CheckCode(service.Compact(&context, &request, &response));
+      break;
+    }
+  }
+  return 0;
+}
