@@ -105,6 +105,7 @@ for target in $TARGETS; do
     --build-arg "BUILD_IMAGE=$base" --build-arg "RUNTIME_IMAGE=$base" \
     --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" --build-arg "CREATED=$CREATED" \
     "${extra[@]}" \
+    --ignorefile "$context/docker/Dockerfile.dockerignore" \
     -f "$context/docker/Dockerfile" --target "$target" -t "$image" "$context"
 done
 buildah "${storage[@]}" images --format '{{.Name}}:{{.Tag}} {{.Size}}' | grep -E 'tartan' || true
