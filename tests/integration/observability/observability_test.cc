@@ -49,7 +49,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 // Runs a shell command; its exit code and combined output.
-std::pair<int, std::string> Run(const std::string& command) {
+std::pair<int, std::string> RunCommand(const std::string& command) {
   std::string output;
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
   if (pipe == nullptr) return {-1, "popen failed"};
@@ -112,9 +112,9 @@ class ObservabilityTest : public ::testing::Test {
     const std::string chart = SourceDir() + "/helm/tartan";
     rules_file_ = new std::string(*work_dir_ + "/tartan-alerts.rules.yaml");
     expressions_file_ = new std::string(*work_dir_ + "/expressions.jsonl");
-    auto [code, output] = Run(absl::StrCat("python3 ", SourceDir(),
-                                           "/tests/integration/observability/chart_expressions.py ",
-                                           chart, " ", *rules_file_, " ", *expressions_file_));
+    auto [code, output] = RunCommand(absl::StrCat(
+        "python3 ", SourceDir(), "/tests/integration/observability/chart_expressions.py ", chart,
+        " ", *rules_file_, " ", *expressions_file_));
     if (code != 0) {
       start_error_ = new std::string("chart_expressions.py: " + output);
       return;
@@ -190,6 +190,16 @@ class ObservabilityTest : public ::testing::Test {
                       : value.status();
   }
 
+  // Stops shard 1 once (the router's shard_errors family exists only after a failed call).
+  static void EnsureShardStopped() {
+    if (shard_stopped_) return;
+    ASSERT_TRUE(cluster_->StopShard(1).ok());
+    shard_stopped_ = true;
+    // Let the router try the stopped shard at least once.
+    ASSERT_TRUE(
+        WaitFor("sum(tartan_router_shard_errors_total)", [](double v) { return v > 0; }).ok());
+  }
+
   static std::vector<int> LiveMetricsPorts() {
     return {encoder_metrics_port_, cluster_->shard(0).metrics_port(),
             cluster_->router_process().metrics_port()};
@@ -204,26 +214,14 @@ class ObservabilityTest : public ::testing::Test {
   static inline int encoder_metrics_port_ = -1;
   static inline std::thread* traffic_ = nullptr;
   static inline std::atomic<bool> stop_traffic_{false};
+  static inline bool shard_stopped_ = false;
 };
 
 auto Positive = [](double v) { return v > 0; };
 
-TEST_F(ObservabilityTest, EveryScrapePassesPromtoolCheckMetrics) {
-  ASSERT_GT(encoder_metrics_port_, 0);
-  std::vector<int> ports = LiveMetricsPorts();
-  ports.push_back(cluster_->shard(1).metrics_port());
-  for (const int port : ports) {
-    auto scrape = HttpGet(port, "/metrics");
-    ASSERT_TRUE(scrape.ok()) << scrape.status();
-    const std::string file = absl::StrCat(*work_dir_, "/scrape-", port, ".txt");
-    std::ofstream(file) << *scrape;
-    auto [code, output] = Run("promtool check metrics < " + file);
-    EXPECT_EQ(code, 0) << "port " << port << ":\n" << output;
-    EXPECT_EQ(output, "") << "port " << port;
-  }
-}
-
+// First: it needs every shard up; the tests after it stop shard 1 (declaration order).
 TEST_F(ObservabilityTest, KeySeriesExistAndMove) {
+  ASSERT_FALSE(shard_stopped_) << "runs before the tests that stop a shard (no --gtest_shuffle)";
   const int targets = kShards + 2;
   EXPECT_TRUE(
       WaitFor("count(up{job=~\"tartan-.*\"} == 1)", [&](double v) { return v == targets; }).ok());
@@ -275,10 +273,24 @@ TEST_F(ObservabilityTest, KeySeriesExistAndMove) {
   }
 }
 
+TEST_F(ObservabilityTest, EveryScrapePassesPromtoolCheckMetrics) {
+  ASSERT_GT(encoder_metrics_port_, 0);
+  EnsureShardStopped();  // so that every family has a series, shard errors included
+  for (const int port : LiveMetricsPorts()) {
+    auto scrape = HttpGet(port, "/metrics");
+    ASSERT_TRUE(scrape.ok()) << scrape.status();
+    const std::string file = absl::StrCat(*work_dir_, "/scrape-", port, ".txt");
+    std::ofstream(file) << *scrape;
+    auto [code, output] = RunCommand("promtool check metrics < " + file);
+    EXPECT_EQ(code, 0) << "port " << port << ":\n" << output;
+    EXPECT_EQ(output, "") << "port " << port;
+  }
+}
+
 TEST_F(ObservabilityTest, StoppedShardShowsAsPartialRepliesAndAlerts) {
   ASSERT_TRUE(
       WaitFor("sum(tartan_router_rpcs_total{method=\"/tartan.v1.Router/Search\"})", Positive).ok());
-  ASSERT_TRUE(cluster_->StopShard(1).ok());
+  EnsureShardStopped();
   for (const char* promql : {
            "sum(increase(tartan_router_partial_replies_total[10s]))",
            "sum(tartan_router_shard_errors_total{code=\"UNAVAILABLE\"})",
@@ -306,7 +318,7 @@ TEST_F(ObservabilityTest, StoppedShardShowsAsPartialRepliesAndAlerts) {
 }
 
 TEST_F(ObservabilityTest, ChartRulesAndDashboardMatchTheLiveSeries) {
-  auto [code, output] = Run("promtool check rules " + *rules_file_);
+  auto [code, output] = RunCommand("promtool check rules " + *rules_file_);
   EXPECT_EQ(code, 0) << output;
   auto rules = prometheus_->Api("rules");
   ASSERT_TRUE(rules.ok()) << rules.status();
@@ -346,6 +358,7 @@ TEST_F(ObservabilityTest, ChartRulesAndDashboardMatchTheLiveSeries) {
 
 // docs/metrics.md names, in its tables' first column, exactly the families the services export.
 TEST_F(ObservabilityTest, DocsListExactlyTheExportedFamilies) {
+  EnsureShardStopped();  // so that every family has a series
   std::set<std::string> exported;
   for (const int port : LiveMetricsPorts()) {
     auto scrape = HttpGet(port, "/metrics");
