@@ -16,10 +16,14 @@ void FillKernelInfo(const ModelInfo& info, tartan::v1::ModelInfo* response) {
 }
 
 void ExportEncoderInfoMetric(prometheus::Registry& registry, const ModelInfo& info) {
-  // Label values are bounded: OpenBLAS core names, oneDNN ISA names, precision names.
+  // Label values are bounded: OpenBLAS core names, oneDNN ISA and implementation names,
+  // verdicts, precision names.
   SetServiceInfo(registry, "encoder", info.name, std::to_string(info.dim),
-                 {{"blas_core", info.blas_core},
+                 {{"attention_impl", info.attention_impl},
+                  {"blas_core", info.blas_core},
                   {"blas_core_verdict", info.blas_core_verdict},
+                  {"matmul_impl", info.matmul_impl},
+                  {"matmul_verdict", info.matmul_verdict},
                   {"onednn_isa", info.onednn_isa},
                   {"precision", std::string(PrecisionName(info.precision))},
                   {"requested_precision", std::string(PrecisionName(info.requested_precision))}});

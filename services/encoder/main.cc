@@ -98,9 +98,11 @@ absl::Status Run() {
   LOG_INFO << "loaded " << info.name << " (" << info.architecture << ", dim " << info.dim << ", "
            << tartan::encoder::PrecisionName(info.precision)
            << " for --precision=" << tartan::encoder::PrecisionName(info.requested_precision)
-           << ", OpenBLAS " << info.blas_core << " [" << info.blas_core_verdict << "]"
-           << (info.onednn_isa.empty() ? "" : ", oneDNN " + info.onednn_isa) << ") in " << seconds
-           << " s";
+           << ", oneDNN " << info.onednn_isa << ": projections " << info.matmul_impl
+           << ", attention " << info.attention_impl << " [" << info.matmul_verdict << "]"
+           << ", OpenBLAS " << info.blas_core << " [" << info.blas_core_verdict << "]) in "
+           << seconds << " s";
+  if (!info.kernel_warning.empty()) LOG_WARNING << info.kernel_warning;
   tartan::encoder::ExportEncoderInfoMetric(*registry, info);
   service.SetModel(std::move(encoder), batcher_options);
   host->SetLifecycle(tartan::Lifecycle::kServing);

@@ -11,9 +11,10 @@
 #include <iostream>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "colbert_test_util.h"
 #include "gtest/gtest.h"
-#include "services/encoder/lib/blas/bf16_matmul.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
 #include "services/encoder/lib/colbert/colbert_encoder.h"
 
 namespace tartan::encoder {
@@ -87,6 +88,46 @@ TEST(KernelInfoTest, ThisCpuRunsMatchingBlasKernels) {
       << " did not fix it";
 }
 
+TEST(KernelInfoTest, OneDnnFallbacksAreCaught) {
+  CpuIsa avx2;
+  avx2.avx2 = true;
+  CpuIsa avx512 = avx2;
+  avx512.avx512 = true;
+  CpuIsa bf16 = avx512;
+  bf16.avx512_bf16 = true;
+  CpuIsa amx = bf16;
+  amx.amx = true;
+  EXPECT_EQ(JudgeOneDnn("avx2", "brg:avx2", avx2), MatmulVerdict::kOk);
+  EXPECT_EQ(JudgeOneDnn("avx2", "ref:any", avx2), MatmulVerdict::kFallback);
+  EXPECT_EQ(JudgeOneDnn("sse41", "gemm:jit", avx2), MatmulVerdict::kFallback);
+  EXPECT_EQ(JudgeOneDnn("avx2", "gemm:jit", avx512), MatmulVerdict::kFallback);
+  EXPECT_EQ(JudgeOneDnn("avx512_core", "brg:avx512_core", avx512), MatmulVerdict::kOk);
+  EXPECT_EQ(JudgeOneDnn("avx512_core", "brg:avx512_core", bf16), MatmulVerdict::kFallback);
+  EXPECT_EQ(JudgeOneDnn("avx512_core_bf16", "brg:avx512_core_bf16", bf16), MatmulVerdict::kOk);
+  EXPECT_EQ(JudgeOneDnn("avx512_core_bf16", "brg:avx512_core_bf16", amx), MatmulVerdict::kFallback);
+  EXPECT_EQ(JudgeOneDnn("avx512_core_amx", "brg:avx512_core_amx", amx), MatmulVerdict::kOk);
+  EXPECT_EQ(ExpectedOneDnnIsa(CpuIsa()), "");
+}
+
+// The dispatch on this machine: oneDNN must run the best ISA the CPU has and no reference
+// kernel, in float32 and (where native) bf16. Fails when the encoder would silently run a
+// fallback kernel on a CPU that supports better (e.g. ONEDNN_MAX_CPU_ISA capping it).
+TEST(KernelInfoTest, ThisCpuRunsMatchingOneDnnKernels) {
+  const CpuIsa cpu = DetectCpuIsa();
+  for (bool bf16 : {false, true}) {
+    if (bf16 && !CpuHasNativeBf16()) continue;
+    const MatmulReport r = InspectMatmulKernels(bf16);
+    std::cout << (bf16 ? "bf16" : "f32") << ": oneDNN ISA " << r.isa << " (expected at least "
+              << ExpectedOneDnnIsa(cpu) << "), projections " << r.projection << ", attention "
+              << r.attention << "\n";
+    EXPECT_EQ(r.verdict, MatmulVerdict::kOk) << r.warning;
+    EXPECT_EQ(r.verdict == MatmulVerdict::kOk, r.warning.empty());
+    EXPECT_TRUE(absl::StartsWith(r.projection, "onednn:")) << r.projection;
+    // brgemm where the CPU has AVX-512 (the packed layout is what makes projections fast).
+    if (cpu.avx512) EXPECT_NE(r.projection.find("brg:avx512_core"), std::string::npos);
+  }
+}
+
 TEST(KernelInfoTest, AutoPrecisionPicksNativeBf16OnlyAndIsReported) {
   EXPECT_EQ(*ParsePrecision("auto"), Precision::kAuto);
   EXPECT_EQ(*ParsePrecision("AUTO"), Precision::kAuto);
@@ -99,7 +140,9 @@ TEST(KernelInfoTest, AutoPrecisionPicksNativeBf16OnlyAndIsReported) {
   const ModelInfo& info = (*enc)->info();
   EXPECT_EQ(info.requested_precision, Precision::kAuto);
   EXPECT_EQ(info.precision, CpuHasNativeBf16() ? Precision::kBFloat16 : Precision::kFloat32);
-  EXPECT_EQ(info.onednn_isa.empty(), info.precision == Precision::kFloat32);
+  EXPECT_EQ(info.onednn_isa, OneDnnIsaName());
+  EXPECT_EQ(info.matmul_verdict, "ok") << info.kernel_warning;
+  EXPECT_TRUE(absl::StartsWith(info.matmul_impl, "onednn:")) << info.matmul_impl;
   EXPECT_EQ(info.blas_core, BlasCoreName());
   EXPECT_FALSE(info.blas_core_verdict.empty());
 

@@ -11,7 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "npy.h"
 #include "services/encoder/lib/arch/backbone.h"
-#include "services/encoder/lib/blas/bf16_matmul.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
 
 namespace tartan::encoder {
 namespace {

@@ -8,7 +8,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "services/encoder/lib/arch/registry.h"
-#include "services/encoder/lib/blas/bf16_matmul.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
 
 namespace tartan::encoder {
 namespace {
@@ -52,6 +52,18 @@ std::vector<std::string> RegisteredArchitectures() {
   std::vector<std::string> names;
   for (const auto& e : kArchitectures) names.push_back(e.model_type);
   return names;
+}
+
+AttentionProducts AttentionProductsFor(MatmulBackend backend) {
+  switch (backend) {
+    case MatmulBackend::kBf16OneDnn:
+      return AttentionProducts::kBFloat16;
+    case MatmulBackend::kBf16Emulated:
+      return AttentionProducts::kBFloat16Emulated;
+    case MatmulBackend::kFloat32:
+      break;
+  }
+  return AttentionProducts::kFloat32;
 }
 
 absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int max_positions) {

@@ -39,6 +39,7 @@ class Bert final : public Backbone {
 
   ModelConfig config_;
   Precision precision_ = Precision::kFloat32;
+  AttentionProducts products_ = AttentionProducts::kFloat32;
   int num_threads_ = 1;
   std::vector<float> word_;      // [vocab, H]
   std::vector<float> position_;  // [max_pos, H]
@@ -83,6 +84,7 @@ absl::StatusOr<std::vector<float>> Bert::Forward(const PackedBatch& batch) const
   ap.head_dim = config_.head_dim();
   ap.scale = 1.0f / std::sqrt(static_cast<float>(ap.head_dim));
   ap.num_threads = threads;
+  ap.products = products_;
   ap.half_window = -1;
   for (const BertLayer& layer : layers_) {
     layer.qkv.Forward(x.data(), t, qkv.data(), threads);
@@ -107,6 +109,7 @@ absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
   auto m = std::make_unique<Bert>();
   m->config_ = config;
   m->precision_ = backend == MatmulBackend::kFloat32 ? Precision::kFloat32 : Precision::kBFloat16;
+  m->products_ = AttentionProductsFor(backend);
   m->num_threads_ = num_threads;
   const int h = config.hidden_size;
   const int inter = config.intermediate_size;

@@ -49,6 +49,7 @@ class ModernBert final : public Backbone {
  private:
   ModelConfig config_;
   Precision precision_ = Precision::kFloat32;
+  AttentionProducts products_ = AttentionProducts::kFloat32;
   int num_threads_ = 1;
   std::vector<float> tok_embeddings_;  // [vocab, H]
   Norm emb_norm_;
@@ -74,6 +75,7 @@ absl::StatusOr<std::unique_ptr<Backbone>> ModernBert::Create(const ModelConfig& 
   auto m = std::make_unique<ModernBert>();
   m->config_ = config;
   m->precision_ = backend == MatmulBackend::kFloat32 ? Precision::kFloat32 : Precision::kBFloat16;
+  m->products_ = AttentionProductsFor(backend);
   m->num_threads_ = num_threads;
   const int h = config.hidden_size;
   const int inter = config.intermediate_size;
@@ -129,6 +131,7 @@ absl::StatusOr<std::vector<float>> ModernBert::Forward(const PackedBatch& batch)
   ap.head_dim = config_.head_dim();
   ap.scale = 1.0f / std::sqrt(static_cast<float>(ap.head_dim));
   ap.num_threads = threads;
+  ap.products = products_;
   for (const ModernBertLayer& layer : layers_) {
     const float* attn_in = x.data();
     if (layer.attn_norm.has_value()) {

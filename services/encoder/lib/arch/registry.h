@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/layers/attention.h"
 #include "services/encoder/lib/layers/linear.h"
 #include "services/encoder/lib/model_config.h"
 #include "services/encoder/lib/safetensors.h"
@@ -21,6 +22,9 @@ absl::StatusOr<std::unique_ptr<Backbone>> CreateModernBert(const ModelConfig& co
 absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
                                                      const SafetensorsFile& weights,
                                                      MatmulBackend backend, int num_threads);
+
+// The attention products that go with the projections' backend (bf16 operands with bf16).
+AttentionProducts AttentionProductsFor(MatmulBackend backend);
 
 // Checks offsets (start at 0, non-decreasing, end at ids.size()), key_mask size, ids in
 // [0, vocab_size) and every sequence length <= max_positions.

@@ -1,5 +1,6 @@
-// The one BLAS seam of the encoder: every float32 matrix product of the backbone goes through
-// Sgemm (OpenBLAS cblas_sgemm underneath), so threading and accounting live in one place.
+// OpenBLAS sgemm, kept for the bf16 emulation (tests of bf16 numerics on CPUs without native
+// bf16). The encoder's products run on oneDNN (packed_matmul.h, strided_matmul.h); the FLOP
+// counter here covers all three.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +16,9 @@ namespace tartan::encoder {
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc, int num_threads);
 
-// Y[rows, out] = X[rows, in] * W[out, in]^T (+ bias[out] broadcast over rows when non-null).
-void LinearF32(const float* x, int rows, int in, const float* w, int out, const float* bias,
-               float* y, int num_threads);
-
-// Float operations issued through Sgemm since process start (2*m*n*k per call); benchmarks
-// read it to report achieved GFLOP/s.
+// Float operations issued through Sgemm, PackedMatmul and StridedMatmul since process start
+// (2*m*n*k per product); benchmarks read it to report achieved GFLOP/s.
 uint64_t GemmFlopCount();
+void CountGemmFlops(uint64_t flops);
 
 }  // namespace tartan::encoder

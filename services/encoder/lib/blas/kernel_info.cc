@@ -4,10 +4,15 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <cstdlib>
+#include <iterator>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/compute/cpu_features.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
+#include "services/encoder/lib/blas/strided_matmul.h"
 
 namespace tartan::encoder {
 
@@ -16,7 +21,70 @@ CpuIsa DetectCpuIsa() {
   isa.avx2 = compute::HasAvx2();
   isa.avx512 = compute::HasAvx512f() && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  isa.avx512_bf16 = isa.avx512 && compute::HasAvx512Bf16();
+  isa.amx = compute::HasAmxBf16();
   return isa;
+}
+
+namespace {
+
+// oneDNN 2.6's CPU ISA ladder, weakest first (the mic variants are Xeon Phi only).
+constexpr std::string_view kOneDnnIsaLadder[] = {"sse41",
+                                                 "avx",
+                                                 "avx2",
+                                                 "avx2_vnni",
+                                                 "avx512_core",
+                                                 "avx512_core_vnni",
+                                                 "avx512_core_bf16",
+                                                 "avx512_core_amx"};
+
+int IsaRank(std::string_view isa) {
+  for (size_t i = 0; i < std::size(kOneDnnIsaLadder); ++i) {
+    if (kOneDnnIsaLadder[i] == isa) return static_cast<int>(i);
+  }
+  return isa == "all" ? static_cast<int>(std::size(kOneDnnIsaLadder)) : -1;
+}
+
+}  // namespace
+
+std::string ExpectedOneDnnIsa(const CpuIsa& cpu) {
+  if (cpu.amx) return "avx512_core_amx";
+  if (cpu.avx512_bf16) return "avx512_core_bf16";
+  if (cpu.avx512) return "avx512_core";
+  if (cpu.avx2) return "avx2";
+  return "";
+}
+
+MatmulVerdict JudgeOneDnn(std::string_view isa, std::string_view impl, const CpuIsa& cpu) {
+  if (impl.substr(0, 3) == "ref") return MatmulVerdict::kFallback;
+  const std::string expected = ExpectedOneDnnIsa(cpu);
+  if (!expected.empty() && IsaRank(isa) < IsaRank(expected)) return MatmulVerdict::kFallback;
+  return MatmulVerdict::kOk;
+}
+
+MatmulReport InspectMatmulKernels(bool bf16) {
+  MatmulReport r;
+  r.isa = OneDnnIsaName();
+  const MatmulDataType type = bf16 ? MatmulDataType::kBFloat16 : MatmulDataType::kFloat32;
+  std::vector<float> w(64 * 64, 0.01f);
+  auto packed = PackedMatmul::Create(w.data(), 64, 64, type);
+  r.projection = packed.ok() ? (*packed)->backend() : "unavailable";
+  r.attention = StridedMatmulImpl(type);
+  const std::string projection_impl =
+      absl::StartsWith(r.projection, "onednn:") ? r.projection.substr(7) : "ref";
+  const CpuIsa cpu = DetectCpuIsa();
+  r.verdict = JudgeOneDnn(r.isa, projection_impl, cpu) == MatmulVerdict::kOk
+                  ? JudgeOneDnn(r.isa, r.attention, cpu)
+                  : MatmulVerdict::kFallback;
+  if (r.verdict == MatmulVerdict::kFallback) {
+    const char* cap = std::getenv("ONEDNN_MAX_CPU_ISA");
+    r.warning = absl::StrCat(
+        "oneDNN runs ", r.isa, " kernels (projections ", r.projection, ", attention ", r.attention,
+        ") on a CPU that supports ", ExpectedOneDnnIsa(cpu),
+        cap != nullptr ? "; ONEDNN_MAX_CPU_ISA is " : "", cap != nullptr ? cap : "",
+        cap != nullptr ? " (unset it)" : "; the products run slower than this CPU allows");
+  }
+  return r;
 }
 
 BlasCoreVerdict JudgeBlasCore(std::string_view corename, const CpuIsa& cpu) {

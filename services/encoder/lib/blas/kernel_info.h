@@ -1,8 +1,10 @@
 // Which kernels the encoder's matrix products actually run on, and whether that is what the CPU
-// can do. Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH) picks its kernels by CPU model number and
-// falls back to Prescott (SSE3) kernels on CPUs it does not know (newer Xeons), ~6x slower:
-// openblas_get_corename() tells. OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so the
-// fix is that variable at process start (tartan-encoder re-executes itself with it, main.cc).
+// can do. The products run on oneDNN, which dispatches by CPUID (InspectMatmulKernels judges
+// it). OpenBLAS remains for the bf16 emulation: Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH)
+// picks its kernels by CPU model number and falls back to Prescott (SSE3) kernels on CPUs it
+// does not know (newer Xeons), ~6x slower: openblas_get_corename() tells. OpenBLAS reads
+// OPENBLAS_CORETYPE only when it loads, so the fix is that variable at process start
+// (tartan-encoder re-executes itself with it, main.cc).
 #pragma once
 
 #include <string>
@@ -12,8 +14,10 @@ namespace tartan::encoder {
 
 // The instruction sets that decide which OpenBLAS kernels are right.
 struct CpuIsa {
-  bool avx2 = false;    // AVX2 + FMA
-  bool avx512 = false;  // AVX-512 F, BW, VL, DQ (what OpenBLAS's SkylakeX kernels use)
+  bool avx2 = false;         // AVX2 + FMA
+  bool avx512 = false;       // AVX-512 F, BW, VL, DQ (what OpenBLAS's SkylakeX kernels use)
+  bool avx512_bf16 = false;  // AVX512_BF16
+  bool amx = false;          // AMX-BF16 (and AMX-TILE)
 };
 CpuIsa DetectCpuIsa();
 
@@ -34,6 +38,27 @@ std::string RecommendedBlasCoreType(const CpuIsa& cpu);
 std::string BlasCoreName();
 // oneDNN's effective CPU ISA ("avx2", "avx512_core_bf16", "avx512_core_amx", ...).
 std::string OneDnnIsaName();
+
+// The encoder's products run on oneDNN (packed_matmul.h, strided_matmul.h), which dispatches
+// by CPUID. Its verdict: kFallback when it runs a reference kernel ("ref:any") or its effective
+// ISA is below what the CPU has (e.g. avx2 on AVX-512, avx512_core on AVX512-BF16), which only
+// happens when ONEDNN_MAX_CPU_ISA caps it or oneDNN does not know the CPU.
+enum class MatmulVerdict { kOk, kFallback };
+MatmulVerdict JudgeOneDnn(std::string_view isa, std::string_view impl, const CpuIsa& cpu);
+// The weakest oneDNN ISA that uses all of `cpu` ("avx512_core_amx", "avx512_core_bf16",
+// "avx512_core", "avx2", or "" for older CPUs).
+std::string ExpectedOneDnnIsa(const CpuIsa& cpu);
+
+struct MatmulReport {
+  std::string isa;         // OneDnnIsaName()
+  std::string projection;  // a packed projection's backend, "onednn:brg:avx512_core_bf16"
+  std::string attention;   // the attention products' oneDNN implementation, "gemm:jit"
+  MatmulVerdict verdict = MatmulVerdict::kOk;
+  std::string warning;  // "" when kOk
+};
+// Builds one small packed product and one attention-shaped product of `type` and judges them.
+// bf16 is only asked for where the CPU has native bf16.
+MatmulReport InspectMatmulKernels(bool bf16);
 
 struct KernelReport {
   std::string blas_core;

@@ -12,6 +12,7 @@
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 #include "services/encoder/lib/blas/kernel_info.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
 #include "services/encoder/lib/colbert/dense_io.h"
 #include "services/encoder/lib/model_config.h"
 #include "services/encoder/lib/tokenizer/text_util.h"
@@ -176,6 +177,13 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
     encoder->dense_.push_back(std::move(layer));
   }
 
+  // The head multiplies like the backbone (same precision, weights packed once).
+  const MatmulBackend head_backend = encoder->backbone_->precision() == Precision::kFloat32
+                                         ? MatmulBackend::kFloat32
+                                     : CpuHasNativeBf16() ? MatmulBackend::kBf16OneDnn
+                                                          : MatmulBackend::kBf16Emulated;
+  for (DenseLayer& layer : encoder->dense_) RETURN_IF_ERROR(layer.SetBackend(head_backend));
+
   info.name = Basename(model_dir);
   info.architecture = encoder->backbone_->architecture();
   info.hidden_size = hidden;
@@ -192,13 +200,19 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   info.do_lower_case = s.do_lower_case;
   info.precision = encoder->backbone_->precision();
   info.requested_precision = options.precision;
-  // The kernels the products run on: OpenBLAS for float32 (and the bf16 path's attention),
-  // oneDNN for bf16 projections.
+  // The kernels the products run on: oneDNN (OpenBLAS only under the bf16 emulation).
+  const MatmulReport matmul = InspectMatmulKernels(head_backend == MatmulBackend::kBf16OneDnn);
+  info.onednn_isa = matmul.isa;
+  info.matmul_impl = head_backend == MatmulBackend::kBf16Emulated ? "emulated" : matmul.projection;
+  info.attention_impl = matmul.attention;
+  info.matmul_verdict = matmul.verdict == MatmulVerdict::kOk ? "ok" : "fallback";
   const KernelReport kernels = InspectBlasKernels();
   info.blas_core = kernels.blas_core;
   info.blas_core_verdict = std::string(BlasCoreVerdictName(kernels.verdict));
-  info.kernel_warning = kernels.warning;
-  if (info.precision == Precision::kBFloat16) info.onednn_isa = OneDnnIsaName();
+  info.kernel_warning = matmul.warning;
+  if (!kernels.warning.empty() && head_backend == MatmulBackend::kBf16Emulated) {
+    info.kernel_warning += (info.kernel_warning.empty() ? "" : "; ") + kernels.warning;
+  }
 
   const int max_positions = encoder->backbone_->max_position_embeddings();
   if (std::max(info.query_length, info.document_length) > max_positions) {

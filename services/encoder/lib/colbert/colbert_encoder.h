@@ -61,13 +61,17 @@ struct ModelInfo {
   bool do_lower_case = false;
   Precision precision = Precision::kFloat32;  // in use (bf16 may fall back to fp32); never kAuto
   Precision requested_precision = Precision::kFloat32;  // EncoderOptions::precision (may be kAuto)
-  // Kernels (blas/kernel_info.h): openblas_get_corename(), its verdict against the CPU ("ok",
-  // "fallback", "below_cpu"), what to do about it ("" when ok), and oneDNN's ISA when the bf16
-  // path runs on oneDNN ("" otherwise).
+  // Kernels (blas/kernel_info.h). The products: oneDNN's ISA, the projections' implementation
+  // ("onednn:brg:avx512_core_bf16"), the attention products' ("gemm:jit"), and the verdict
+  // against the CPU ("ok" | "fallback"). OpenBLAS (bf16 emulation only): openblas_get_corename()
+  // and its verdict ("ok", "fallback", "below_cpu"). What to do about either ("" when all ok).
+  std::string onednn_isa;
+  std::string matmul_impl;
+  std::string attention_impl;
+  std::string matmul_verdict;
   std::string blas_core;
   std::string blas_core_verdict;
   std::string kernel_warning;
-  std::string onednn_isa;
 };
 
 struct EncodedText {

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "services/encoder/lib/blas/gemm.h"
 
 namespace tartan::encoder {
 namespace {
@@ -133,32 +132,34 @@ absl::StatusOr<DenseLayer> DenseLayer::Create(const DenseConfig& config, std::ve
   }
   DenseLayer layer;
   layer.config_ = config;
-  layer.weight_ = std::move(weight);
-  layer.bias_ = std::move(bias);
-  layer.residual_weight_ = std::move(residual_weight);
+  layer.linear_ =
+      Linear(config.out_features, config.in_features, std::move(weight), std::move(bias));
+  if (needs_residual) {
+    layer.residual_ =
+        Linear(config.out_features, config.in_features, std::move(residual_weight), {});
+  }
   return layer;
+}
+
+absl::Status DenseLayer::SetBackend(MatmulBackend backend) {
+  if (absl::Status st = linear_.SetBackend(backend); !st.ok()) return st;
+  return residual_.out() > 0 ? residual_.SetBackend(backend) : absl::OkStatus();
 }
 
 void DenseLayer::Forward(const float* in, int64_t n, float* out, int num_threads) const {
   if (n <= 0) return;
   const int in_dim = config_.in_features;
   const int out_dim = config_.out_features;
-  // out[n, out] = in[n, in] · W[out, in]ᵀ
-  Sgemm(false, true, static_cast<int>(n), out_dim, in_dim, 1.0f, in, in_dim, weight_.data(), in_dim,
-        0.0f, out, out_dim, num_threads);
-  for (int64_t t = 0; t < n; ++t) {
-    float* row = out + t * out_dim;
-    for (int o = 0; o < out_dim; ++o) {
-      float v = bias_.empty() ? row[o] : row[o] + bias_[o];
-      row[o] = ApplyActivation(config_.activation, v);
-    }
+  // out[n, out] = in[n, in] · W[out, in]ᵀ + b
+  linear_.Forward(in, n, out, num_threads);
+  if (config_.activation != DenseActivation::kIdentity) {
+    for (int64_t i = 0; i < n * out_dim; ++i) out[i] = ApplyActivation(config_.activation, out[i]);
   }
   if (!config_.use_residual) return;
   if (in_dim == out_dim) {
     for (int64_t i = 0; i < n * out_dim; ++i) out[i] += in[i];
   } else {
-    Sgemm(false, true, static_cast<int>(n), out_dim, in_dim, 1.0f, in, in_dim,
-          residual_weight_.data(), in_dim, 1.0f, out, out_dim, num_threads);
+    residual_.ForwardAccumulate(in, n, out, num_threads);
   }
 }
 

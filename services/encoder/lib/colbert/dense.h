@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "services/encoder/lib/layers/linear.h"
 
 namespace tartan::encoder {
 
@@ -39,8 +40,12 @@ class DenseLayer {
                                            std::vector<float> bias,
                                            std::vector<float> residual_weight);
 
+  // Packs the weights for `backend` (the backbone's), once; until then the products run
+  // OpenBLAS sgemm on the unpacked weights.
+  absl::Status SetBackend(MatmulBackend backend);
+
   // in: [n, in_features] row-major; out: [n, out_features] row-major (must not alias `in`).
-  // num_threads: BLAS threads for this call (see blas/gemm.h).
+  // num_threads: threads for this call.
   void Forward(const float* in, int64_t n, float* out, int num_threads = 1) const;
 
   const DenseConfig& config() const { return config_; }
@@ -51,9 +56,8 @@ class DenseLayer {
   DenseLayer() = default;
 
   DenseConfig config_;
-  std::vector<float> weight_;           // [out, in]
-  std::vector<float> bias_;             // [out] or empty
-  std::vector<float> residual_weight_;  // [out, in] or empty
+  Linear linear_;    // W [out, in], b [out] or none
+  Linear residual_;  // R [out, in] without bias; empty (out() == 0) unless needed
 };
 
 // Runs a chain of Dense layers; in: [n, chain.front().in_features]. Returns

@@ -4,9 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "common/compute/blas_threads.h"
 #include "common/compute/parallel_for.h"
-#include "services/encoder/lib/blas/gemm.h"
+#include "services/encoder/lib/blas/bf16.h"
+#include "services/encoder/lib/blas/strided_matmul.h"
 #include "services/encoder/lib/layers/softmax.h"
 
 #ifndef TARTAN_GLOBAL_TILE
@@ -18,7 +18,7 @@ namespace {
 
 // Query rows per work item (and per score GEMM). Local layers use a small tile so the band
 // wasted outside the window stays small. Global layers on long sequences use a larger tile:
-// with head_dim-deep products BLAS spends much of its time packing K and V, once per tile.
+// with head_dim-deep products the GEMM spends much of its time packing K and V, once per tile.
 constexpr int kLocalQueryTile = 64;
 int QueryTile(bool local, int len) {
   if (local) return kLocalQueryTile;
@@ -60,12 +60,34 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
   for (size_t t = 0; t < mask_f.size(); ++t) mask_f[t] = key_mask[t] ? 1.0f : 0.0f;
   const int workers = std::max(1, std::min<int>(p.num_threads, static_cast<int>(items.size())));
   // With several workers each GEMM runs single-threaded on its own tile; with one worker the
-  // (large, global) GEMMs may still use BLAS threads.
-  const int blas_threads = workers > 1 ? 1 : p.num_threads;
-  compute::SetBlasThreads(blas_threads);
+  // (large, global) GEMMs may still use several threads.
+  const int gemm_threads = workers > 1 ? 1 : p.num_threads;
+  // bf16 operands: q, k and v rounded once for all heads and tiles; the products read them in
+  // place. The emulation keeps them as rounded floats.
+  const bool bf16 = p.products == AttentionProducts::kBFloat16;
+  const bool emulated = p.products == AttentionProducts::kBFloat16Emulated;
+  const MatmulDataType type = bf16 ? MatmulDataType::kBFloat16 : MatmulDataType::kFloat32;
+  const size_t qkv_size = static_cast<size_t>(offsets.empty() ? 0 : offsets.back()) * ld;
+  std::vector<uint16_t> qkv_bf16;
+  std::vector<float> qkv_rounded;
+  const char* operands = reinterpret_cast<const char*>(qkv);
+  size_t elem = sizeof(float);
+  if (bf16) {
+    qkv_bf16.resize(qkv_size);
+    ToBf16(qkv, qkv_size, qkv_bf16.data());
+    operands = reinterpret_cast<const char*>(qkv_bf16.data());
+    elem = sizeof(uint16_t);
+  } else if (emulated) {
+    qkv_rounded.resize(qkv_size);
+    for (size_t i = 0; i < qkv_size; ++i) qkv_rounded[i] = RoundToBf16(qkv[i]);
+    operands = reinterpret_cast<const char*>(qkv_rounded.data());
+  }
+  const auto at = [&](int64_t index) { return operands + index * elem; };
   int max_rows = 0;
   for (const WorkItem& it : items) max_rows = std::max<int>(max_rows, it.rows);
   std::vector<std::vector<float>> scores(workers, std::vector<float>(max_scores));
+  std::vector<std::vector<uint16_t>> probs_bf16(bf16 ? workers : 0,
+                                                std::vector<uint16_t>(max_scores));
   std::vector<std::vector<float>> mean_v(workers, std::vector<float>(p.head_dim));
   std::vector<std::vector<uint8_t>> degenerate(workers, std::vector<uint8_t>(max_rows));
 
@@ -79,17 +101,16 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
       k1 = std::min(it.seq_len, q1 - 1 + p.half_window + 1);
     }
     const int keys = k1 - k0;
-    const float* seq = qkv + static_cast<int64_t>(it.seq_begin) * ld;
-    const float* q = seq + static_cast<int64_t>(it.q0) * ld + it.head * p.head_dim;
-    const float* k = seq + static_cast<int64_t>(k0) * ld + hidden + it.head * p.head_dim;
-    const float* v = seq + static_cast<int64_t>(k0) * ld + 2 * hidden + it.head * p.head_dim;
+    const int64_t seq = static_cast<int64_t>(it.seq_begin) * ld;
+    const void* q = at(seq + static_cast<int64_t>(it.q0) * ld + it.head * p.head_dim);
+    const void* k = at(seq + static_cast<int64_t>(k0) * ld + hidden + it.head * p.head_dim);
+    const void* v = at(seq + static_cast<int64_t>(k0) * ld + 2 * hidden + it.head * p.head_dim);
     const float* kmask = mask_f.data() + it.seq_begin + k0;
     float* s = scores[w].data();
     uint8_t* degen = degenerate[w].data();
 
     // s[rows, keys] = scale * q k^T
-    Sgemm(false, true, rows, keys, p.head_dim, p.scale, q, static_cast<int>(ld), k,
-          static_cast<int>(ld), 0.0f, s, keys, blas_threads);
+    StridedMatmul(type, true, rows, keys, p.head_dim, p.scale, q, ld, k, ld, s, keys, gemm_threads);
     bool any_degenerate = false;
     for (int r = 0; r < rows; ++r) {
       const int32_t i = it.q0 + r;  // query position in the sequence
@@ -104,13 +125,20 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
       any_degenerate |= degen[r] != 0;
     }
     float* out = ctx + static_cast<int64_t>(it.seq_begin + it.q0) * hidden + it.head * p.head_dim;
-    // out[rows, head_dim] = s v
-    Sgemm(false, false, rows, p.head_dim, keys, 1.0f, s, keys, v, static_cast<int>(ld), 0.0f, out,
-          hidden, blas_threads);
+    // out[rows, head_dim] = s v, with s rounded like v in the bf16 modes.
+    const void* probs = s;
+    if (bf16) {
+      ToBf16(s, static_cast<size_t>(rows) * keys, probs_bf16[w].data());
+      probs = probs_bf16[w].data();
+    } else if (emulated) {
+      for (int64_t i = 0; i < static_cast<int64_t>(rows) * keys; ++i) s[i] = RoundToBf16(s[i]);
+    }
+    StridedMatmul(type, false, rows, p.head_dim, keys, 1.0f, probs, keys, v, ld, out, hidden,
+                  gemm_threads);
     if (any_degenerate) {
       float* mv = mean_v[w].data();
       std::fill(mv, mv + p.head_dim, 0.0f);
-      const float* vall = seq + 2 * hidden + it.head * p.head_dim;
+      const float* vall = qkv + seq + 2 * hidden + it.head * p.head_dim;
       for (int32_t j = 0; j < it.seq_len; ++j) {
         const float* vj = vall + static_cast<int64_t>(j) * ld;
         for (int d = 0; d < p.head_dim; ++d) mv[d] += vj[d];

@@ -6,6 +6,13 @@
 
 namespace tartan::encoder {
 
+// Operands of q k^T and p v (softmax and accumulation are float32 in every mode).
+enum class AttentionProducts {
+  kFloat32,           // oneDNN f32
+  kBFloat16,          // q, k, v and p rounded to bf16, oneDNN bf16 (AVX512-BF16/AMX)
+  kBFloat16Emulated,  // the same rounding, products in oneDNN f32 (tests on any CPU)
+};
+
 struct AttentionParams {
   int num_heads = 0;
   int head_dim = 0;
@@ -15,6 +22,7 @@ struct AttentionParams {
   int half_window = -1;
   float scale = 1.0f;  // applied to q.k (1/sqrt(head_dim))
   int num_threads = 1;
+  AttentionProducts products = AttentionProducts::kFloat32;
 };
 
 // qkv: [total_tokens, 3H] row-major (q | k | v, heads contiguous inside each block), already

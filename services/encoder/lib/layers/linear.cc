@@ -1,7 +1,7 @@
 #include "services/encoder/lib/layers/linear.h"
 
-#include "services/encoder/lib/blas/bf16_matmul.h"
 #include "services/encoder/lib/blas/gemm.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
 
 namespace tartan::encoder {
 
@@ -13,27 +13,34 @@ Linear& Linear::operator=(Linear&&) noexcept = default;
 Linear::~Linear() = default;
 
 absl::Status Linear::SetBackend(MatmulBackend backend) {
+  if (matmul_ != nullptr) return absl::FailedPreconditionError("Linear: weights already packed");
   switch (backend) {
-    case MatmulBackend::kFloat32:
-      bf16_.reset();
-      return absl::OkStatus();
     case MatmulBackend::kBf16Emulated:
-      bf16_ = Bf16Matmul::CreateEmulated(weight_.data(), out_, in_);
-      return absl::OkStatus();
+      matmul_ = PackedMatmul::CreateEmulatedBf16(weight_.data(), out_, in_);
+      break;
+    case MatmulBackend::kFloat32:
     case MatmulBackend::kBf16OneDnn: {
-      auto m = Bf16Matmul::Create(weight_.data(), out_, in_);
+      auto m = PackedMatmul::Create(weight_.data(), out_, in_,
+                                    backend == MatmulBackend::kFloat32 ? MatmulDataType::kFloat32
+                                                                       : MatmulDataType::kBFloat16);
       if (!m.ok()) return m.status();
-      bf16_ = std::move(*m);
-      return absl::OkStatus();
+      matmul_ = std::move(*m);
+      break;
     }
+    default:
+      return absl::InvalidArgumentError("unknown matmul backend");
   }
-  return absl::InvalidArgumentError("unknown matmul backend");
+  weight_.clear();
+  weight_.shrink_to_fit();
+  return absl::OkStatus();
 }
+
+std::string Linear::backend() const { return matmul_ != nullptr ? matmul_->backend() : "openblas"; }
 
 void Linear::Run(const float* x, int64_t rows, float* y, bool accumulate, int num_threads) const {
   if (rows <= 0) return;
-  if (bf16_ != nullptr) {
-    bf16_->Run(x, rows, y, accumulate, num_threads);
+  if (matmul_ != nullptr) {
+    matmul_->Run(x, rows, y, accumulate, num_threads);
   } else {
     Sgemm(false, true, static_cast<int>(rows), out_, in_, 1.0f, x, in_, weight_.data(), in_,
           accumulate ? 1.0f : 0.0f, y, out_, num_threads);

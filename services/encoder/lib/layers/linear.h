@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -10,9 +11,10 @@
 
 namespace tartan::encoder {
 
-class Bf16Matmul;  // blas/bf16_matmul.h
+class PackedMatmul;  // blas/packed_matmul.h
 
-// How a Linear multiplies: float32 sgemm, oneDNN bf16, or bf16 numerics emulated with sgemm.
+// How a Linear multiplies: oneDNN float32, oneDNN bf16, or bf16 numerics emulated with sgemm.
+// Weights are packed for the backend once, in SetBackend.
 enum class MatmulBackend { kFloat32, kBf16OneDnn, kBf16Emulated };
 
 class Linear {
@@ -25,12 +27,16 @@ class Linear {
 
   int out() const { return out_; }
   int in() const { return in_; }
-  const std::vector<float>& weight() const { return weight_; }  // [out, in]
-  const std::vector<float>& bias() const { return bias_; }      // [out] or empty
+  // [out, in]; empty once SetBackend has packed it (the packed copy is the only one kept).
+  const std::vector<float>& weight() const { return weight_; }
+  const std::vector<float>& bias() const { return bias_; }  // [out] or empty
 
-  // Switches the products to `backend` (kFloat32 and kBf16Emulated always work; kBf16OneDnn
-  // needs oneDNN with a bf16 matmul for this CPU, else an error).
+  // Packs the weights for `backend`, once (a second call is an error). kBf16OneDnn needs
+  // oneDNN with a bf16 matmul for this CPU, else an error. Until then Forward runs OpenBLAS
+  // sgemm on the unpacked weights (tests build small layers that way).
   absl::Status SetBackend(MatmulBackend backend);
+  // oneDNN's implementation ("onednn:brg:avx512_core", ...), "emulated", or "openblas".
+  std::string backend() const;
 
   // y[rows, out] = x[rows, in] W^T + b.
   void Forward(const float* x, int64_t rows, float* y, int num_threads) const;
@@ -44,7 +50,7 @@ class Linear {
   int in_ = 0;
   std::vector<float> weight_;
   std::vector<float> bias_;
-  std::unique_ptr<Bf16Matmul> bf16_;
+  std::unique_ptr<PackedMatmul> matmul_;
 };
 
 }  // namespace tartan::encoder
