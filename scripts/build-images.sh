@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the four Tartan images (tartan-encoder, tartan-indexer, tartan-router, tartanctl) from
+# Builds the Tartan images (tartan-encoder, tartan-indexer, tartan-router, tartanctl, and tartan:
+# all four binaries, for single-image deployments such as the Helm chart) from
 # docker/Dockerfile with buildah: no Docker daemon, --isolation=chroot, vfs storage. Works where
 # no base-image registry is reachable: the base is debootstrap'd from Debian's archive
 # (`debootstrap --variant=minbase bookworm`) and imported as a local image, which overrides the
@@ -12,7 +13,7 @@
 #   TAG            image tag (default dev)
 #   VERSION        org.opencontainers.image.version (default <CMake project version>+g<commit>)
 #   JOBS           ninja -j inside the build (default: all cores)
-#   TARGETS        subset of "encoder indexer router tartanctl" (default all four)
+#   TARGETS        subset of "encoder indexer router tartanctl tartan" (default all five)
 #   BASE_IMAGE     use this local image as base instead of the debootstrap one
 #   DEBIAN_MIRROR  archive for debootstrap (default http://deb.debian.org/debian)
 #   TOKENIZER_DIR  a local copy of the ModernBERT tokenizer files (default ../shared/data/
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 TAG=${TAG:-dev}
-TARGETS=${TARGETS:-encoder indexer router tartanctl}
+TARGETS=${TARGETS:-encoder indexer router tartanctl tartan}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 BASE_TAG=localhost/tartan-base/debian:bookworm-minbase
 
@@ -95,7 +96,7 @@ fi
 for target in $TARGETS; do
   case $target in
     encoder | indexer | router) image=localhost/tartan-$target:$TAG ;;
-    tartanctl) image=localhost/tartanctl:$TAG ;;
+    tartanctl | tartan) image=localhost/$target:$TAG ;;
     *) echo "build-images: unknown target $target" >&2; exit 2 ;;
   esac
   echo "build-images: $image (target $target, version $VERSION)"
