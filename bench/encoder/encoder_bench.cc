@@ -39,6 +39,10 @@ ABSL_FLAG(int, min_length, 0, "skip workloads with shorter sequences");
 ABSL_FLAG(int, max_length, 8192, "skip workloads with longer sequences");
 ABSL_FLAG(double, min_seconds, 1.5, "time budget per configuration (after one warm-up)");
 ABSL_FLAG(int, max_reps, 3, "repetitions per configuration (median reported)");
+ABSL_FLAG(std::string, keep_models, "",
+          "write the random checkpoints to DIR/<model> and keep them, with the float32 output "
+          "of one 32-token query (check_ids.i32, check_hidden.f32) for peers to verify against "
+          "(bench/encoder/peers.sh)");
 
 namespace tartan::encoder {
 namespace {
@@ -109,6 +113,21 @@ double OneDnnPeak(bool bf16, int threads, std::string* impl) {
   return best;
 }
 
+// The float32 backbone's output for one 32-token query, for peers to check their
+// re-implementation of the same checkpoint against.
+absl::Status WriteCheck(const std::string& dir, int vocab) {
+  auto bb = LoadBackbone(dir, BackboneOptions{});
+  if (!bb.ok()) return bb.status();
+  const PackedBatch batch = MakeBatch({"query", 32, 1}, vocab);
+  auto out = (*bb)->Forward(batch);
+  if (!out.ok()) return out.status();
+  std::ofstream ids(dir + "/check_ids.i32", std::ios::binary);
+  ids.write(reinterpret_cast<const char*>(batch.ids.data()), batch.ids.size() * sizeof(int32_t));
+  std::ofstream hidden(dir + "/check_hidden.f32", std::ios::binary);
+  hidden.write(reinterpret_cast<const char*>(out->data()), out->size() * sizeof(float));
+  return ids && hidden ? absl::OkStatus() : absl::InternalError("cannot write check files");
+}
+
 std::string CpuModel() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -120,8 +139,10 @@ std::string CpuModel() {
 
 int Main() {
   namespace fs = std::filesystem;
-  const fs::path tmp =
-      fs::temp_directory_path() / ("tartan_encoder_bench_" + std::to_string(::getpid()));
+  const std::string keep = absl::GetFlag(FLAGS_keep_models);
+  const fs::path tmp = !keep.empty() ? fs::path(keep)
+                                     : fs::temp_directory_path() /
+                                           ("tartan_encoder_bench_" + std::to_string(::getpid()));
   std::vector<int> thread_counts;
   for (auto s : absl::StrSplit(absl::GetFlag(FLAGS_threads), ',')) {
     thread_counts.push_back(std::stoi(std::string(s)));
@@ -183,6 +204,12 @@ int Main() {
       std::fprintf(stderr, "%s\n", st.ToString().c_str());
       return 1;
     }
+    if (!keep.empty()) {
+      if (auto st = WriteCheck(dir, shape.vocab_size); !st.ok()) {
+        std::fprintf(stderr, "%s\n", st.ToString().c_str());
+        return 1;
+      }
+    }
     std::vector<Workload> workloads = {
         {"query", 32, 1}, {"query", 32, 32}, {"doc", 180, 8}, {"doc", 512, 2}, {"doc", 2048, 1}};
     if (model != "base" || absl::GetFlag(FLAGS_long_docs)) workloads.push_back({"doc", 8192, 1});
@@ -243,7 +270,7 @@ int Main() {
     }
   }
   measure_peaks();
-  fs::remove_all(tmp);
+  if (keep.empty()) fs::remove_all(tmp);
   for (int t : thread_counts) {
     for (int b = 0; b < 2; ++b) {
       if (b == 1 && !CpuHasNativeBf16()) continue;

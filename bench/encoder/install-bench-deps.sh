@@ -2,7 +2,8 @@
 # Dependencies of bench/encoder/peers.sh only (not CI): PyTorch and ONNX from Debian's archive,
 # ONNX Runtime from the npm registry (onnxruntime-node ships its own libonnxruntime).
 # Idempotent. The npm package goes to $TARTAN_BENCH_DEPS (default ~/.cache/tartan-bench) so
-# node_modules never lands in the source tree.
+# node_modules never lands in the source tree. --ignore-scripts: the CPU libraries ship in the
+# package; its install script only fetches GPU providers from github.com (unreachable here).
 set -euo pipefail
 deps_dir="${TARTAN_BENCH_DEPS:-$HOME/.cache/tartan-bench}"
 need=()
@@ -15,6 +16,6 @@ if ((${#need[@]})); then
 fi
 mkdir -p "$deps_dir"
 if [[ ! -d "$deps_dir/node_modules/onnxruntime-node" ]]; then
-  (cd "$deps_dir" && npm install --no-audit --no-fund --silent onnxruntime-node@1.20.1)
+  (cd "$deps_dir" && npm install --no-audit --no-fund --ignore-scripts onnxruntime-node@1.20.1)
 fi
 echo "bench deps ready: torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'), onnx $(/usr/bin/python3 -c 'import onnx; print(onnx.__version__)'), onnxruntime-node in $deps_dir"
