@@ -14,8 +14,9 @@
 #   (tarball sha512 checked below);
 #   kubernetes-models 4.4.2 (Kubernetes 1.27 OpenAPI schemas, compiled with ajv) and yaml 2.9.1,
 #   by `npm ci` from tests/integration/deploy/k8s-validate/package-lock.json (integrity hashes).
-# Both are cached in $TARTAN_TOOLS_CACHE (default ~/.cache/tartan-tools). Needs node and npm
-# (installed from Debian when missing) and python3. Exit non-zero on any failure.
+# Both are cached in $TARTAN_TOOLS_CACHE (default ~/.cache/tartan-tools). Needs node, npm and
+# promtool (installed from Debian when missing) and Debian's python3 with PyYAML (python3-yaml).
+# Exit non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -95,7 +96,7 @@ for set in "${sets[@]}"; do
   validate "$out/$name.yaml" >"$out/$name.validate" ||
     { cat "$out/$name.validate"; die "rendered objects invalid ($name)"; }
   say "$(tail -1 "$out/$name.validate") ($name)"
-  python3 - "$out/$name.yaml" "$out/$name" "$chart/dashboards/tartan.json" <<'PY' ||
+  /usr/bin/python3 - "$out/$name.yaml" "$out/$name" "$chart/dashboards/tartan.json" <<'PY' ||
 import json, sys, yaml
 rendered, prefix, dashboard_file = sys.argv[1:4]
 docs = [d for d in yaml.safe_load_all(open(rendered)) if d]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The chart's alert rules and dashboard, readied for checking against a live Prometheus.
 
 Usage: chart_expressions.py <chart dir> <rules out> <expressions out>

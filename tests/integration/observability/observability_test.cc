@@ -113,8 +113,8 @@ class ObservabilityTest : public ::testing::Test {
     rules_file_ = new std::string(*work_dir_ + "/tartan-alerts.rules.yaml");
     expressions_file_ = new std::string(*work_dir_ + "/expressions.jsonl");
     auto [code, output] = RunCommand(absl::StrCat(
-        "python3 ", SourceDir(), "/tests/integration/observability/chart_expressions.py ", chart,
-        " ", *rules_file_, " ", *expressions_file_));
+        "/usr/bin/python3 ", SourceDir(), "/tests/integration/observability/chart_expressions.py ",
+        chart, " ", *rules_file_, " ", *expressions_file_));
     if (code != 0) {
       start_error_ = new std::string("chart_expressions.py: " + output);
       return;
