@@ -227,10 +227,10 @@ TEST_F(ObservabilityTest, KeySeriesExistAndMove) {
       WaitFor("count(up{job=~\"tartan-.*\"} == 1)", [&](double v) { return v == targets; }).ok());
   for (const char* promql : {
            "sum(rate(tartan_router_rpcs_total{method=\"/tartan.v1.Router/Search\",code=\"OK\"}"
-           "[5s]))",
-           "sum(rate(tartan_encoder_tokens_total[5s]))",
-           "sum(rate(tartan_indexer_rpcs_total{method=\"/tartan.v1.Indexer/Search\"}[5s]))",
-           "sum(rate(tartan_router_fanout_latency_seconds_count[5s]))",
+           "[10s]))",
+           "sum(rate(tartan_encoder_tokens_total[10s]))",
+           "sum(rate(tartan_indexer_rpcs_total{method=\"/tartan.v1.Indexer/Search\"}[10s]))",
+           "sum(rate(tartan_router_fanout_latency_seconds_count[10s]))",
            "sum(tartan_indexer_wal_commits_total)",
            "sum(tartan_indexer_durable_write_latency_seconds_count)",
        }) {
