@@ -27,6 +27,7 @@ struct Command {
 Command AddEncodeCommand(CLI::App& tartanctl);         // encode_command.cc
 Command AddMakeTestModelCommand(CLI::App& tartanctl);  // make_test_model_command.cc
 Command AddImportPlaidCommand(CLI::App& tartanctl);    // import_plaid_command.cc
+Command AddTrainCodecCommand(CLI::App& tartanctl);     // train_codec_command.cc
 // Cluster clients (talk to tartan-router).
 Command AddIngestCommand(CLI::App& tartanctl);  // ingest_command.cc
 Command AddSearchCommand(CLI::App& tartanctl);  // cluster_commands.cc

@@ -39,9 +39,11 @@ int Main(int argc, char** argv) {
 
   // The command table: add a line (and a <name>_command.cc file) per command.
   const std::vector<Command> commands = {
-      AddEncodeCommand(tartanctl), AddMakeTestModelCommand(tartanctl), AddIngestCommand(tartanctl),
-      AddSearchCommand(tartanctl), AddDeleteCommand(tartanctl),        AddStatusCommand(tartanctl),
-      AddEvalCommand(tartanctl),   AddImportPlaidCommand(tartanctl),
+      AddEncodeCommand(tartanctl),     AddMakeTestModelCommand(tartanctl),
+      AddIngestCommand(tartanctl),     AddSearchCommand(tartanctl),
+      AddDeleteCommand(tartanctl),     AddStatusCommand(tartanctl),
+      AddEvalCommand(tartanctl),       AddImportPlaidCommand(tartanctl),
+      AddTrainCodecCommand(tartanctl),
   };
   std::string help_topic;
   CLI::App* help = tartanctl.add_subcommand("help", "list the commands, or print one's options");

@@ -4,11 +4,14 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/compute/blas_threads.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/server/service_host.h"
 #include "common/status_macros.h"
 #include "services/indexer/indexer_service.h"
+#include "services/indexer/lib/segment_file.h"
 
 ABSL_FLAG(std::string, index_dir, "",
           "Directory holding this shard's files (required; created if missing)");
@@ -20,6 +23,15 @@ ABSL_FLAG(std::string, fsync, "group",
           "Durability: 'always' (fsync each write) or 'group' (group commit)");
 ABSL_FLAG(int, group_commit_ms, 2, "Group-commit window in milliseconds");
 ABSL_FLAG(int64_t, flush_threshold_tokens, 1 << 18, "Token vectors held in memory before a flush");
+ABSL_FLAG(std::string, codec_file, "",
+          "A Tartan segment file whose codec (centroids and residual buckets) every flush uses: "
+          "`tartanctl train-codec` writes one, and any shard's seg-N.tseg holds one. Give all "
+          "shards of an index the same file so their scores compare; the shard then never "
+          "trains its own and --nbits is ignored. Empty: each shard trains its own");
+ABSL_FLAG(int, index_delay_ms, 200,
+          "Once the shard has a codec, new documents are encoded into a small segment within "
+          "about this many milliseconds instead of waiting for --flush_threshold_tokens (until "
+          "then searches score them by brute force); 0 = only the threshold flushes, 0..60000");
 ABSL_FLAG(int, threads, 2,
           "Threads for building segments (k-means, encoding) in flush and compaction, 0..256; "
           "0 = every core. Each search runs on the thread of its call");
@@ -45,6 +57,16 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   }
   options.group_commit_ms = absl::GetFlag(FLAGS_group_commit_ms);
   options.flush_threshold_tokens = static_cast<size_t>(absl::GetFlag(FLAGS_flush_threshold_tokens));
+  options.index_delay_ms = absl::GetFlag(FLAGS_index_delay_ms);
+  if (const std::string path = absl::GetFlag(FLAGS_codec_file); !path.empty()) {
+    absl::StatusOr<std::shared_ptr<tartan::index::SegmentFile>> file =
+        tartan::index::SegmentFile::Open(path);
+    if (!file.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--codec_file: ", file.status().message()));
+    }
+    options.shared_codec = (*file)->codec();
+    options.nbits = options.shared_codec->nbits;
+  }
   options.build_threads = absl::GetFlag(FLAGS_threads);
   options.background_compaction = absl::GetFlag(FLAGS_background_compaction);
   if (options.data_dir.empty()) return absl::InvalidArgumentError("--index_dir is required");
@@ -55,6 +77,7 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   RETURN_IF_ERROR(tartan::CheckRange("group_commit_ms", options.group_commit_ms, 0, 1000));
   RETURN_IF_ERROR(tartan::CheckPositive("flush_threshold_tokens",
                                         static_cast<long long>(options.flush_threshold_tokens)));
+  RETURN_IF_ERROR(tartan::CheckRange("index_delay_ms", options.index_delay_ms, 0, 60000));
   RETURN_IF_ERROR(tartan::CheckRange("threads", options.build_threads, 0, 256));
   return options;
 }
@@ -64,6 +87,10 @@ absl::Status Run() {
   ASSIGN_OR_RETURN(tartan::index::ShardOptions shard_options, ShardOptionsFromFlags());
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("indexer");
 
+  // Each search runs on its call's thread and searches run side by side: OpenBLAS's own
+  // threads would make one query occupy every core for its small GEMMs. Segment builds
+  // parallelise over their own threads (--threads).
+  tartan::compute::SetBlasThreads(1);
   auto registry = std::make_shared<prometheus::Registry>();
   tartan::indexer::IndexerService service(
       *registry, {.allow_exact_search = absl::GetFlag(FLAGS_allow_exact_search)});

@@ -1,14 +1,25 @@
 #include "services/indexer/lib/maintenance.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "services/indexer/lib/compaction_policy.h"
 
 namespace tartan::index {
+namespace {
+
+// A flush or compaction frees the fresh documents' vectors or the merged segment's buffers:
+// hand the free pages back to the system, which glibc's malloc otherwise keeps (the shard's
+// resident memory would stay at its peak).
+void ReturnFreedMemory() { malloc_trim(0); }
+
+}  // namespace
 
 Maintenance::Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet& segments)
     : opts_(options), log_(log), segments_(segments) {}
@@ -39,13 +50,32 @@ void Maintenance::Kick() {
 }
 
 void Maintenance::BackgroundLoop() {
+  using Clock = std::chrono::steady_clock;
+  const auto index_delay = std::chrono::milliseconds(opts_.index_delay_ms);
+  // When the loop first saw the fresh segment non-empty since it was last empty.
+  std::optional<Clock::time_point> fresh_since;
   std::unique_lock<std::mutex> l(bg_mu_);
   while (!bg_stop_) {
-    bg_cv_.wait_for(l, std::chrono::seconds(1), [&] { return bg_stop_ || bg_kick_; });
+    const auto poll = fresh_since && opts_.index_delay_ms > 0
+                          ? std::min<Clock::duration>(index_delay, std::chrono::seconds(1))
+                          : Clock::duration(std::chrono::seconds(1));
+    bg_cv_.wait_for(l, poll, [&] { return bg_stop_ || bg_kick_; });
     if (bg_stop_) break;
     bg_kick_ = false;
     l.unlock();
-    if (segments_.fresh_tokens() >= opts_.flush_threshold_tokens) {
+    const uint64_t fresh_tokens = segments_.fresh_tokens();
+    const auto now = Clock::now();
+    if (fresh_tokens == 0) {
+      fresh_since.reset();
+    } else if (!fresh_since) {
+      fresh_since = now;
+    }
+    // Before the first codec exists, only a full fresh segment is worth training on.
+    const bool index_fresh = opts_.index_delay_ms > 0 && fresh_since &&
+                             now - *fresh_since >= index_delay &&
+                             segments_.Snapshot().codec != nullptr;
+    if (fresh_tokens >= opts_.flush_threshold_tokens || index_fresh) {
+      fresh_since.reset();
       if (absl::Status st = Flush(); !st.ok()) {
         LOG_ERROR << "background flush failed: " << st;
       }
@@ -69,6 +99,7 @@ void Maintenance::BackgroundLoop() {
 
 absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
     const SegmentSnapshot& snap, const std::vector<float>& tokens) {
+  if (opts_.shared_codec) return opts_.shared_codec;
   const size_t ntok = tokens.size() / opts_.dim;
   uint64_t seg_tokens = 0;
   for (const auto& s : snap.compressed) seg_tokens += s->live_tokens();
@@ -167,6 +198,7 @@ absl::Status Maintenance::Flush() {
   all.clear();
   all.shrink_to_fit();
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
+  ReturnFreedMemory();
   const auto end = std::chrono::steady_clock::now();
   auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   LOG_INFO << "flushed " << slots.size() << " documents (" << ntok << " tokens): train "
@@ -231,6 +263,7 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
+  ReturnFreedMemory();
   compactions_.fetch_add(1, std::memory_order_relaxed);
   LOG_DEBUG << "compacted " << segs.size() << " segments in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";

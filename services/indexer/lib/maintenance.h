@@ -46,8 +46,9 @@ class Maintenance {
  private:
   // Merges the segments with these ids (all when empty) into one, purging deletes.
   absl::Status CompactSegments(const std::vector<int64_t>& ids);
-  // The codec a flush of `tokens` ([n, dim]) encodes with: the current one, or a new one
-  // trained when there is none or the index outgrew it.
+  // The codec a flush of `tokens` ([n, dim]) encodes with: the shared one when the options
+  // pin one; else the current one, or a new one trained when there is none or the index
+  // outgrew it.
   absl::StatusOr<std::shared_ptr<const Codec>> CodecForFlush(const SegmentSnapshot& snap,
                                                              const std::vector<float>& tokens);
   void BackgroundLoop();

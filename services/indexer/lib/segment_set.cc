@@ -42,14 +42,19 @@ std::vector<const Segment*> SegmentSnapshot::all() const {
   return out;
 }
 
-SegmentSet::SegmentSet(std::string dir, int dim)
-    : dir_(std::move(dir)), dim_(dim), fresh_(FreshSegment::Empty(dim)) {}
+SegmentSet::SegmentSet(std::string dir, int dim, std::shared_ptr<const Codec> pinned)
+    : dir_(std::move(dir)),
+      dim_(dim),
+      fresh_(FreshSegment::Empty(dim)),
+      codec_(pinned),
+      pinned_(std::move(pinned)) {}
 
 absl::Status SegmentSet::Load(WriteLog& log) {
   // Runs before the set is shared with another thread, so without mu_ (taking it here would
   // invert the lock order: the log's reads take its commit lock).
   ASSIGN_OR_RETURN(std::vector<SegmentRow> rows, log.Segments());
   absl::flat_hash_map<uint64_t, std::shared_ptr<const Codec>> codecs;
+  if (pinned_) codecs.emplace(pinned_->id, pinned_);
   for (const SegmentRow& r : rows) {
     ASSIGN_OR_RETURN(std::shared_ptr<SegmentFile> file, SegmentFile::Open(dir_ + "/" + r.file));
     if (file->codec()->dim != dim_) {
@@ -60,7 +65,8 @@ absl::Status SegmentSet::Load(WriteLog& log) {
     if (!fresh) file->ShareCodec(it->second);
     compressed_.push_back(std::make_shared<CompressedSegment>(r.id, r.file, std::move(file)));
     next_segment_id_ = std::max(next_segment_id_, r.id + 1);
-    codec_ = compressed_.back()->codec();  // rows are ordered by id: the newest codec wins
+    // Rows are ordered by id: the newest codec wins, unless one is pinned.
+    if (!pinned_) codec_ = compressed_.back()->codec();
   }
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir_, ec)) {

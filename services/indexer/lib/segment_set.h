@@ -39,7 +39,9 @@ struct DocRef {
 
 class SegmentSet {
  public:
-  SegmentSet(std::string dir, int dim);
+  // pinned: the codec every new segment is encoded with, whatever the loaded segments use
+  // (ShardOptions::shared_codec); null: the newest segment's codec.
+  SegmentSet(std::string dir, int dim, std::shared_ptr<const Codec> pinned);
 
   // Recovery, before any other use: opens the manifest's segments, places every document
   // the log holds, and removes segment files the manifest does not list (an interrupted
@@ -82,6 +84,7 @@ class SegmentSet {
   std::vector<std::shared_ptr<CompressedSegment>> compressed_;
   absl::flat_hash_map<std::string, Location> locations_;
   std::shared_ptr<const Codec> codec_;
+  const std::shared_ptr<const Codec> pinned_;
   int64_t next_segment_id_ = 1;
 };
 

@@ -76,6 +76,14 @@ absl::Status Shard::Recover() {
         "max_unflushed_tokens (", opts_.max_unflushed_tokens,
         ") must be 0 or at least 2 x flush_threshold_tokens (", opts_.flush_threshold_tokens, ")"));
   }
+  if (opts_.shared_codec && opts_.shared_codec->dim != opts_.dim) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the shared codec has dim ", opts_.shared_codec->dim, ", the shard ", opts_.dim));
+  }
+  if (opts_.index_delay_ms < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index_delay_ms must be >= 0, got ", opts_.index_delay_ms));
+  }
   if (opts_.build_threads < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("build_threads must be >= 0, got ", opts_.build_threads));
@@ -91,7 +99,7 @@ absl::Status Shard::Recover() {
   log_options.group_commit_ms =
       opts_.fsync == ShardOptions::Fsync::kGroupCommit ? opts_.group_commit_ms : 0;
   ASSIGN_OR_RETURN(log_, WriteLog::Open(opts_.data_dir, log_options));
-  segments_ = std::make_unique<SegmentSet>(opts_.data_dir, opts_.dim);
+  segments_ = std::make_unique<SegmentSet>(opts_.data_dir, opts_.dim, opts_.shared_codec);
   RETURN_IF_ERROR(segments_->Load(*log_));
   maintenance_ = std::make_unique<Maintenance>(opts_, *log_, *segments_);
   maintenance_->Start();

@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "services/indexer/lib/codec.h"
 #include "services/indexer/lib/filter.h"
 
 namespace tartan::index {
@@ -31,6 +33,11 @@ struct ShardOptions {
   int group_commit_ms = 2;
   // The mutable segment is flushed once it holds this many token vectors.
   size_t flush_threshold_tokens = 1 << 16;
+  // Once the shard has a codec, a document waits at most about this long in the fresh segment
+  // (searched by brute force) before the background loop encodes the fresh documents with the
+  // current codec into a small segment, which compaction later merges; 0 = only
+  // flush_threshold_tokens triggers a flush. Needs background_compaction.
+  int index_delay_ms = 200;
   // Backpressure: once a flush is due, a write that would take the fresh segment past this
   // many token vectors waits for it, up to max_write_stall_ms, then fails RESOURCE_EXHAUSTED.
   // 0 = 4 x flush_threshold_tokens; otherwise at least 2 x flush_threshold_tokens.
@@ -52,17 +59,24 @@ struct ShardOptions {
   int kmeans_iterations = 6;
   // Retrain the codec when the index holds this many times the tokens it was trained on.
   double retrain_growth_factor = 4.0;
+  // When set, every flush and compaction encodes with this codec and the shard never trains
+  // its own (nbits comes from it). Give every shard of an index the same one (trained once,
+  // e.g. by `tartanctl train-codec`): then their scores for a document agree and merged
+  // results rank as one index would. Segments written under another codec are re-encoded
+  // with it when compacted.
+  std::shared_ptr<const Codec> shared_codec;
 };
 
 // Where one search spent its time and how many documents each stage scored (optional output
 // of SearchParams::trace; for metrics and debugging).
 struct SearchTrace {
   double exact_segment_seconds = 0;  // mutable segment (exact MaxSim)
-  double candidates_seconds = 0;     // stage 1: centroid scores + inverted lists (+ filters)
-  double approx_seconds = 0;         // stages 2-3: pruned centroid scores, then refined with
-                                     // the probed tokens' residuals
-  double rerank_seconds = 0;         // stage 4: decompress + exact MaxSim (or brute force)
-  uint64_t candidates = 0;           // documents from the inverted lists
+  double candidates_seconds = 0;     // stage 1: centroid scores, then every token in the
+                                     // probed centroids scored from its residual (+ filters)
+  double approx_seconds = 0;         // stage 2: the best candidates rescored with centroid
+                                     // scores refined by the probed tokens' residuals
+  double rerank_seconds = 0;         // stage 3: decompress + exact MaxSim (or brute force)
+  uint64_t candidates = 0;           // documents stage 1 scored
   uint64_t exact_scored = 0;         // documents scored by exact MaxSim (all stages)
 };
 
@@ -71,11 +85,14 @@ struct SearchParams {
   // Defaults: the fastest setting that keeps >= 0.98 of the compression ceiling's recall@10
   // at 100k documents (bench/RESULTS.md, "Index").
   int nprobe = 4;                          // centroids probed per query token (stage 1)
-  float centroid_score_threshold = 0.35f;  // stage 2 skips tokens whose centroid scores
-                                           // below this for every query token
-  int n_candidates_approx = 128;           // kept after pruned centroid scores (stage 2)
+  float centroid_score_threshold = 0.35f;  // when stage 1 finds fewer than k documents (a
+                                           // selective filter), the eligible documents are
+                                           // scored from their centroids, skipping tokens
+                                           // whose centroid scores below this for every
+                                           // query token
+  int n_candidates_approx = 128;           // kept after the token-level stage 1
   int n_rerank_exact = 32;                 // kept after centroid scores refined with the
-                                           // probed tokens' residuals (stage 3), then
+                                           // probed tokens' residuals (stage 2), then
                                            // decompressed and scored exactly (>= k is used)
   bool exact = false;                      // brute force over every stored vector
   const Filter* filter = nullptr;          // metadata filter, applied to candidates

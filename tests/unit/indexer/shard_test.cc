@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "services/indexer/lib/compaction_policy.h"
 #include "services/indexer/lib/synthetic_corpus.h"
@@ -482,6 +484,84 @@ TEST(ShardTest, WritesWaitForBackgroundFlushesInsteadOfGrowingWithoutBound) {
   o.data_dir = TempDir("backpressure_bad");
   o.max_unflushed_tokens = 100;  // below 2 x flush_threshold_tokens
   EXPECT_EQ(Shard::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ShardTest, OnceACodecExistsNewDocumentsAreIndexedWithinTheDelay) {
+  ShardOptions o = Opts(TempDir("index_delay"));
+  o.background_compaction = true;
+  o.index_delay_ms = 50;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  // Before any codec: below the flush threshold, documents stay fresh.
+  ASSERT_TRUE((*shard)->Upsert(Docs(100)).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ((*shard)->Stats().mutable_documents, 100u);
+  ASSERT_TRUE((*shard)->Flush().ok());  // trains the codec
+  const std::vector<Document> later = Docs(10, 1000);
+  std::vector<Document> renamed;
+  for (Document d : later) {
+    d.id = "late-" + d.id;
+    renamed.push_back(std::move(d));
+  }
+  ASSERT_TRUE((*shard)->Upsert(renamed).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // The flush count moves just after the documents do.
+  while (((*shard)->Stats().mutable_documents != 0 || (*shard)->Stats().flushes < 2) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const ShardStats st = (*shard)->Stats();
+  EXPECT_EQ(st.mutable_documents, 0u) << "fresh documents were not indexed";
+  EXPECT_EQ(st.documents, 110u);
+  EXPECT_GE(st.flushes, 2u);
+  // Found through the index: the query is one of the new documents' own vectors.
+  SearchParams p;
+  p.k = 1;
+  auto hits = (*shard)->Search(renamed[3].vectors.data(), renamed[3].num_tokens, p);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].id, renamed[3].id);
+
+  o.data_dir = TempDir("index_delay_bad");
+  o.index_delay_ms = -1;
+  EXPECT_EQ(Shard::Open(o).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ShardTest, ShardsSharingACodecScoreADocumentAlike) {
+  // A codec trained once, elsewhere (as tartanctl train-codec does).
+  const std::vector<float> sample = testing::RandomUnit(3000, kDim, 4242);
+  CodecTrainOptions t;
+  t.num_centroids = 64;
+  auto codec = TrainCodec(sample.data(), 3000, kDim, t);
+  ASSERT_TRUE(codec.ok()) << codec.status();
+  auto shared = std::make_shared<const Codec>(*std::move(codec));
+  const auto docs = Docs(80);
+  auto q = testing::RandomUnit(6, kDim, 77);
+  std::vector<std::vector<Hit>> results;
+  for (int s = 0; s < 2; ++s) {
+    ShardOptions o = Opts(TempDir("shared_codec" + std::to_string(s)));
+    o.shared_codec = shared;
+    auto shard = Shard::Open(o);
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    // Different companions: a shard training its own codec would get different centroids.
+    std::vector<Document> companions;
+    for (int i = 0; i < 40 + 60 * s; ++i)
+      companions.push_back(RandomDoc("c" + std::to_string(i), 6, kDim, 5000 + 100 * s + i));
+    ASSERT_TRUE((*shard)->Upsert(companions).ok());
+    ASSERT_TRUE((*shard)->Upsert(docs).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+    EXPECT_EQ((*shard)->Stats().num_centroids, 64);  // never trained its own
+    SearchParams p;
+    p.k = 5;
+    p.id_subset = {"d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"};
+    auto hits = (*shard)->Search(q.data(), 6, p);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    results.push_back(*hits);
+  }
+  ExpectHitsNear(results[1], results[0]);
+
+  ShardOptions bad = Opts(TempDir("shared_codec_dim"), 64);
+  bad.shared_codec = shared;
+  EXPECT_EQ(Shard::Open(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ShardTest, AnInterruptedSearchStopsWithTheInterruptsStatus) {

@@ -1,0 +1,118 @@
+#include "services/indexer/lib/warp_scorer.h"
+
+#include <algorithm>
+
+#include "common/compute/target_clones.h"
+
+namespace tartan::index {
+
+void BuildResidualLuts(const Codec& codec, const float* q, int nq, std::vector<float>* out) {
+  const int pb = codec.packed_bytes(), per_byte = 8 / codec.nbits;
+  out->resize(size_t(nq) * pb * 256);
+  for (int i = 0; i < nq; ++i) {
+    const float* qi = q + size_t(i) * codec.dim;
+    for (int p = 0; p < pb; ++p) {
+      const float* qp = qi + p * per_byte;  // the dimensions byte p holds
+      const float* w = codec.lut.data() + size_t(p) * 256 * per_byte;
+      float* l = out->data() + (size_t(i) * pb + p) * 256;
+      for (int b = 0; b < 256; ++b) {
+        float s = 0;
+        for (int j = 0; j < per_byte; ++j) s += qp[j] * w[b * per_byte + j];
+        l[b] = s;
+      }
+    }
+  }
+}
+
+namespace {
+
+// sum_p lut[p][r[p]] over the pb bytes of one packed residual.
+inline float ResidualDot(const float* lut, const uint8_t* r, int pb) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int p = 0;
+  for (; p + 4 <= pb; p += 4) {
+    s0 += lut[(p + 0) * 256 + r[p + 0]];
+    s1 += lut[(p + 1) * 256 + r[p + 1]];
+    s2 += lut[(p + 2) * 256 + r[p + 2]];
+    s3 += lut[(p + 3) * 256 + r[p + 3]];
+  }
+  for (; p < pb; ++p) s0 += lut[p * 256 + r[p]];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// A list holding more than this many tokens is a stop-word centroid: 32 times its fair share,
+// and never below 4,096 tokens (small segments have short lists).
+size_t CrowdedListTokens(uint64_t num_tokens, int num_centroids) {
+  return std::max<size_t>(4096, size_t(32 * num_tokens / std::max(1, num_centroids)));
+}
+
+// Per-document slots valid only while their stamp equals the current epoch, so nothing is
+// cleared between query tokens, segments or searches.
+uint32_t NextEpoch(ProbeScratch* s) {
+  if (++s->epoch == 0) {  // wrapped: old stamps could collide
+    std::fill(s->best_stamp.begin(), s->best_stamp.end(), 0);
+    std::fill(s->acc_stamp.begin(), s->acc_stamp.end(), 0);
+    s->epoch = 1;
+  }
+  return s->epoch;
+}
+
+}  // namespace
+
+TARTAN_TARGET_CLONES_AVX2 void WarpScoreSegment(const CentroidScores& cs, const TokenIndex& index,
+                                                const SegmentFile& file, ProbeScratch* s,
+                                                std::vector<SegmentHit>* out) {
+  const uint32_t n = file.num_docs();
+  if (s->best.size() < n) {
+    s->best.resize(n);
+    s->acc.resize(n);
+    s->best_stamp.resize(n, 0);
+    s->acc_stamp.resize(n, 0);
+  }
+  const int nq = cs.nq, np = cs.nprobe, pb = cs.codec->packed_bytes();
+  const size_t crowded = CrowdedListTokens(file.num_tokens(), cs.codec->num_centroids);
+  const uint32_t doc_epoch = NextEpoch(s);
+  s->touched.clear();
+  float missing_total = 0;
+  for (int i = 0; i < nq; ++i) {
+    const float* lut = cs.residual_lut.data() + size_t(i) * pb * 256;
+    const uint32_t token_epoch = NextEpoch(s);
+    s->touched_by_token.clear();
+    float missing = cs.missing[i];
+    for (int j = 0; j < np; ++j) {
+      const uint32_t c = cs.probes[size_t(i) * np + j];
+      const float base = cs.st[size_t(c) * nq + i];
+      if (index.list(c).size() > crowded) {
+        // A stop-word centroid: nearly every document has a token there, so it cannot tell
+        // them apart; every document gets its centroid score as the estimate instead of
+        // the whole list being scored.
+        missing = std::max(missing, base);
+        continue;
+      }
+      for (const TokenIndex::Entry& e : index.list(c)) {
+        const float v = base + ResidualDot(lut, file.residual(e.token), pb);
+        if (s->best_stamp[e.doc] != token_epoch) {
+          s->best_stamp[e.doc] = token_epoch;
+          s->best[e.doc] = v;
+          s->touched_by_token.push_back(e.doc);
+        } else {
+          s->best[e.doc] = std::max(s->best[e.doc], v);
+        }
+      }
+    }
+    // acc holds sum over query tokens of (best - estimate), so documents a query token
+    // missed keep the estimate; no document scores below it.
+    missing_total += missing;
+    for (const uint32_t d : s->touched_by_token) {
+      if (s->acc_stamp[d] != doc_epoch) {
+        s->acc_stamp[d] = doc_epoch;
+        s->acc[d] = 0;
+        s->touched.push_back(d);
+      }
+      s->acc[d] += std::max(s->best[d], missing) - missing;
+    }
+  }
+  for (const uint32_t d : s->touched) out->push_back(SegmentHit{d, missing_total + s->acc[d]});
+}
+
+}  // namespace tartan::index
