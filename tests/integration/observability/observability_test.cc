@@ -2,9 +2,10 @@
 // Debian's real Prometheus, which also loads the Helm chart's alert rules. Asserts through
 // Prometheus's query API that each service's key series exist and move, that stopping a shard
 // shows as partial replies and puts the shard alerts in pending, that every scrape passes
-// `promtool check metrics`, that the chart's rules pass `promtool check rules` and every rule
-// and dashboard expression evaluates and names only series that exist, and that
-// docs/metrics.md lists exactly the metric families the services export.
+// `promtool check metrics`, that the chart's rules pass `promtool check rules` and their unit
+// tests (alerts_test.yaml, `promtool test rules`), that every rule and dashboard expression
+// evaluates and names only series that exist, and that docs/metrics.md lists exactly the
+// metric families the services export.
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -320,6 +321,12 @@ TEST_F(ObservabilityTest, StoppedShardShowsAsPartialRepliesAndAlerts) {
 TEST_F(ObservabilityTest, ChartRulesAndDashboardMatchTheLiveSeries) {
   auto [code, output] = RunCommand("promtool check rules " + *rules_file_);
   EXPECT_EQ(code, 0) << output;
+  // promtool's rule unit tests (alerts_test.yaml) next to the rules they name.
+  fs::copy_file(SourceDir() + "/tests/integration/observability/alerts_test.yaml",
+                *work_dir_ + "/alerts_test.yaml", fs::copy_options::overwrite_existing);
+  auto [test_code, test_output] =
+      RunCommand("promtool test rules " + *work_dir_ + "/alerts_test.yaml");
+  EXPECT_EQ(test_code, 0) << test_output;
   auto rules = prometheus_->Api("rules");
   ASSERT_TRUE(rules.ok()) << rules.status();
   int loaded = 0;
