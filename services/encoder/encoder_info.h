@@ -1,6 +1,6 @@
 // What the encoder runs on, exported: the GetModelInfo kernel fields and the Prometheus info
-// metric tartan_encoder_info{version, model, dim, blas_core, blas_core_verdict, onednn_isa,
-// precision, requested_precision} 1.
+// metric tartan_encoder_info{version, model, dim, attention_impl, blas_core, blas_core_verdict,
+// matmul_impl, matmul_verdict, onednn_isa, precision, requested_precision} 1.
 #pragma once
 
 #include <prometheus/registry.h>
