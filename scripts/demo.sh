@@ -104,11 +104,38 @@ start() {  # name, binary, args...
   echo "started $name (pid $!): log $STATE/logs/$name.log"
 }
 start encoder "$BIN/tartan-encoder" --model="$MODEL" --host=127.0.0.1 --grpc_port="$ENCODER_PORT" --metrics_port=$((METRICS_BASE + 1)) --threads="$(nproc)"
+# One codec for both shards, trained once on a sample of the corpus (tartanctl train-codec):
+# the shards then score a document alike, so the router's merged top-k ranks as one index
+# would, and new documents are indexed from the first write instead of brute-forced until a
+# shard has enough to train on.
+CODEC=$STATE/codec.tseg
+if [ ! -f "$CODEC" ]; then
+  /usr/bin/python3 - "$SCIFACT/corpus.jsonl" 500 >"$STATE/codec-sample.jsonl" <<'PY'
+import json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+lines = open(path, encoding="utf-8").read().splitlines()
+step = max(1, len(lines) // n)
+for line in lines[::step][:n]:
+    d = json.loads(line)
+    text = (d.get("title", "") + " " + d["text"]).strip()
+    print(json.dumps({"text": text}))
+PY
+  "$BIN/tartanctl" encode --model "$MODEL" --documents --threads "$(nproc)" \
+    <"$STATE/codec-sample.jsonl" >"$STATE/codec-sample-vectors.jsonl"
+  # The centroid count follows the whole index: the sample's tokens scaled to the corpus.
+  index_tokens=$(/usr/bin/python3 -c "
+import json, sys
+docs = sum(1 for _ in open(sys.argv[1]))
+rows = sum(len(json.loads(line)['embeddings']) for line in open(sys.argv[2]))
+print(rows * docs // 500)" "$SCIFACT/corpus.jsonl" "$STATE/codec-sample-vectors.jsonl")
+  "$BIN/tartanctl" train-codec --vectors "$STATE/codec-sample-vectors.jsonl" --out "$CODEC" \
+    --index-tokens "$index_tokens"
+fi
 shard_list=""
 for i in 0 1; do
   start "indexer$i" "$BIN/tartan-indexer" --index_dir="$STATE/shard$i" --dim="$DIM" --host=127.0.0.1 \
     --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((METRICS_BASE + 2 + i)) --shard_name="shard$i" \
-    --allow_exact_search
+    --codec_file="$CODEC" --allow_exact_search
   shard_list+="${shard_list:+,}127.0.0.1:${SHARD_PORTS[$i]}"
 done
 start router "$BIN/tartan-router" --encoder=127.0.0.1:"$ENCODER_PORT" --shards="$shard_list" \
