@@ -350,6 +350,11 @@ void Codec::AssignExactly(const float* x, size_t n, uint32_t* codes, int threads
 
 void Codec::Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed, int threads) const {
   Assign(x, n, codes, threads);
+  EncodeResiduals(x, n, codes, packed, threads);
+}
+
+void Codec::EncodeResiduals(const float* x, size_t n, const uint32_t* codes, uint8_t* packed,
+                            int threads) const {
   const int nopts = 1 << nbits;
   constexpr size_t kChunk = 4096;  // rows per work item
   const size_t nchunks = (n + kChunk - 1) / kChunk;

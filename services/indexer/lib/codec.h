@@ -32,6 +32,10 @@ struct Codec {
   // not depend on it.
   // x: [n, dim] -> codes [n], packed [n, packed_bytes()].
   void Encode(const float* x, size_t n, uint32_t* codes, uint8_t* packed, int threads = 0) const;
+  // The residual half of Encode, for rows whose codes are already known (compaction assigns
+  // codes first and packs residuals later, a chunk at a time): packed [n, packed_bytes()].
+  void EncodeResiduals(const float* x, size_t n, const uint32_t* codes, uint8_t* packed,
+                       int threads = 0) const;
   // Nearest centroid of each row (max dot product when normalize, else min L2). With many
   // centroids and rows this is a two-level search (group means, then the members of the
   // best groups), which may return a near-nearest centroid; AssignExactly never does.
