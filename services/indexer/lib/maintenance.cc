@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "common/logging.h"
@@ -233,34 +234,73 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   build.codec = snap.codec;
   const Codec& codec = *build.codec;
   SegmentData& data = build.data;
+  // Codes, ids and offsets are collected here (a few bytes per token); the residuals (most
+  // of the segment) are streamed into the file by data.residual_source, a chunk at a time,
+  // straight from the source segments.
+  uint64_t live_tokens = 0;
+  for (const auto& s : segs) live_tokens += s->live_tokens();
+  data.codes.reserve(live_tokens);
   data.doc_offsets.push_back(0);
-  const int pb = codec.packed_bytes();
+  struct Row {       // where a merged document comes from
+    uint64_t begin;  // its first token row in the merged segment
+    const CompressedSegment* seg;
+    uint32_t local;
+  };
+  std::vector<Row> rows;
   std::vector<float> decoded;
   for (const auto& s : segs) {
     build.replaces.push_back(s->id());
-    const SegmentFile& f = s->file();
     const bool same_codec = s->codec()->id == codec.id;
     for (uint32_t i = 0; i < s->num_docs(); ++i) {
       if (!s->IsAlive(i)) continue;
       const uint32_t n = s->doc_len(i);
       const size_t t0 = data.codes.size();
       data.codes.resize(t0 + n);
-      data.residuals.resize((t0 + n) * pb);
       if (same_codec) {
-        f.DocCodes(i, data.codes.data() + t0);
-        std::copy_n(f.residual(f.doc_begin(i)), size_t(n) * pb, data.residuals.data() + t0 * pb);
-      } else {  // written under older centroids: re-encode with the current codec
+        s->file().DocCodes(i, data.codes.data() + t0);
+      } else {  // written under older centroids: re-encoded with the current codec
         decoded.resize(size_t(n) * codec.dim);
         s->DecodeDoc(i, decoded.data());
-        codec.Encode(decoded.data(), n, data.codes.data() + t0, data.residuals.data() + t0 * pb,
-                     opts_.build_threads);
+        codec.Assign(decoded.data(), n, data.codes.data() + t0, opts_.build_threads);
       }
+      rows.push_back(Row{t0, s.get(), i});
       data.ids.emplace_back(s->doc_id(i));
       data.doc_offsets.push_back(t0 + n);
       build.metadata.push_back(s->shared_metadata(i));
       build.sources.push_back(SegmentBuild::Source{s->id(), i, s->lsn(i)});
     }
   }
+  // Residual rows [first, first + codes.size()): copied from the source file when it has the
+  // current codec, else packed against the codes assigned above from the decoded document.
+  // rows, segs and codec outlive Publish, which calls this while it writes the file.
+  const int threads = opts_.build_threads;
+  data.residual_source = [&rows, &codec, threads, decoded = std::vector<float>()](
+                             uint64_t first, std::span<const uint32_t> codes,
+                             uint8_t* out) mutable -> absl::Status {
+    const size_t pb = size_t(codec.packed_bytes());
+    const uint64_t end = first + codes.size();
+    // The last document starting at or before `first` (documents may be empty).
+    size_t d = size_t(std::upper_bound(rows.begin(), rows.end(), first,
+                                       [](uint64_t t, const Row& r) { return t < r.begin; }) -
+                      rows.begin()) -
+               1;
+    for (uint64_t t = first; t < end; ++d) {
+      const Row& r = rows[d];
+      const uint64_t skip = t - r.begin;
+      const uint64_t n = std::min<uint64_t>(end, r.begin + r.seg->doc_len(r.local)) - t;
+      const SegmentFile& f = r.seg->file();
+      if (r.seg->codec()->id == codec.id) {
+        std::memcpy(out + (t - first) * pb, f.residual(f.doc_begin(r.local) + skip), n * pb);
+      } else {
+        decoded.resize(size_t(r.seg->doc_len(r.local)) * codec.dim);
+        r.seg->DecodeDoc(r.local, decoded.data());
+        codec.EncodeResiduals(decoded.data() + skip * codec.dim, n, codes.data() + (t - first),
+                              out + (t - first) * pb, threads);
+      }
+      t += n;
+    }
+    return absl::OkStatus();
+  };
   const auto t0 = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
   ReturnFreedMemory();

@@ -80,8 +80,10 @@ absl::Status FsyncDir(const std::string& dir) {
 absl::Status WriteSegment(const std::string& path, const Codec& codec, const SegmentData& data) {
   const uint64_t ndocs = data.ids.size();
   const uint64_t ntokens = data.doc_offsets.empty() ? 0 : data.doc_offsets.back();
+  const uint64_t pb = uint64_t(codec.packed_bytes());
+  const bool streamed = data.residuals.empty() && data.residual_source;
   if (data.doc_offsets.size() != ndocs + 1 || data.codes.size() != ntokens ||
-      data.residuals.size() != ntokens * codec.packed_bytes())
+      (!streamed && data.residuals.size() != ntokens * pb))
     return absl::InvalidArgumentError("WriteSegment: inconsistent segment data sizes");
   const int nc = codec.num_centroids;
   const bool small_codes = nc <= 65536;
@@ -120,8 +122,6 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
     }
     ivf_byte_offsets[c + 1] = ivf_bytes.size();
   }
-  std::vector<uint16_t> codes16;
-  if (small_codes) codes16.assign(data.codes.begin(), data.codes.end());
   std::vector<uint32_t> id_offsets(ndocs + 1, 0);
   std::string id_bytes;
   for (uint64_t d = 0; d < ndocs; ++d) {
@@ -140,9 +140,9 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
       {codec.bucket_cutoffs.data(), codec.bucket_cutoffs.size() * 4},
       {codec.bucket_weights.data(), codec.bucket_weights.size() * 4},
       {data.doc_offsets.data(), data.doc_offsets.size() * 8},
-      {small_codes ? static_cast<const void*>(codes16.data()) : data.codes.data(),
-       ntokens * (small_codes ? 2 : 4)},
-      {data.residuals.data(), data.residuals.size()},
+      // Codes and residuals are written by their own loops below (in chunks).
+      {nullptr, ntokens * (small_codes ? 2 : 4)},
+      {nullptr, ntokens * pb},
       {ivf_byte_offsets.data(), ivf_byte_offsets.size() * 8},
       {ivf_bytes.data(), ivf_bytes.size()},
       {id_offsets.data(), id_offsets.size() * 4},
@@ -183,9 +183,42 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
   emit(header_bytes, kHeaderBytes);
   uint64_t pos = kHeaderBytes;
   static const char kZeros[kAlign] = {};
+  // Chunked sections: codes narrowed to u16 and streamed residual rows go through one
+  // bounded buffer instead of a copy of the whole section.
+  std::vector<uint8_t> chunk;
+  auto emit_codes = [&] {
+    if (!small_codes) return emit(data.codes.data(), ntokens * 4);
+    const uint64_t rows = kSegmentWriteChunkBytes / 2;
+    for (uint64_t first = 0; first < ntokens && status.ok(); first += rows) {
+      const uint64_t n = std::min(rows, ntokens - first);
+      chunk.resize(n * 2);
+      for (uint64_t t = 0; t < n; ++t) {
+        const uint16_t c = uint16_t(data.codes[first + t]);
+        std::memcpy(chunk.data() + 2 * t, &c, 2);
+      }
+      emit(chunk.data(), n * 2);
+    }
+  };
+  auto emit_residuals = [&] {
+    if (!streamed) return emit(data.residuals.data(), data.residuals.size());
+    const uint64_t rows =
+        std::max<uint64_t>(1, kSegmentWriteChunkBytes / std::max<uint64_t>(1, pb));
+    for (uint64_t first = 0; first < ntokens && status.ok(); first += rows) {
+      const uint64_t n = std::min(rows, ntokens - first);
+      chunk.resize(n * pb);
+      status = data.residual_source(first, {data.codes.data() + first, n}, chunk.data());
+      emit(chunk.data(), n * pb);
+    }
+  };
   for (int s = 0; s < kNumSections; ++s) {
     emit(kZeros, h.sections[s][0] - pos);
-    emit(blobs[s].p, blobs[s].n);
+    if (s == kCodes) {
+      emit_codes();
+    } else if (s == kResiduals) {
+      emit_residuals();
+    } else {
+      emit(blobs[s].p, blobs[s].n);
+    }
     pos = h.sections[s][0] + blobs[s].n;
   }
   const uint64_t digest = XXH64_digest(st);

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,15 +22,26 @@
 
 namespace tartan::index {
 
+// Fills the residual rows [first, first + codes.size()), whose codes are `codes`, into out
+// [codes.size(), packed_bytes].
+using ResidualSource =
+    std::function<absl::Status(uint64_t first, std::span<const uint32_t> codes, uint8_t* out)>;
+
 // Input of WriteSegment.
 struct SegmentData {
   std::vector<std::string> ids;       // [ndocs]
   std::vector<uint64_t> doc_offsets;  // [ndocs + 1], token rows
   std::vector<uint32_t> codes;        // [ntokens]
-  std::vector<uint8_t> residuals;     // [ntokens, codec.packed_bytes()]
+  // [ntokens, codec.packed_bytes()], or empty when residual_source supplies the rows: the
+  // residuals are most of a segment, so compaction streams them from the source segments
+  // instead of holding the merged ones in memory.
+  std::vector<uint8_t> residuals;
+  ResidualSource residual_source;
 };
 
-// Writes `path` durably: temp file, fsync, rename, fsync of the directory.
+// Writes `path` durably: temp file, fsync, rename, fsync of the directory. Residual rows from
+// data.residual_source are asked for in chunks of about kSegmentWriteChunkBytes.
+constexpr size_t kSegmentWriteChunkBytes = 1 << 20;
 absl::Status WriteSegment(const std::string& path, const Codec& codec, const SegmentData& data);
 
 class SegmentFile {

@@ -197,6 +197,11 @@ absl::Status SegmentSet::Publish(WriteLog& log, SegmentBuild build) {
   change.removed = build.replaces;
   if (ndocs > 0) {
     RETURN_IF_ERROR(WriteSegment(path, *build.codec, build.data));
+    // Written: only ids and offsets are needed from here, free the rest before the new
+    // segment builds its token index.
+    build.data.codes = {};
+    build.data.residuals = {};
+    build.data.residual_source = nullptr;
     ASSIGN_OR_RETURN(std::shared_ptr<SegmentFile> opened, SegmentFile::Open(path));
     if (opened->codec()->id == build.codec->id) opened->ShareCodec(build.codec);
     seg = std::make_shared<CompressedSegment>(seg_id, file, std::move(opened));
