@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -207,6 +209,76 @@ TEST_F(SegmentFileTest, WideCodesAreCheckedToo) {
   absl::Status s = ResealAndOpen();
   // 24 bytes overlap the residuals section; codes read from them are 0x1b1b1b1b >= 4.
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+}
+
+// Compaction hands WriteSegment a residual source instead of the rows: the file must be the
+// one the rows would give, byte for byte (same format), and the source is asked for bounded
+// chunks, in order, each with the codes of its rows.
+TEST(SegmentWriteTest, StreamedResidualsGiveTheSameFileInBoundedChunks) {
+  Codec codec;
+  codec.dim = 128;
+  codec.nbits = 4;
+  codec.num_centroids = 300;  // codes are u16 on disk, narrowed in chunks
+  codec.normalize = true;
+  for (int i = 0; i < 300 * 128; ++i) codec.centroids.push_back(float(i % 7) * 0.125f);
+  for (int d = 0; d < 128; ++d) {
+    for (int b = 0; b < 15; ++b) codec.bucket_cutoffs.push_back(-0.07f + 0.01f * float(b));
+    for (int b = 0; b < 16; ++b) codec.bucket_weights.push_back(-0.075f + 0.01f * float(b));
+  }
+  codec.Finalize();
+  const size_t pb = size_t(codec.packed_bytes());
+  const uint64_t ntok = 3 * kSegmentWriteChunkBytes / pb + 123;  // 4 chunks, the last partial
+  SegmentData rows;
+  rows.doc_offsets.push_back(0);
+  for (uint64_t t = 0; t < ntok;) {
+    const uint64_t n = std::min<uint64_t>(ntok - t, 1 + rows.ids.size() % 300);
+    rows.ids.push_back("doc" + std::to_string(rows.ids.size()));
+    t += n;
+    rows.doc_offsets.push_back(t);
+  }
+  for (uint64_t t = 0; t < ntok; ++t) rows.codes.push_back(uint32_t((t * 7919) % 300));
+  rows.residuals.resize(ntok * pb);
+  for (size_t i = 0; i < rows.residuals.size(); ++i) rows.residuals[i] = uint8_t(i * 131 + i / 97);
+
+  const std::string dir = testing::TempDir("segment_write");
+  ASSERT_TRUE(WriteSegment(dir + "/rows.tseg", codec, rows).ok());
+
+  SegmentData streamed = rows;
+  streamed.residuals.clear();
+  uint64_t next = 0, calls = 0, max_rows = 0;
+  streamed.residual_source = [&](uint64_t first, std::span<const uint32_t> codes, uint8_t* out) {
+    EXPECT_EQ(first, next);
+    for (size_t i = 0; i < codes.size(); ++i) EXPECT_EQ(codes[i], rows.codes[first + i]);
+    std::memcpy(out, rows.residuals.data() + first * pb, codes.size() * pb);
+    next = first + codes.size();
+    max_rows = std::max<uint64_t>(max_rows, codes.size());
+    ++calls;
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(WriteSegment(dir + "/streamed.tseg", codec, streamed).ok());
+  EXPECT_EQ(next, ntok);
+  EXPECT_EQ(calls, 4u);
+  EXPECT_LE(max_rows * pb, kSegmentWriteChunkBytes);
+
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read(dir + "/streamed.tseg"), read(dir + "/rows.tseg"));
+  auto f = SegmentFile::Open(dir + "/streamed.tseg");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ((*f)->num_tokens(), ntok);
+  EXPECT_EQ(0, std::memcmp((*f)->residual(ntok - 1), rows.residuals.data() + (ntok - 1) * pb, pb));
+
+  // A source that fails (a source segment unreadable, say) fails the write: no file, no litter.
+  SegmentData failing = streamed;
+  failing.residual_source = [](uint64_t first, std::span<const uint32_t>, uint8_t*) {
+    return first > 0 ? absl::DataLossError("source gone") : absl::OkStatus();
+  };
+  const absl::Status st = WriteSegment(dir + "/failed.tseg", codec, failing);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss) << st;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/failed.tseg"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/failed.tseg.tmp"));
 }
 
 }  // namespace
