@@ -157,7 +157,9 @@ TEST_F(ColbertEncoderTest, AnInterruptStopsTheWorkBetweenBackboneBatches) {
 TEST_F(ColbertEncoderTest, PrecisionNames) {
   EXPECT_EQ(*ParsePrecision("fp32"), Precision::kFloat32);
   EXPECT_EQ(*ParsePrecision("BF16"), Precision::kBFloat16);
-  EXPECT_FALSE(ParsePrecision("int8").ok());  // not implemented, so not accepted
+  // Not implemented, so refused with a message that says so (never a silent fp32).
+  EXPECT_EQ(ParsePrecision("int8").status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_NE(ParsePrecision("INT8").status().message().find("not implemented"), std::string::npos);
   EXPECT_FALSE(ParsePrecision("fp8").ok());
 }
 

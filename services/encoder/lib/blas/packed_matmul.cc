@@ -18,7 +18,15 @@
 
 namespace tartan::encoder {
 
-bool CpuHasNativeBf16() { return compute::HasAmxBf16() || compute::HasAvx512Bf16(); }
+bool CpuHasNativeBf16() {
+  // oneDNN must agree: ONEDNN_MAX_CPU_ISA may cap it below the CPU (then it has no bf16 matmul).
+  static const bool has = [] {
+    const dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (compute::HasAmxBf16() || compute::HasAvx512Bf16()) &&
+           (isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx);
+  }();
+  return has;
+}
 
 namespace {
 

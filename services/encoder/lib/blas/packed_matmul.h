@@ -13,7 +13,7 @@
 namespace tartan::encoder {
 
 // True when the CPU executes bf16 dot products natively (AVX512_BF16 or AMX-BF16, per CPUID;
-// common/compute/cpu_features.h).
+// common/compute/cpu_features.h) and oneDNN uses them (not capped by ONEDNN_MAX_CPU_ISA).
 bool CpuHasNativeBf16();
 
 enum class MatmulDataType { kFloat32, kBFloat16 };

@@ -80,6 +80,10 @@ absl::StatusOr<Precision> ParsePrecision(std::string_view name) {
   if (lower == "fp32" || lower == "float32" || lower == "f32") return Precision::kFloat32;
   if (lower == "bf16" || lower == "bfloat16") return Precision::kBFloat16;
   if (lower == "auto") return Precision::kAuto;
+  if (lower == "int8") {
+    return absl::UnimplementedError(
+        "precision \"int8\" is not implemented in this version; use auto, fp32 or bf16");
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown precision \"", lower, "\" (expected auto, fp32 or bf16)"));
 }
