@@ -40,6 +40,8 @@ inline float ResidualDot(const float* lut, const uint8_t* r, int pb) {
   return (s0 + s1) + (s2 + s3);
 }
 
+constexpr size_t kPrefetchAhead = 8;
+
 // A list holding more than this many tokens is a stop-word centroid: 32 times its fair share,
 // and never below 4,096 tokens (small segments have short lists).
 size_t CrowdedListTokens(uint64_t num_tokens, int num_centroids) {
@@ -89,7 +91,13 @@ TARTAN_TARGET_CLONES_AVX2 void WarpScoreSegment(const CentroidScores& cs, const 
         missing = std::max(missing, base);
         continue;
       }
-      for (const TokenIndex::Entry& e : index.list(c)) {
+      const std::span<const TokenIndex::Entry> list = index.list(c);
+      for (size_t k = 0; k < list.size(); ++k) {
+        const TokenIndex::Entry& e = list[k];
+        // The residual rows of one centroid's tokens lie apart in the file (stored by
+        // document): fetch a few ahead.
+        if (k + kPrefetchAhead < list.size())
+          __builtin_prefetch(file.residual(list[k + kPrefetchAhead].token));
         const float v = base + ResidualDot(lut, file.residual(e.token), pb);
         if (s->best_stamp[e.doc] != token_epoch) {
           s->best_stamp[e.doc] = token_epoch;
