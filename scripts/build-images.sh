@@ -6,10 +6,11 @@
 # (`debootstrap --variant=minbase bookworm`) and imported as a local image, which overrides the
 # Dockerfile's digest-pinned BUILD_IMAGE/RUNTIME_IMAGE arguments.
 #
-# The build context is `git archive HEAD` (committed files only, as a fresh clone would have).
+# The build context is `git archive $REF` (committed files only, as a fresh clone would have).
 #   bash scripts/install-image-tools.sh   # once: buildah, podman, debootstrap, crun, runc
 #   bash scripts/build-images.sh          # -> localhost/tartan-encoder:dev, ... (see TAG)
 # Env:
+#   REF            the commit to build (default HEAD)
 #   TAG            image tag (default dev)
 #   VERSION        org.opencontainers.image.version (default <CMake project version>+g<commit>)
 #   JOBS           ninja -j inside the build (default: all cores)
@@ -40,11 +41,12 @@ storage=(--storage-driver=vfs)
 [ -n "${STORAGE_ROOT:-}" ] && storage+=(--root="$STORAGE_ROOT")
 
 # Reproducible metadata: everything derives from the commit, not from the clock.
-REVISION=$(git rev-parse HEAD)
-EPOCH=$(git log -1 --format=%ct HEAD)
+REF=${REF:-HEAD}
+REVISION=$(git rev-parse "$REF^{commit}")
+EPOCH=$(git log -1 --format=%ct "$REVISION")
 CREATED=$(date -u -d "@$EPOCH" +%Y-%m-%dT%H:%M:%SZ)
-PROJECT_VERSION=$(sed -n 's/^project(tartan VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
-VERSION=${VERSION:-${PROJECT_VERSION}+g$(git rev-parse --short=12 HEAD)}
+PROJECT_VERSION=$(git show "$REVISION:CMakeLists.txt" | sed -n 's/^project(tartan VERSION \([0-9.]*\).*/\1/p')
+VERSION=${VERSION:-${PROJECT_VERSION}+g$(git rev-parse --short=12 "$REVISION")}
 
 # --- base image -------------------------------------------------------------------------------
 if [ -n "${BASE_IMAGE:-}" ]; then
@@ -83,7 +85,7 @@ fi
 # --- context: committed files only --------------------------------------------------------------
 context=$(mktemp -d /var/tmp/tartan-context.XXXXXX)
 trap 'rm -rf "$context" ${work:+"$work"}' EXIT
-git archive --format=tar HEAD | tar -x -C "$context"
+git archive --format=tar "$REVISION" | tar -x -C "$context"
 
 extra=()
 TOKENIZER_DIR=${TOKENIZER_DIR:-$ROOT/../shared/data/modernbert-tokenizer}
