@@ -104,7 +104,9 @@ class DnnlPackedMatmul final : public PackedMatmul {
       ToBf16(x, static_cast<size_t>(rows) * in_, xb.data());
     }
     std::vector<float> tail_x, tail_y;
-    dnnl::stream s(CpuEngine());
+    // One stream per calling thread (a stream is not shared across threads; creating one per
+    // product costs more than a small attention product).
+    thread_local dnnl::stream s(CpuEngine());
     for (int64_t r0 = 0; r0 < rows;) {
       const int64_t left = rows - r0;
       const int64_t m =
