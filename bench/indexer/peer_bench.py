@@ -402,6 +402,7 @@ class TartanTarget:
                             for s in self.shards]
         self.router = None
         self.helpers = []
+        self.write_stalls = 0  # writes refused by backpressure, then retried
         if router:
             # Vectors in and out, but the router checks the collection's dimension against the
             # encoder's model: a lexical test model of the corpus's dimension (never encodes).
@@ -432,24 +433,27 @@ class TartanTarget:
                     time.sleep(0.1)
 
     def ingest(self, corpus):
-        def shard_requests():
-            for d0, d1 in batches(corpus):
-                yield self.ipb.UpsertRequest(documents=[
-                    self.pb.Document(id=corpus.doc_id(i),
-                                     vectors=token_vectors(self.pb, corpus.vectors[corpus.offsets[i]:corpus.offsets[i + 1]]))
-                    for i in range(d0, d1)])
-
-        def router_requests():
-            for d0, d1 in batches(corpus):
-                yield self.rpb.AddDocumentsRequest(documents=[
-                    self.rpb.NewDocument(id=corpus.doc_id(i),
-                                         vectors=token_vectors(self.pb, corpus.vectors[corpus.offsets[i]:corpus.offsets[i + 1]]))
-                    for i in range(d0, d1)])
-
-        if self.router:
-            self.router_stub.AddDocumentsStream(router_requests(), timeout=3600)
-        else:
-            self.shard_stubs[0].UpsertStream(shard_requests(), timeout=3600)
+        """One unary write per batch; RESOURCE_EXHAUSTED (flushing has fallen behind: the
+        shard's backpressure) is retried after a pause, as a client should."""
+        import grpc
+        for d0, d1 in batches(corpus):
+            vectors = [token_vectors(self.pb, corpus.vectors[corpus.offsets[i]:corpus.offsets[i + 1]]) for i in range(d0, d1)]
+            while True:
+                try:
+                    if self.router:
+                        self.router_stub.AddDocuments(self.rpb.AddDocumentsRequest(documents=[
+                            self.rpb.NewDocument(id=corpus.doc_id(i), vectors=v) for i, v in zip(range(d0, d1), vectors)]),
+                            timeout=600)
+                    else:
+                        self.shard_stubs[0].Upsert(self.ipb.UpsertRequest(documents=[
+                            self.pb.Document(id=corpus.doc_id(i), vectors=v) for i, v in zip(range(d0, d1), vectors)]),
+                            timeout=600)
+                    break
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        raise
+                    self.write_stalls += 1
+                    time.sleep(1)
 
     def stats(self):
         return [stub.Stats(self.ipb.StatsRequest(), timeout=60) for stub in self.shard_stubs]
@@ -500,8 +504,8 @@ def run_tartan(corpus, truth, args, shards, router):
         ingest_s = time.time() - t0
         target.settle()
         settle_s = time.time() - t0
-        log("  ingested %d docs in %.1f s (background flushes done at %.1f s; indexer CPU %.1f s); RSS %.0f MB at start"
-            % (corpus.num_docs, ingest_s, settle_s, target.cpu_seconds() - c0, rss_start / MB))
+        log("  ingested %d docs in %.1f s (%d writes refused by backpressure and retried; background flushes done at %.1f s; indexer CPU %.1f s); RSS %.0f MB at start"
+            % (corpus.num_docs, ingest_s, target.write_stalls, settle_s, target.cpu_seconds() - c0, rss_start / MB))
         states = [("as ingested", None), ("after Flush", target.flush), ("after Compact", target.compact)]
         for state, action in states:
             if action:
