@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <optional>
 
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -54,10 +53,11 @@ void Maintenance::BackgroundLoop() {
   using Clock = std::chrono::steady_clock;
   const auto index_delay = std::chrono::milliseconds(opts_.index_delay_ms);
   // When the loop first saw the fresh segment non-empty since it was last empty.
-  std::optional<Clock::time_point> fresh_since;
+  bool fresh_seen = false;
+  Clock::time_point fresh_since;
   std::unique_lock<std::mutex> l(bg_mu_);
   while (!bg_stop_) {
-    const auto poll = fresh_since && opts_.index_delay_ms > 0
+    const auto poll = fresh_seen && opts_.index_delay_ms > 0
                           ? std::min<Clock::duration>(index_delay, std::chrono::seconds(1))
                           : Clock::duration(std::chrono::seconds(1));
     bg_cv_.wait_for(l, poll, [&] { return bg_stop_ || bg_kick_; });
@@ -67,16 +67,17 @@ void Maintenance::BackgroundLoop() {
     const uint64_t fresh_tokens = segments_.fresh_tokens();
     const auto now = Clock::now();
     if (fresh_tokens == 0) {
-      fresh_since.reset();
-    } else if (!fresh_since) {
+      fresh_seen = false;
+    } else if (!fresh_seen) {
+      fresh_seen = true;
       fresh_since = now;
     }
     // Before the first codec exists, only a full fresh segment is worth training on.
-    const bool index_fresh = opts_.index_delay_ms > 0 && fresh_since &&
-                             now - *fresh_since >= index_delay &&
+    const bool index_fresh = opts_.index_delay_ms > 0 && fresh_seen &&
+                             now - fresh_since >= index_delay &&
                              segments_.Snapshot().codec != nullptr;
     if (fresh_tokens >= opts_.flush_threshold_tokens || index_fresh) {
-      fresh_since.reset();
+      fresh_seen = false;
       if (absl::Status st = Flush(); !st.ok()) {
         LOG_ERROR << "background flush failed: " << st;
       }
