@@ -1,6 +1,7 @@
 // Tokenizer::Encode on arbitrary bytes (ill-formed UTF-8 included) with the two real
 // tokenizers the encoder ships for: BERT WordPiece and ModernBERT byte-level BPE.
 // Byte 0 picks the tokenizer, special tokens and a truncation length; the rest is the text.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -36,8 +37,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int max_length = (mode >> 2) % 8 == 0 ? 0 : (mode >> 2);
   const std::string_view text(reinterpret_cast<const char*>(data + 1), size - 1);
   const std::vector<int32_t> ids = tokenizer.Encode(text, special, max_length);
-  if (max_length > 0 && int(ids.size()) > max_length) {
-    std::abort();  // truncation must hold
+  // Truncation holds (special tokens are always added, even past a tiny max_length).
+  const int special_ids = special ? tokenizer.num_special_tokens_to_add() : 0;
+  if (max_length > 0 && int(ids.size()) > std::max(max_length, special_ids)) {
+    std::abort();
   }
   for (int32_t id : ids) {
     if (id < 0 || id >= tokenizer.vocab_size() || !tokenizer.IdToToken(id).has_value()) {

@@ -30,10 +30,11 @@ class Tokenizer {
   virtual ~Tokenizer();
 
   // Full pipeline. add_special_tokens applies the post-processor template. max_length <= 0:
-  // no truncation; otherwise the result (special tokens included) has at most max_length ids,
-  // keeping the first max_length - num_special_tokens_to_add() content ids. (A max_length
-  // below the number of special tokens keeps no content ids; Hugging Face's result there is
-  // an unsigned-underflow artifact and is not reproduced.)
+  // no truncation; otherwise the result (special tokens included) has at most
+  // max(max_length, num_special_tokens_to_add()) ids, keeping the first
+  // max_length - num_special_tokens_to_add() content ids. (A max_length below the number of
+  // special tokens keeps no content ids but still adds every special token; Hugging Face's
+  // result there is an unsigned-underflow artifact and is not reproduced.)
   std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens = true,
                               int max_length = 0) const;
   std::optional<int32_t> TokenToId(std::string_view token) const;  // vocab or added token
