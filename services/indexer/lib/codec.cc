@@ -323,6 +323,7 @@ void Codec::Finalize() {
 
   const int per_byte = 8 / nbits, nopts = 1 << nbits;
   lut.assign(size_t(packed_bytes()) * 256 * per_byte, 0.f);
+  lut_by_dim.assign(lut.size(), 0.f);
   for (int p = 0; p < packed_bytes(); ++p) {
     for (int b = 0; b < 256; ++b) {
       const uint8_t byte = uint8_t(b);
@@ -335,6 +336,7 @@ void Codec::Finalize() {
           v |= ((byte >> (7 - pos)) & 1) << bit;
         }
         lut[(size_t(p) * 256 + b) * per_byte + j] = bucket_weights[size_t(d) * nopts + v];
+        lut_by_dim[(size_t(p) * per_byte + j) * 256 + b] = bucket_weights[size_t(d) * nopts + v];
       }
     }
   }

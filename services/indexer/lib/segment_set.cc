@@ -309,7 +309,7 @@ void SegmentSet::AddStats(ShardStats* s) const {
     const Codec* codec = c->codec().get();
     if (std::find(seen.begin(), seen.end(), codec) == seen.end()) {
       seen.push_back(codec);
-      ram += (codec->centroids.size() + codec->lut.size() + codec->bucket_weights.size() +
+      ram += (codec->centroids.size() + 2 * codec->lut.size() + codec->bucket_weights.size() +
               codec->bucket_cutoffs.size()) *
              sizeof(float);
     }

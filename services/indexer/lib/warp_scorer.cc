@@ -6,19 +6,19 @@
 
 namespace tartan::index {
 
-void BuildResidualLuts(const Codec& codec, const float* q, int nq, std::vector<float>* out) {
+TARTAN_TARGET_CLONES_AVX2 void BuildResidualLuts(const Codec& codec, const float* q, int nq,
+                                                 std::vector<float>* out) {
   const int pb = codec.packed_bytes(), per_byte = 8 / codec.nbits;
   out->resize(size_t(nq) * pb * 256);
   for (int i = 0; i < nq; ++i) {
     const float* qi = q + size_t(i) * codec.dim;
     for (int p = 0; p < pb; ++p) {
-      const float* qp = qi + p * per_byte;  // the dimensions byte p holds
-      const float* w = codec.lut.data() + size_t(p) * 256 * per_byte;
       float* l = out->data() + (size_t(i) * pb + p) * 256;
-      for (int b = 0; b < 256; ++b) {
-        float s = 0;
-        for (int j = 0; j < per_byte; ++j) s += qp[j] * w[b * per_byte + j];
-        l[b] = s;
+      std::fill(l, l + 256, 0.f);
+      for (int j = 0; j < per_byte; ++j) {
+        const float qd = qi[p * per_byte + j];  // byte p holds dimensions p*per_byte + j
+        const float* w = codec.lut_by_dim.data() + (size_t(p) * per_byte + j) * 256;
+        for (int b = 0; b < 256; ++b) l[b] += qd * w[b];
       }
     }
   }
