@@ -41,8 +41,8 @@ BINARY = {"encoder": "tartan-encoder", "indexer": "tartan-indexer", "router": "t
 PODMAN = ["podman", "--storage-driver=vfs", "--runtime=" + os.environ.get("TARTAN_OCI_RUNTIME", "runc")]
 # Podman's default rlimits for root exceed the hard limits of some sandboxes (no
 # CAP_SYS_RESOURCE); these fit a test cluster anywhere.
-RUN = PODMAN + ["run", "--network=host", "--ulimit", "nofile=16384:16384",
-                "--ulimit", "nproc=16384:16384"]
+# (vfs copies the image for every container: runs are few and do several things each.)
+RUN = PODMAN + ["run", "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=16384:16384"]
 UID = 10001  # the images' user
 
 # Two shards hash ids; six topics make both shards hold documents the searches must find.
@@ -129,8 +129,11 @@ def check_image(component, head):
         check("tartan-healthcheck" in health and component in health,
               f"{component}: HEALTHCHECK tartan-healthcheck {component} ({health.strip()})")
     # Libraries present in the image, and what the binary loads.
-    listing = sh(RUN + ["--rm", "--network=none", image, "sh", "-c",
-                        f"ls /usr/lib/x86_64-linux-gnu; ldd /usr/local/bin/{BINARY[component]}"]).stdout
+    help_arg = "help" if component == "tartanctl" else "--help"
+    run = sh(RUN + ["--rm", "--network=none", image, "sh", "-c",
+                    f"ls /usr/lib/x86_64-linux-gnu; ldd /usr/local/bin/{BINARY[component]}; "
+                    f"{BINARY[component]} {help_arg} > /dev/null && echo BINARY-RUNS"], check_rc=False)
+    listing = run.stdout
     has_dnnl = "libdnnl.so" in listing
     has_icu = "libicuuc.so" in listing
     if component in ("router", "indexer"):
@@ -138,9 +141,8 @@ def check_image(component, head):
     if component == "encoder":
         check(has_dnnl and has_icu, "encoder: oneDNN and ICU present (it loads them)")
     check("not found" not in listing, f"{component}: every library its binary loads resolves")
-    help_run = sh(RUN + ["--rm", "--network=none", image, BINARY[component],
-                         "help" if component == "tartanctl" else "--help"], check_rc=False)
-    check(help_run.returncode == 0, f"{component}: {BINARY[component]} runs from its image")
+    check(run.returncode == 0 and "BINARY-RUNS" in listing,
+          f"{component}: {BINARY[component]} runs from its image")
 
 
 class Cluster:
@@ -151,7 +153,7 @@ class Cluster:
 
     def start(self, name, component, env, volumes):
         full = f"{self.prefix}-{name}"
-        args = RUN + ["-d", "--name", full]
+        args = RUN + ["--network=host", "-d", "--name", full]
         for key, value in env.items():
             args += ["-e", f"{key}={value}"]
         for volume in volumes:
@@ -183,13 +185,6 @@ class Cluster:
     def remove_all(self):
         for name in self.names:
             sh(PODMAN + ["rm", "-f", name], check_rc=False, timeout=60)
-
-
-def tartanctl(router, args, volumes=()):
-    cmd = RUN + ["--rm", "-e", f"TARTAN_ROUTER={router}", "-e", "HOME=/tmp"]
-    for volume in volumes:
-        cmd += ["-v", volume]
-    return sh(cmd + [IMAGES["tartanctl"], "tartanctl"] + args, check_rc=False, timeout=300)
 
 
 def run_cluster(workdir):
@@ -242,26 +237,27 @@ def run_cluster(workdir):
         print(f"cluster up from the images in {time.monotonic() - start:.1f} s")
 
         address = f"127.0.0.1:{ports['router'][0]}"
-        ingest = tartanctl(address, ["ingest", "--input", "/work/corpus.jsonl", "--batch-size", "4"],
-                           [f"{corpus}:/work:ro"])
-        if not check(ingest.returncode == 0, "tartanctl ingest through the router"):
-            print(ingest.stdout, ingest.stderr)
+        # One client container: ingest, then status and every search, one JSON reply per line.
+        script = "set -e; tartanctl ingest --input /work/corpus.jsonl --batch-size 4; echo INGESTED; "
+        script += "tartanctl status --json; "
+        script += "; ".join(f"tartanctl search --query '{q}' --k 3 --json" for q in QUERIES)
+        client = sh(RUN + ["--network=host", "--rm", "-e", f"TARTAN_ROUTER={address}", "-e", "HOME=/tmp",
+                           "-v", f"{corpus}:/work:ro", IMAGES["tartanctl"], "sh", "-c", script],
+                    check_rc=False, timeout=600)
+        lines = [line for line in client.stdout.splitlines() if line.startswith("{")]
+        if not check(client.returncode == 0 and "INGESTED" in client.stdout and len(lines) == 1 + len(QUERIES),
+                     "tartanctl ingest, status and searches from the tartanctl image"):
+            print(client.stdout, client.stderr)
             return
-        status = tartanctl(address, ["status", "--json"])
-        if check(status.returncode == 0, "tartanctl status"):
-            report = json.loads(status.stdout)
-            check(report["documents"] == len(CORPUS), f"{len(CORPUS)} documents in the cluster")
-            per_shard = [s["documents"] for s in report["shards"]]
-            check(len(per_shard) == 2 and all(n > 0 for n in per_shard),
-                  f"both shards hold documents ({per_shard})")
-            check(report["encoder_healthy"], "encoder healthy in the router's view")
+        report = json.loads(lines[0])
+        check(report["documents"] == len(CORPUS), f"{len(CORPUS)} documents in the cluster")
+        per_shard = [s["documents"] for s in report["shards"]]
+        check(len(per_shard) == 2 and all(n > 0 for n in per_shard),
+              f"both shards hold documents ({per_shard})")
+        check(report["encoder_healthy"], "encoder healthy in the router's view")
         shards_seen = set()
-        for query, expected in QUERIES.items():
-            found = tartanctl(address, ["search", "--query", query, "--k", "3", "--json"])
-            if not check(found.returncode == 0, f"search '{query}'"):
-                print(found.stderr)
-                continue
-            reply = json.loads(found.stdout)
+        for (query, expected), line in zip(QUERIES.items(), lines[1:]):
+            reply = json.loads(line)
             hits = reply["hits"]
             check(not reply["partial"] and hits and hits[0]["id"] == expected,
                   f"search '{query}' ranks {expected} first ({[h['id'] for h in hits]})")
