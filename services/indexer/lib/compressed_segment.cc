@@ -73,13 +73,13 @@ TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs, co
   return total;
 }
 
-// Stage 2: sum_i max over the document's tokens t of (q_i . decoded t when q_i probed t's
-// centroid, else centroid_t . q_i). PLAID uses centroid scores only here, which misranks
-// documents when residuals are large. maxes, row: scratch [nq]; decoded: scratch [dim].
+// Stage 2: sum_i max over the document's tokens t of (q_i . (centroid_t + residual_t) when
+// q_i probed t's centroid, from the residual lookup tables, else centroid_t . q_i). PLAID uses
+// centroid scores only here, which misranks documents when residuals are large.
+// maxes, row: scratch [nq].
 TARTAN_TARGET_CLONES_AVX2 float ResidualRefinedScore(const CentroidScores& cs, const SegmentFile& s,
-                                                     uint32_t doc, const float* q, int nq,
-                                                     float* maxes, float* row, float* decoded) {
-  const int dim = cs.codec->dim;
+                                                     uint32_t doc, int nq, float* maxes,
+                                                     float* row) {
   for (int i = 0; i < nq; ++i) maxes[i] = -3.0e38f;
   const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
   if (b == e) return 0;
@@ -88,10 +88,9 @@ TARTAN_TARGET_CLONES_AVX2 float ResidualRefinedScore(const CentroidScores& cs, c
     const float* st = cs.st.data() + size_t(c) * nq;
     if (cs.probed(c)) {
       std::copy_n(st, nq, row);
-      cs.codec->Decode(&c, s.residual(t), 1, decoded);
       for (uint32_t k = cs.probe_begin[c]; k < cs.probe_begin[c + 1]; ++k) {
         const uint32_t i = cs.probed_by[k];
-        row[i] = compute::MaxSimDispatch(q + size_t(i) * dim, 1, decoded, 1, dim);  // a dot
+        row[i] = ProbedTokenScore(cs, int(i), c, s.residual(t));
       }
       st = row;
     }
@@ -115,9 +114,8 @@ float CompressedSegment::RefinedScore(const SearchQuery& query, uint32_t local,
                                       ScoreScratch* scratch) const {
   scratch->maxes.resize(query.nq);
   scratch->row.resize(query.nq);
-  scratch->decoded.resize(query.dim);
-  return ResidualRefinedScore(query.ScoresFor(codec().get()), *file_, local, query.q, query.nq,
-                              scratch->maxes.data(), scratch->row.data(), scratch->decoded.data());
+  return ResidualRefinedScore(query.ScoresFor(codec().get()), *file_, local, query.nq,
+                              scratch->maxes.data(), scratch->row.data());
 }
 
 void CompressedSegment::ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,

@@ -14,31 +14,19 @@ TARTAN_TARGET_CLONES_AVX2 void BuildResidualLuts(const Codec& codec, const float
     const float* qi = q + size_t(i) * codec.dim;
     for (int p = 0; p < pb; ++p) {
       float* l = out->data() + (size_t(i) * pb + p) * 256;
-      std::fill(l, l + 256, 0.f);
-      for (int j = 0; j < per_byte; ++j) {
-        const float qd = qi[p * per_byte + j];  // byte p holds dimensions p*per_byte + j
-        const float* w = codec.lut_by_dim.data() + (size_t(p) * per_byte + j) * 256;
-        for (int b = 0; b < 256; ++b) l[b] += qd * w[b];
+      // Byte p holds dimensions p*per_byte + j.
+      const float* w = codec.lut_by_dim.data() + size_t(p) * per_byte * 256;
+      const float q0 = qi[p * per_byte];
+      for (int b = 0; b < 256; ++b) l[b] = q0 * w[b];
+      for (int j = 1; j < per_byte; ++j) {
+        const float qd = qi[p * per_byte + j];
+        for (int b = 0; b < 256; ++b) l[b] += qd * w[j * 256 + b];
       }
     }
   }
 }
 
 namespace {
-
-// sum_p lut[p][r[p]] over the pb bytes of one packed residual.
-inline float ResidualDot(const float* lut, const uint8_t* r, int pb) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int p = 0;
-  for (; p + 4 <= pb; p += 4) {
-    s0 += lut[(p + 0) * 256 + r[p + 0]];
-    s1 += lut[(p + 1) * 256 + r[p + 1]];
-    s2 += lut[(p + 2) * 256 + r[p + 2]];
-    s3 += lut[(p + 3) * 256 + r[p + 3]];
-  }
-  for (; p < pb; ++p) s0 += lut[p * 256 + r[p]];
-  return (s0 + s1) + (s2 + s3);
-}
 
 constexpr size_t kPrefetchAhead = 8;
 
@@ -71,13 +59,12 @@ TARTAN_TARGET_CLONES_AVX2 void WarpScoreSegment(const CentroidScores& cs, const 
     s->best_stamp.resize(n, 0);
     s->acc_stamp.resize(n, 0);
   }
-  const int nq = cs.nq, np = cs.nprobe, pb = cs.codec->packed_bytes();
+  const int nq = cs.nq, np = cs.nprobe;
   const size_t crowded = CrowdedListTokens(file.num_tokens(), cs.codec->num_centroids);
   const uint32_t doc_epoch = NextEpoch(s);
   s->touched.clear();
   float missing_total = 0;
   for (int i = 0; i < nq; ++i) {
-    const float* lut = cs.residual_lut.data() + size_t(i) * pb * 256;
     const uint32_t token_epoch = NextEpoch(s);
     s->touched_by_token.clear();
     float missing = cs.missing[i];
@@ -98,7 +85,7 @@ TARTAN_TARGET_CLONES_AVX2 void WarpScoreSegment(const CentroidScores& cs, const 
         // document): fetch a few ahead.
         if (k + kPrefetchAhead < list.size())
           __builtin_prefetch(file.residual(list[k + kPrefetchAhead].token));
-        const float v = base + ResidualDot(lut, file.residual(e.token), pb);
+        const float v = ProbedTokenScore(cs, i, c, file.residual(e.token));
         if (s->best_stamp[e.doc] != token_epoch) {
           s->best_stamp[e.doc] = token_epoch;
           s->best[e.doc] = v;

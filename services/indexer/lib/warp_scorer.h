@@ -29,6 +29,22 @@ namespace tartan::index {
 // L_i for every query token: out [nq, packed_bytes, 256].
 void BuildResidualLuts(const Codec& codec, const float* q, int nq, std::vector<float>* out);
 
+// q_i . (c + r) for a token of centroid c with packed residual r: (q_i . c) + sum_p L_i[p][r[p]].
+inline float ProbedTokenScore(const CentroidScores& cs, int i, uint32_t c, const uint8_t* r) {
+  const int pb = cs.codec->packed_bytes();
+  const float* lut = cs.residual_lut.data() + size_t(i) * pb * 256;
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int p = 0;
+  for (; p + 4 <= pb; p += 4) {
+    s0 += lut[(p + 0) * 256 + r[p + 0]];
+    s1 += lut[(p + 1) * 256 + r[p + 1]];
+    s2 += lut[(p + 2) * 256 + r[p + 2]];
+    s3 += lut[(p + 3) * 256 + r[p + 3]];
+  }
+  for (; p < pb; ++p) s0 += lut[p * 256 + r[p]];
+  return cs.st[size_t(c) * cs.nq + i] + ((s0 + s1) + (s2 + s3));
+}
+
 // Scores every document of `file` that has a token in a centroid some query token probes:
 // appends (document, score) to *out, each document once. cs: the query's scores for the
 // segment's codec, with probe lists and lookup tables.

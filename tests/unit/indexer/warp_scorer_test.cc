@@ -124,7 +124,9 @@ TEST_P(WarpScorerTest, MatchesTheDefinitionForEveryProbeDepth) {
         EXPECT_NEAR(h.score, want.at(h.local), 1e-3) << "doc " << h.local << " nprobe " << nprobe;
       }
     }
-    if (nprobe == 16) EXPECT_EQ(Reference(cs).size(), size_t(kDocs));  // all probed: all found
+    if (nprobe == 16) {
+      EXPECT_EQ(Reference(cs).size(), size_t(kDocs));  // all probed: all found
+    }
   }
 }
 
@@ -138,7 +140,9 @@ TEST_P(WarpScorerTest, TokenIndexListsEveryTokenOnceUnderItsCentroid) {
       EXPECT_EQ(file_->code(e.token), uint32_t(c));
       EXPECT_GE(e.token, file_->doc_begin(e.doc));
       EXPECT_LT(e.token, file_->doc_begin(e.doc) + file_->doc_len(e.doc));
-      if (!first) EXPECT_GT(e.token, last);  // ascending, so grouped by document
+      if (!first) {
+        EXPECT_GT(e.token, last);  // ascending, so grouped by document
+      }
       last = e.token, first = false;
       ++seen[e.token];
     }
