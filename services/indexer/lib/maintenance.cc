@@ -80,6 +80,12 @@ void Maintenance::BackgroundLoop() {
       fresh_seen = false;
       if (absl::Status st = Flush(); !st.ok()) {
         LOG_ERROR << "background flush failed: " << st;
+        {
+          std::lock_guard<std::mutex> g(bg_mu_);
+          flush_error_ = st;
+          ++flush_failures_;
+        }
+        flushed_cv_.notify_all();  // writers waiting out backpressure learn at once
       }
     }
     std::vector<SegmentSize> sizes;
@@ -209,6 +215,7 @@ absl::Status Maintenance::Flush() {
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     flushes_.fetch_add(1, std::memory_order_relaxed);
+    flush_error_ = absl::OkStatus();
   }
   flushed_cv_.notify_all();
   return absl::OkStatus();
@@ -216,10 +223,19 @@ absl::Status Maintenance::Flush() {
 
 bool Maintenance::WaitForFlush(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> l(bg_mu_);
-  const uint64_t seen = flushes_.load(std::memory_order_relaxed);
-  return flushed_cv_.wait_until(l, deadline, [&] {
-    return bg_stop_ || flushes_.load(std::memory_order_relaxed) != seen;
-  }) && !bg_stop_;
+  const uint64_t seen = flushes_.load(std::memory_order_relaxed), failed = flush_failures_;
+  return flushed_cv_.wait_until(l, deadline,
+                                [&] {
+                                  return bg_stop_ ||
+                                         flushes_.load(std::memory_order_relaxed) != seen ||
+                                         flush_failures_ != failed;
+                                }) &&
+         !bg_stop_ && flushes_.load(std::memory_order_relaxed) != seen;
+}
+
+absl::Status Maintenance::FlushError() const {
+  std::lock_guard<std::mutex> l(bg_mu_);
+  return flush_error_;
 }
 
 absl::Status Maintenance::Compact() { return CompactSegments({}); }

@@ -33,8 +33,10 @@ class Maintenance {
   void Kick();
 
   absl::Status Flush();  // waits behind a running flush or compaction
-  // Waits until a flush completes or the deadline passes (false).
+  // Waits until a flush completes (true), a flush fails or the deadline passes (false).
   bool WaitForFlush(std::chrono::steady_clock::time_point deadline);
+  // The last flush's error while flushes are failing (a full disk); OK once one succeeds.
+  absl::Status FlushError() const;
   absl::Status Compact();  // merges every segment into one
   // Publishes an imported segment; its codec becomes current if the shard has none.
   absl::Status Import(SegmentBuild build);
@@ -61,9 +63,11 @@ class Maintenance {
   std::atomic<bool> flush_running_{false};
   std::atomic<uint64_t> flushes_{0}, compactions_{0};
 
-  std::mutex bg_mu_;  // the background loop's wake-ups and flush completions
+  mutable std::mutex bg_mu_;  // the background loop's wake-ups and flush completions
   std::condition_variable bg_cv_;
   std::condition_variable flushed_cv_;
+  absl::Status flush_error_;     // guarded by bg_mu_
+  uint64_t flush_failures_ = 0;  // guarded by bg_mu_
   bool bg_stop_ = false, bg_kick_ = false;
   std::thread bg_;
 };

@@ -153,8 +153,18 @@ absl::Status Shard::CheckBackpressure(const std::vector<DocRow>& rows) {
     // it a flush is due, and the write waits for it once it would pass the limit.
     if (fresh < opts_.flush_threshold_tokens || fresh + incoming <= limit) return absl::OkStatus();
     if (!opts_.background_compaction) return Flush();  // flushes run inline: never behind
+    // While flushes fail (a full disk), waiting cannot help: say why now, not after the stall.
+    if (absl::Status failing = maintenance_->FlushError(); !failing.ok()) {
+      return absl::Status(
+          failing.code() == absl::StatusCode::kResourceExhausted ? failing.code()
+                                                                 : absl::StatusCode::kUnavailable,
+          absl::StrCat("the shard holds ", fresh,
+                       " unflushed token vectors and cannot flush them: ", failing.message(),
+                       "; retry later"));
+    }
     maintenance_->Kick();
     if (!maintenance_->WaitForFlush(deadline)) {
+      if (absl::Status failing = maintenance_->FlushError(); !failing.ok()) continue;
       return absl::ResourceExhaustedError(
           absl::StrCat("the shard holds ", fresh, " unflushed token vectors and this write adds ",
                        incoming, " (limit ", limit, "); flushing has fallen behind for ",
