@@ -294,9 +294,8 @@ int Main() {
   std::printf(
       "| nbits | nprobe | candidates | R@10 vs orig | R@100 vs orig | ceiling R@10 | "
       "ceiling R@100 | R@10 vs decompressed | MRR@10 | QPS 1t | QPS 2t | p50 ms | p99 ms | "
-      "CPU ms/query 1t | x brute force | ms: stage 1 (centroids + tokens) / 2 (refine) / 3 "
-      "(rerank) | docs "
-      "scored in stage 1 |\n"
+      "CPU ms/query 1t | x brute force | ms: lists / centroid scores / rerank | docs from "
+      "lists |\n"
       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::string notes;
   for (const auto& nb : absl::StrSplit(absl::GetFlag(FLAGS_nbits), ',')) {

@@ -50,7 +50,7 @@ struct Codec {
   // [packed_bytes, 256, 8/nbits]
   std::vector<float> lut;
   // The same values by dimension within a byte: [packed_bytes, 8/nbits, 256], so a query's
-  // lookup tables (warp_scorer.h) are built with contiguous, vectorisable loops.
+  // lookup tables (residual_lut.h) are built with contiguous, vectorisable loops.
   std::vector<float> lut_by_dim;
 };
 

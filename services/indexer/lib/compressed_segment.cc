@@ -4,7 +4,7 @@
 
 #include "common/compute/maxsim.h"
 #include "common/compute/target_clones.h"
-#include "services/indexer/lib/warp_scorer.h"
+#include "services/indexer/lib/residual_lut.h"
 
 namespace tartan::index {
 
@@ -17,7 +17,6 @@ CompressedSegment::CompressedSegment(int64_t id, std::string file_name,
     : Segment(id, file->num_docs()),
       file_name_(std::move(file_name)),
       file_(std::move(file)),
-      token_index_(*file_),
       metadata_(file_->num_docs(), std::shared_ptr<const Metadata>(&kNoMetadata, [](auto*) {})),
       lsns_(file_->num_docs(), 0) {}
 
@@ -30,31 +29,37 @@ void CompressedSegment::SetDocInfo(uint32_t local, std::shared_ptr<const Metadat
 }
 
 uint64_t CompressedSegment::ram_bytes() const {
-  // Per document: metadata, a pointer to it, an LSN and an alive bit; per token, its entry
-  // in the token index; the file is mmapped.
-  return metadata_bytes_ + uint64_t(num_docs()) * (sizeof(metadata_[0]) + sizeof(uint64_t) + 1) +
-         token_index_.ram_bytes();
+  // Per document: metadata, a pointer to it, an LSN and an alive bit; the file is mmapped.
+  return metadata_bytes_ + uint64_t(num_docs()) * (sizeof(metadata_[0]) + sizeof(uint64_t) + 1);
 }
 
-void CompressedSegment::ProbeCandidates(const SearchQuery& query, std::vector<SegmentHit>* out,
-                                        ScoreScratch* scratch) const {
-  std::vector<SegmentHit>& hits = scratch->hits;
-  hits.clear();
-  WarpScoreSegment(query.ScoresFor(codec().get()), token_index_, *file_, &scratch->probe, &hits);
+void CompressedSegment::FindCandidates(const SearchQuery& query, bool widen,
+                                       std::vector<uint32_t>* out) const {
   const DocPredicate& eligible = *query.eligible;
-  for (const SegmentHit& h : hits)
-    if (IsAlive(h.local) && eligible(doc_id(h.local), metadata(h.local))) out->push_back(h);
-}
-
-void CompressedSegment::EligibleDocs(const SearchQuery& query, std::vector<uint32_t>* out) const {
-  const DocPredicate& eligible = *query.eligible;
-  for (uint32_t i = 0; i < num_docs(); ++i)
-    if (IsAlive(i) && eligible(doc_id(i), metadata(i))) out->push_back(i);
+  if (widen) {
+    for (uint32_t i = 0; i < num_docs(); ++i)
+      if (IsAlive(i) && eligible(doc_id(i), metadata(i))) out->push_back(i);
+    return;
+  }
+  const CentroidScores& cs = query.ScoresFor(codec().get());
+  std::vector<uint8_t> seen(num_docs(), 0);  // 0 unseen, 1 candidate, 2 rejected
+  std::vector<uint32_t> list;
+  for (int c = 0; c < cs.codec->num_centroids; ++c) {
+    if (!cs.probed(uint32_t(c))) continue;
+    list.clear();
+    file_->IvfDocs(uint32_t(c), &list);
+    for (const uint32_t d : list) {
+      if (seen[d]) continue;
+      const bool ok = IsAlive(d) && eligible(doc_id(d), metadata(d));
+      seen[d] = ok ? 1 : 2;
+      if (ok) out->push_back(d);
+    }
+  }
 }
 
 namespace {
 
-// From centroids alone: sum_i max_t st[code_t, i], skipping tokens whose centroid
+// Stage 2, from centroids alone: sum_i max_t st[code_t, i], skipping tokens whose centroid
 // scores below the threshold against every query token (they count as 0 — PLAID's
 // centroid pruning). maxes: scratch [nq].
 TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs, const SegmentFile& s,
@@ -73,7 +78,7 @@ TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs, co
   return total;
 }
 
-// Stage 2: sum_i max over the document's tokens t of (q_i . (centroid_t + residual_t) when
+// Stage 3: sum_i max over the document's tokens t of (q_i . (centroid_t + residual_t) when
 // q_i probed t's centroid, from the residual lookup tables, else centroid_t . q_i). PLAID uses
 // centroid scores only here, which misranks documents when residuals are large.
 // maxes, row: scratch [nq].

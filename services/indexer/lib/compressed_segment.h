@@ -1,7 +1,7 @@
 // A compressed segment: an immutable, mmapped segment file (segment_file.h: centroid code
-// and nbits residual per token) with its token-level inverted lists (token_index.h), plus
-// what the write log holds about its documents (metadata, LSNs) and their alive bits.
-// Searched in stages (searcher.cc) through the hooks below.
+// and nbits residual per token, inverted lists centroid -> documents) plus what the write
+// log holds about its documents (metadata, LSNs) and their alive bits. Searched in PLAID's
+// stages (searcher.cc) through the hooks below.
 #pragma once
 
 #include <memory>
@@ -10,7 +10,6 @@
 
 #include "services/indexer/lib/segment.h"
 #include "services/indexer/lib/segment_file.h"
-#include "services/indexer/lib/token_index.h"
 
 namespace tartan::index {
 
@@ -40,9 +39,8 @@ class CompressedSegment final : public Segment {
   // Every document is indexed: nothing to score without the index.
   void ScoreUnindexed(const SearchQuery& query, std::vector<SegmentHit>* out,
                       ScoreScratch* scratch) const override {}
-  void ProbeCandidates(const SearchQuery& query, std::vector<SegmentHit>* out,
-                       ScoreScratch* scratch) const override;
-  void EligibleDocs(const SearchQuery& query, std::vector<uint32_t>* out) const override;
+  void FindCandidates(const SearchQuery& query, bool widen,
+                      std::vector<uint32_t>* out) const override;
   float ApproxScore(const SearchQuery& query, uint32_t local, ScoreScratch* scratch) const override;
   float RefinedScore(const SearchQuery& query, uint32_t local,
                      ScoreScratch* scratch) const override;
@@ -52,7 +50,6 @@ class CompressedSegment final : public Segment {
  private:
   const std::string file_name_;
   const std::shared_ptr<SegmentFile> file_;
-  const TokenIndex token_index_;
   std::vector<std::shared_ptr<const Metadata>> metadata_;  // [num_docs]
   std::vector<uint64_t> lsns_;                             // [num_docs]
   uint64_t metadata_bytes_ = 0;  // of the distinct metadata maps, summed by SetDocInfo

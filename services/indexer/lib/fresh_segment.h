@@ -49,9 +49,8 @@ class FreshSegment final : public Segment {
   void ScoreUnindexed(const SearchQuery& query, std::vector<SegmentHit>* out,
                       ScoreScratch* scratch) const override;
   // No index: every document was scored by ScoreUnindexed, none is a candidate.
-  void ProbeCandidates(const SearchQuery& query, std::vector<SegmentHit>* out,
-                       ScoreScratch* scratch) const override {}
-  void EligibleDocs(const SearchQuery& query, std::vector<uint32_t>* out) const override {}
+  void FindCandidates(const SearchQuery& query, bool widen,
+                      std::vector<uint32_t>* out) const override {}
   // The stored vectors are exact, so the approximate scores are the exact ones.
   float ApproxScore(const SearchQuery& query, uint32_t local, ScoreScratch* scratch) const override;
   float RefinedScore(const SearchQuery& query, uint32_t local,

@@ -4,12 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <mutex>
 
 #include "absl/strings/str_cat.h"
 #include "common/compute/maxsim.h"
 #include "common/status_macros.h"
-#include "services/indexer/lib/warp_scorer.h"
+#include "services/indexer/lib/residual_lut.h"
 
 namespace tartan::index {
 namespace {
@@ -44,41 +43,6 @@ class StageClock {
   std::chrono::steady_clock::time_point last_;
 };
 
-// Scratch buffers outlive searches (the first stage's per-document accumulators are sized by
-// the largest segment searched): a search borrows one and returns it, so the pool holds at
-// most as many as searches ever ran at once.
-class ScratchPool {
- public:
-  std::unique_ptr<ScoreScratch> Borrow() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (free_.empty()) return std::make_unique<ScoreScratch>();
-    std::unique_ptr<ScoreScratch> s = std::move(free_.back());
-    free_.pop_back();
-    return s;
-  }
-  void Return(std::unique_ptr<ScoreScratch> s) {
-    std::lock_guard<std::mutex> l(mu_);
-    free_.push_back(std::move(s));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<ScoreScratch>> free_;
-};
-
-ScratchPool& Scratches() {
-  static ScratchPool* pool = new ScratchPool();  // never destroyed: searches may run at exit
-  return *pool;
-}
-
-struct BorrowedScratch {
-  std::unique_ptr<ScoreScratch> s = Scratches().Borrow();
-  ~BorrowedScratch() { Scratches().Return(std::move(s)); }
-};
-
-// Polled every this many candidates in the scoring loops.
-constexpr size_t kInterruptEvery = 4096;
-
 struct TopK {
   size_t k;
   std::vector<Hit> hits;
@@ -97,7 +61,7 @@ struct TopK {
 };
 
 // Stage 1a: the query tokens against one codec's centroids (one GEMM), each query token's
-// nprobe best centroids and its residual lookup tables.
+// nprobe best centroids, and its residual lookup tables (for stage 3).
 std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* q, int nq,
                                                int nprobe) {
   auto cs = std::make_unique<CentroidScores>();
@@ -129,12 +93,6 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
     }
     cs->best[c] = best;
   }
-  cs->nprobe = np;
-  cs->missing.resize(nq);
-  for (int i = 0; i < nq; ++i) {
-    cs->missing[i] = top_s[size_t(i) * np + np - 1];
-  }
-  BuildResidualLuts(codec, q, nq, &cs->residual_lut);
   // (centroid, query token) pairs as compressed rows by centroid.
   cs->probe_begin.assign(nc + 1, 0);
   for (uint32_t c : top_c) ++cs->probe_begin[c + 1];
@@ -143,47 +101,51 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
   std::vector<uint32_t> fill(cs->probe_begin.begin(), cs->probe_begin.end() - 1);
   for (int i = 0; i < nq; ++i)
     for (int j = 0; j < np; ++j) cs->probed_by[fill[top_c[size_t(i) * np + j]]++] = uint32_t(i);
-  cs->probes = std::move(top_c);
+  BuildResidualLuts(codec, q, nq, &cs->residual_lut);
   return cs;
 }
 
-// Stage 1b: candidates from every segment's index with their first scores; when they are
-// too few for k results (a selective filter), every eligible indexed document, scored from
-// its centroids.
-absl::Status FindCandidates(const std::vector<const Segment*>& segs, const SearchQuery& query,
-                            size_t already_scored, std::vector<Candidate>* cands,
-                            ScoreScratch* scratch) {
-  std::vector<SegmentHit> hits;
-  for (uint32_t si = 0; si < segs.size(); ++si) {
-    hits.clear();
-    segs[si]->ProbeCandidates(query, &hits, scratch);
-    for (const SegmentHit& h : hits) cands->push_back(Candidate{h.score, si, h.local});
-    RETURN_IF_ERROR(query.Interrupted());
-  }
-  if (cands->size() + already_scored < size_t(query.params->k)) {
-    cands->clear();
-    std::vector<uint32_t> locals;
+// Stage 1b: candidates from every segment's index; when they are too few for k results
+// (a selective filter), every eligible indexed document.
+std::vector<Candidate> FindCandidates(const std::vector<const Segment*>& segs,
+                                      const SearchQuery& query, size_t already_scored) {
+  std::vector<Candidate> cands;
+  std::vector<uint32_t> locals;
+  for (const bool widen : {false, true}) {
+    cands.clear();
     for (uint32_t si = 0; si < segs.size(); ++si) {
       locals.clear();
-      segs[si]->EligibleDocs(query, &locals);
-      for (size_t j = 0; j < locals.size(); ++j) {
-        if (j % kInterruptEvery == kInterruptEvery - 1) RETURN_IF_ERROR(query.Interrupted());
-        cands->push_back(
-            Candidate{segs[si]->ApproxScore(query, locals[j], scratch), si, locals[j]});
-      }
+      segs[si]->FindCandidates(query, widen, &locals);
+      for (uint32_t local : locals) cands.push_back(Candidate{0.f, si, local});
     }
+    if (cands.size() + already_scored >= size_t(query.params->k)) break;
   }
+  return cands;
+}
+
+// Polled every this many candidates in the scoring loops.
+constexpr size_t kInterruptEvery = 4096;
+
+// Stage 2.
+absl::Status ApproxScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
+                          std::vector<Candidate>* cands, ScoreScratch* scratch) {
+  for (size_t i = 0; i < cands->size(); ++i) {
+    if (i % kInterruptEvery == kInterruptEvery - 1) RETURN_IF_ERROR(query.Interrupted());
+    Candidate& c = (*cands)[i];
+    c.score = segs[c.seg]->ApproxScore(query, c.local, scratch);
+  }
+  KeepTop(cands, size_t(std::max(query.params->n_candidates_approx, query.params->k)));
   return absl::OkStatus();
 }
 
-// Stage 2.
+// Stage 3.
 void RefinedScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
                    std::vector<Candidate>* cands, ScoreScratch* scratch) {
   for (Candidate& c : *cands) c.score = segs[c.seg]->RefinedScore(query, c.local, scratch);
   KeepTop(cands, size_t(std::max(query.params->n_rerank_exact, query.params->k)));
 }
 
-// Stage 3: decompress the survivors into one block and score them with one GEMM.
+// Stage 4: decompress the survivors into one block and score them with one GEMM.
 void Rerank(const std::vector<const Segment*>& segs, const SearchQuery& query,
             const std::vector<Candidate>& cands, TopK* top, ScoreScratch* scratch) {
   const int dim = query.dim;
@@ -219,8 +181,7 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
   SearchTrace local_trace;
   SearchTrace& trace = p.trace != nullptr ? *p.trace : local_trace;
   StageClock clock(&trace);
-  BorrowedScratch borrowed;
-  ScoreScratch& scratch = *borrowed.s;
+  ScoreScratch scratch;
   std::vector<SegmentHit> scored;
   auto add_scored = [&](const Segment& seg) {
     for (const SegmentHit& h : scored) top.Add(seg.doc_id(h.local), h.score);
@@ -253,11 +214,11 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
     for (const auto& cs : centroid_scores) have |= cs->codec == codec;
     if (!have) centroid_scores.push_back(ScoreCentroids(*codec, q, nq, std::max(1, p.nprobe)));
   }
-  std::vector<Candidate> cands;
-  RETURN_IF_ERROR(FindCandidates(segs, query, top.hits.size(), &cands, &scratch));
+  std::vector<Candidate> cands = FindCandidates(segs, query, top.hits.size());
   trace.candidates += cands.size();
-  KeepTop(&cands, size_t(std::max(p.n_candidates_approx, p.k)));
   clock.Lap(&SearchTrace::candidates_seconds);
+  RETURN_IF_ERROR(query.Interrupted());
+  RETURN_IF_ERROR(ApproxScores(segs, query, &cands, &scratch));
   RETURN_IF_ERROR(query.Interrupted());
   RefinedScores(segs, query, &cands, &scratch);
   clock.Lap(&SearchTrace::approx_seconds);

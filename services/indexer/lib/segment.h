@@ -65,18 +65,12 @@ class DocPredicate {
 struct CentroidScores {
   const Codec* codec = nullptr;
   int nq = 0;
-  int nprobe = 0;                     // centroids each query token probes
   std::vector<float> st;              // [nc, nq] centroid-major: st[c * nq + i] = c . q_i
   std::vector<float> best;            // [nc] max_i st[c, i]
-  std::vector<uint32_t> probes;       // [nq, nprobe] each query token's probed centroids, best
-                                      // first
-  std::vector<float> missing;         // [nq] the weakest probed centroid's score: the estimate
-                                      // of q_i's best match in a document none of whose
-                                      // tokens sits in a centroid q_i probes
-  std::vector<float> residual_lut;    // [nq, packed_bytes, 256] (warp_scorer.h)
   std::vector<uint32_t> probe_begin;  // [nc + 1] into probed_by: the query tokens that
   std::vector<uint32_t> probed_by;    // probed centroid c (c is probed when non-empty)
   bool probed(uint32_t c) const { return probe_begin[c] != probe_begin[c + 1]; }
+  std::vector<float> residual_lut;  // [nq, packed_bytes, 256] (residual_lut.h)
 };
 
 // What the search hooks see of one query.
@@ -93,27 +87,16 @@ struct SearchQuery {
   absl::Status Interrupted() const;
 };
 
+// Per-thread scratch buffers of the scoring hooks, reused across documents.
+struct ScoreScratch {
+  std::vector<float> maxes, row, decoded, block, gemm;
+  std::vector<uint32_t> offsets, locals;
+};
+
 // A scored document of one segment.
 struct SegmentHit {
   uint32_t local;
   float score;
-};
-
-// Per-document accumulators of the token-level first stage (warp_scorer.cc), sized by the
-// largest segment searched; a slot is valid while its stamp equals the current epoch.
-struct ProbeScratch {
-  std::vector<float> best, acc;
-  std::vector<uint32_t> best_stamp, acc_stamp;
-  std::vector<uint32_t> touched, touched_by_token;
-  uint32_t epoch = 0;
-};
-
-// Per-thread scratch buffers of the scoring hooks, reused across documents and searches.
-struct ScoreScratch {
-  std::vector<float> maxes, row, decoded, block, gemm;
-  std::vector<uint32_t> offsets, locals;
-  std::vector<SegmentHit> hits;
-  ProbeScratch probe;
 };
 
 class Segment {
@@ -153,21 +136,18 @@ class Segment {
   // none of a compressed segment's), every eligible live one: exact MaxSim into *out.
   virtual void ScoreUnindexed(const SearchQuery& query, std::vector<SegmentHit>* out,
                               ScoreScratch* scratch) const = 0;
-  // Stage 1: the eligible live documents the index finds near the query — those with a
-  // token in a centroid some query token probes — each with a first approximate score
-  // (warp_scorer.h), appended to *out.
-  virtual void ProbeCandidates(const SearchQuery& query, std::vector<SegmentHit>* out,
-                               ScoreScratch* scratch) const = 0;
-  // When stage 1 finds fewer than k documents (a selective filter or id subset): every
-  // eligible live indexed document, appended to *out, to be scored with ApproxScore.
-  virtual void EligibleDocs(const SearchQuery& query, std::vector<uint32_t>* out) const = 0;
-  // A cheap approximate score of any document (pruned centroid scores).
+  // Stage 1: eligible live documents found through the index near the query (the probed
+  // centroids' inverted lists), appended to *out. widen: every eligible live indexed
+  // document instead (when the probed ones are too few for k results).
+  virtual void FindCandidates(const SearchQuery& query, bool widen,
+                              std::vector<uint32_t>* out) const = 0;
+  // Stage 2: a cheap approximate score of a candidate (pruned centroid scores).
   virtual float ApproxScore(const SearchQuery& query, uint32_t local,
                             ScoreScratch* scratch) const = 0;
-  // Stage 2: a better approximate score of a candidate (refined with residuals).
+  // Stage 3: a better approximate score of a candidate (refined with residuals).
   virtual float RefinedScore(const SearchQuery& query, uint32_t local,
                              ScoreScratch* scratch) const = 0;
-  // Stage 3 decodes the survivors with DecodeDoc. Brute force (params.exact): exact MaxSim
+  // Stage 4 decodes the survivors with DecodeDoc. Brute force (params.exact): exact MaxSim
   // of every eligible live document on its stored vectors, into *out.
   virtual void ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,
                                  ScoreScratch* scratch) const = 0;

@@ -274,8 +274,6 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   if (h.code_bytes != 2 && h.code_bytes != 4) return corrupt("bad code width");
   // Local doc numbers are uint32 and doc + 1 must not wrap.
   if (h.num_docs >= UINT32_MAX) return corrupt(absl::StrCat("bad document count ", h.num_docs));
-  // Token rows are uint32 in the token index (token_index.h).
-  if (h.num_tokens > UINT32_MAX) return corrupt(absl::StrCat("bad token count ", h.num_tokens));
   const uint64_t nopts = 1ull << h.nbits, pb = uint64_t(h.dim) * h.nbits / 8;
   // Checked products: header counts whose section sizes wrap around 2^64 are corrupt (a wrapped
   // size could otherwise match a small section).

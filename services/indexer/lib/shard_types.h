@@ -71,12 +71,11 @@ struct ShardOptions {
 // of SearchParams::trace; for metrics and debugging).
 struct SearchTrace {
   double exact_segment_seconds = 0;  // mutable segment (exact MaxSim)
-  double candidates_seconds = 0;     // stage 1: centroid scores, then every token in the
-                                     // probed centroids scored from its residual (+ filters)
-  double approx_seconds = 0;         // stage 2: the best candidates rescored with centroid
-                                     // scores refined by the probed tokens' residuals
-  double rerank_seconds = 0;         // stage 3: decompress + exact MaxSim (or brute force)
-  uint64_t candidates = 0;           // documents stage 1 scored
+  double candidates_seconds = 0;     // stage 1: centroid scores + inverted lists (+ filters)
+  double approx_seconds = 0;         // stages 2-3: pruned centroid scores, then refined with
+                                     // the probed tokens' residuals
+  double rerank_seconds = 0;         // stage 4: decompress + exact MaxSim (or brute force)
+  uint64_t candidates = 0;           // documents from the inverted lists
   uint64_t exact_scored = 0;         // documents scored by exact MaxSim (all stages)
 };
 
@@ -85,14 +84,11 @@ struct SearchParams {
   // Defaults: the fastest setting that keeps >= 0.98 of the compression ceiling's recall@10
   // at 100k documents (bench/RESULTS.md, "Index").
   int nprobe = 4;                          // centroids probed per query token (stage 1)
-  float centroid_score_threshold = 0.35f;  // when stage 1 finds fewer than k documents (a
-                                           // selective filter), the eligible documents are
-                                           // scored from their centroids, skipping tokens
-                                           // whose centroid scores below this for every
-                                           // query token
-  int n_candidates_approx = 128;           // kept after the token-level stage 1
+  float centroid_score_threshold = 0.35f;  // stage 2 skips tokens whose centroid scores
+                                           // below this for every query token
+  int n_candidates_approx = 128;           // kept after pruned centroid scores (stage 2)
   int n_rerank_exact = 32;                 // kept after centroid scores refined with the
-                                           // probed tokens' residuals (stage 2), then
+                                           // probed tokens' residuals (stage 3), then
                                            // decompressed and scored exactly (>= k is used)
   bool exact = false;                      // brute force over every stored vector
   const Filter* filter = nullptr;          // metadata filter, applied to candidates
