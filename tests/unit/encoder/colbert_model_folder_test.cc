@@ -126,6 +126,13 @@ TEST_F(ModelFolderTest, CorruptConfigsNameTheFile) {
       dir + "/modules.json",
       R"([{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}])");
   ExpectLoadError(dir, "no Dense module");
+  // Module paths stay inside the model folder.
+  for (const char* path : {"../elsewhere", "/etc", "1_Dense/../../x"}) {
+    WriteFile(dir + "/modules.json",
+              std::string(R"([{"idx": 0, "name": "0", "path": ")") + path +
+                  R"(", "type": "sentence_transformers.models.Transformer"}])");
+    ExpectLoadError(dir, "leaves the model folder");
+  }
 
   const std::string dense_config = dir + "/1_Dense/config.json";
   WriteFile(

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -235,6 +236,14 @@ absl::StatusOr<ModelFolder> ReadModelFolder(const std::string& dir) {
     ASSIGN_OR_RETURN(std::vector<ModuleEntry> modules, ReadModules(modules_path));
     bool found_transformer = false;
     for (const ModuleEntry& m : modules) {
+      // A module lives inside the model folder: no absolute path, no ".." component.
+      const bool escapes = !m.path.empty() && m.path[0] == '/';
+      bool dotdot = false;
+      for (absl::string_view part : absl::StrSplit(m.path, '/')) dotdot |= part == "..";
+      if (escapes || dotdot) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(modules_path, ": module path \"", m.path, "\" leaves the model folder"));
+      }
       const std::string module_dir = JoinPath(dir, m.path);
       if (IsTransformerType(m.type)) {
         if (found_transformer) {
