@@ -110,10 +110,12 @@ start encoder "$BIN/tartan-encoder" --model="$MODEL" --host=127.0.0.1 --grpc_por
 # shard has enough to train on.
 CODEC=$STATE/codec.tseg
 if [ ! -f "$CODEC" ]; then
-  /usr/bin/python3 - "$SCIFACT/corpus.jsonl" 500 >"$STATE/codec-sample.jsonl" <<'PY'
-import json, sys
-path, n = sys.argv[1], int(sys.argv[2])
-lines = open(path, encoding="utf-8").read().splitlines()
+  /usr/bin/python3 - "$SCIFACT" 500 >"$STATE/codec-sample.jsonl" <<'PY'
+import glob, json, sys
+folder, n = sys.argv[1], int(sys.argv[2])
+lines = []  # corpus.jsonl, or its parts corpus.partK-of-N.jsonl
+for path in sorted(glob.glob(folder + "/corpus*.jsonl")):
+    lines += open(path, encoding="utf-8").read().splitlines()
 step = max(1, len(lines) // n)
 for line in lines[::step][:n]:
     d = json.loads(line)
@@ -124,10 +126,10 @@ PY
     <"$STATE/codec-sample.jsonl" >"$STATE/codec-sample-vectors.jsonl"
   # The centroid count follows the whole index: the sample's tokens scaled to the corpus.
   index_tokens=$(/usr/bin/python3 -c "
-import json, sys
-docs = sum(1 for _ in open(sys.argv[1]))
+import glob, json, sys
+docs = sum(1 for p in glob.glob(sys.argv[1] + '/corpus*.jsonl') for _ in open(p))
 rows = sum(len(json.loads(line)['embeddings']) for line in open(sys.argv[2]))
-print(rows * docs // 500)" "$SCIFACT/corpus.jsonl" "$STATE/codec-sample-vectors.jsonl")
+print(rows * docs // 500)" "$SCIFACT" "$STATE/codec-sample-vectors.jsonl")
   "$BIN/tartanctl" train-codec --vectors "$STATE/codec-sample-vectors.jsonl" --out "$CODEC" \
     --index-tokens "$index_tokens"
 fi
