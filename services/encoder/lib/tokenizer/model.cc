@@ -13,6 +13,11 @@ absl::Status Vocab::LoadJsonObject(const nlohmann::json& vocab) {
   if (!vocab.is_object()) return absl::InvalidArgumentError("model.vocab is not an object");
   token_to_id_.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    // An integer, checked first: converting a float outside int64's range is undefined.
+    if (!it.value().is_number_integer()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("vocab id of \"", it.key(), "\" is not an integer"));
+    }
     const int64_t id = it.value().get<int64_t>();
     if (id < 0 || id > (int64_t{1} << 30)) {
       return absl::InvalidArgumentError(absl::StrCat("vocab id out of range: ", id));
