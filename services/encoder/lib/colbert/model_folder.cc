@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/json_integer.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -101,11 +102,11 @@ absl::Status ApplySentenceTransformersConfig(const std::string& path, ColbertSet
       *has_document_prefix = true;
     }
     if (Has(j, key = "query_length")) {
-      s->query_length = j[key].get<int>();
+      s->query_length = JsonInteger<int>(j[key]);
       *has_query_length = true;
     }
     if (Has(j, key = "document_length")) {
-      s->document_length = j[key].get<int>();
+      s->document_length = JsonInteger<int>(j[key]);
       *has_document_length = true;
     }
     if (Has(j, key = "attend_to_expansion_tokens")) {
@@ -149,9 +150,10 @@ absl::Status ApplyArtifactMetadata(const std::string& path, ColbertSettings* s,
       s->document_prefix =
           Has(j, key = "doc_token_id") ? j[key].get<std::string>() : std::string("[unused1]");
     }
-    if (!has_query_length && Has(j, key = "query_maxlen")) s->query_length = j[key].get<int>();
+    if (!has_query_length && Has(j, key = "query_maxlen"))
+      s->query_length = JsonInteger<int>(j[key]);
     if (!has_document_length && Has(j, key = "doc_maxlen")) {
-      s->document_length = j[key].get<int>();
+      s->document_length = JsonInteger<int>(j[key]);
     }
     if (!has_attend && Has(j, key = "attend_to_mask_tokens")) {
       s->attend_to_expansion_tokens = j[key].get<bool>();

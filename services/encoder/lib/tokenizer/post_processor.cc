@@ -6,12 +6,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_integer.h"
 
 namespace tartan::encoder {
 namespace {
 
 // BertProcessing / RobertaProcessing store tokens as ["[CLS]", 101].
-int32_t PairId(const nlohmann::json& pair) { return pair.at(1).get<int32_t>(); }
+int32_t PairId(const nlohmann::json& pair) { return JsonInteger<int32_t>(pair.at(1)); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_integer.h"
 #include "common/status_macros.h"
 #include "services/encoder/lib/tokenizer/added_vocabulary.h"
 #include "services/encoder/lib/tokenizer/model.h"
@@ -103,7 +104,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view 
     if (added.is_array()) {
       for (const auto& t : added) {
         AddedToken tok;
-        tok.id = t.at("id").get<int32_t>();
+        tok.id = JsonInteger<int32_t>(t.at("id"));
         tok.content = t.at("content").get<std::string>();
         tok.special = BoolOr(t, "special", false);
         tok.single_word = BoolOr(t, "single_word", false);

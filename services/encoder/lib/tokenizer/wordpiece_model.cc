@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/json_integer.h"
 #include "common/status_macros.h"
 #include "services/encoder/lib/tokenizer/unicode.h"
 
@@ -18,7 +19,7 @@ absl::StatusOr<std::unique_ptr<WordPieceModel>> WordPieceModel::FromJson(const n
     m->prefix_ = j["continuing_subword_prefix"].get<std::string>();
   }
   if (j.contains("max_input_chars_per_word") && j["max_input_chars_per_word"].is_number()) {
-    m->max_input_chars_per_word_ = j["max_input_chars_per_word"].get<size_t>();
+    m->max_input_chars_per_word_ = JsonInteger<size_t>(j["max_input_chars_per_word"]);
   }
   return m;
 }
