@@ -2,8 +2,10 @@
 
 #include <fstream>
 #include <sstream>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_integer.h"
 #include "nlohmann/json.hpp"
 
 namespace tartan::encoder {
@@ -11,11 +13,21 @@ namespace {
 
 using nlohmann::json;
 
+// v as T; integers through JsonInteger (a float or out-of-range value is a type error).
+template <typename T>
+T Read(const json& v) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return JsonInteger<T>(v);
+  } else {
+    return v.get<T>();
+  }
+}
+
 // Reads an optional key; a missing key or JSON null keeps `*out`.
 template <typename T>
 void Optional(const json& j, const char* key, T* out) {
   auto it = j.find(key);
-  if (it != j.end() && !it->is_null()) *out = it->get<T>();
+  if (it != j.end() && !it->is_null()) *out = Read<T>(*it);
 }
 
 template <typename T>
@@ -25,7 +37,7 @@ absl::Status Required(const json& j, const char* key, T* out, const std::string&
     return absl::InvalidArgumentError(
         absl::StrCat("model config ", source, ": missing required key '", key, "'"));
   }
-  *out = it->get<T>();
+  *out = Read<T>(*it);
   return absl::OkStatus();
 }
 
