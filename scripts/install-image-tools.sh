@@ -9,18 +9,4 @@ set -euo pipefail
 
 packages=(buildah podman debootstrap crun runc containernetworking-plugins uidmap podman-compose docker-compose)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-image-tools: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-echo "install-image-tools: installing ${missing[*]}"
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+bash "$(dirname "$0")"/apt-install.sh install-image-tools "${packages[@]}"
