@@ -22,7 +22,8 @@ namespace tartan {
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 ParseErrorInterceptorFactory();
 
-enum class StreamRead { kMessage, kEnd, kUnparsable };
+// kIdleTimeout: only from StreamSlot::Read (stream_limiter.h).
+enum class StreamRead { kMessage, kEnd, kUnparsable, kIdleTimeout };
 
 // Reads the next message of a client stream into `message`. How it tells a parse failure from
 // the end of the stream: gRPC parses with Message::ParseFromZeroCopyStream, which clears the

@@ -30,6 +30,12 @@ ABSL_FLAG(int, max_threads, 128,
           "Threads handling calls; calls beyond them are refused with RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, memory_quota_mb, 1024, "Memory gRPC may use for its buffers, in MiB");
 ABSL_FLAG(int, max_concurrent_streams, 256, "Concurrent calls per client connection");
+ABSL_FLAG(int, max_streams, 32,
+          "Client streams (AddDocumentsStream, UpsertStream) open at once; each holds a handler "
+          "thread, so more are refused with RESOURCE_EXHAUSTED (at most --max_threads / 2)");
+ABSL_FLAG(double, stream_idle_timeout_s, 60,
+          "A client stream with no message for this long is cancelled (its earlier messages "
+          "stay stored)");
 ABSL_FLAG(double, max_connection_age_s, 0,
           "Close client connections after this many seconds (calls in flight get "
           "--drain_grace_s) so clients re-resolve and reach new replicas; 0 = never");
@@ -66,6 +72,14 @@ absl::Status ServerOptions::Validate() const {
   if (max_concurrent_streams < 1) {
     return absl::InvalidArgumentError("--max_concurrent_streams must be >= 1");
   }
+  if (streams.max_streams < 1 || streams.max_streams > max_threads / 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_streams must be between 1 and --max_threads / 2 (", max_threads / 2,
+                     "): the other threads answer unary calls"));
+  }
+  if (streams.idle_timeout < absl::Milliseconds(100)) {
+    return absl::InvalidArgumentError("--stream_idle_timeout_s must be >= 0.1");
+  }
   if (max_connection_age < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--max_connection_age_s must be >= 0");
   }
@@ -98,6 +112,8 @@ ServerOptions ServerOptionsFromFlags(const std::string& service) {
   options.max_threads = absl::GetFlag(FLAGS_max_threads);
   options.memory_quota_bytes = int64_t(absl::GetFlag(FLAGS_memory_quota_mb)) << 20;
   options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  options.streams.max_streams = absl::GetFlag(FLAGS_max_streams);
+  options.streams.idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_stream_idle_timeout_s));
   options.max_connection_age = absl::Seconds(absl::GetFlag(FLAGS_max_connection_age_s));
   options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
   options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);

@@ -23,6 +23,7 @@
 #include "common/server/lifecycle.h"
 #include "common/server/process_metrics.h"
 #include "common/server/rpc_metrics.h"
+#include "common/server/stream_limiter.h"
 #include "common/server/tls.h"
 
 namespace tartan {
@@ -42,6 +43,9 @@ struct ServerOptions {
   int max_threads = 128;                   // handler threads; calls beyond get RESOURCE_EXHAUSTED
   int64_t memory_quota_bytes = 1LL << 30;  // gRPC's own buffers
   int max_concurrent_streams = 256;        // per connection
+  // Client streams per service (each holds a handler thread) and their idle timeout; the
+  // services enforce them with a StreamLimiter. max_streams is at most max_threads / 2.
+  StreamLimits streams;
   // Connections are closed (gracefully: calls in flight get drain_grace) after this long so
   // clients re-resolve and spread over new replicas; zero = never (the default: a long
   // ingest stream would be cut).
@@ -55,7 +59,8 @@ struct ServerOptions {
 
 // Fills ServerOptions from the shared flags (--host, --grpc_port, --metrics_port, --metrics_host,
 // --port_file, --max_message_mb, --drain_grace_s, --keepalive_s, --max_threads,
-// --memory_quota_mb, --max_concurrent_streams, --max_connection_age_s, --tls_cert_file,
+// --memory_quota_mb, --max_concurrent_streams, --max_streams, --stream_idle_timeout_s,
+// --max_connection_age_s, --tls_cert_file,
 // --tls_key_file, --tls_client_ca_file, --insecure). Call after ParseFlagsWithEnv.
 ServerOptions ServerOptionsFromFlags(const std::string& service);
 // Per-service defaults for the shared port flags; call before ParseFlagsWithEnv.

@@ -204,16 +204,20 @@ grpc::Status IndexerService::UpsertStream(grpc::ServerContext* context,
 absl::Status IndexerService::DoUpsertStream(grpc::ServerContext* context,
                                             grpc::ServerReader<tartan::v1::UpsertRequest>* reader,
                                             tartan::v1::UpsertResponse* response) {
+  ASSIGN_OR_RETURN(StreamSlot slot, streams_.Admit([context] { context->TryCancel(); }));
   tartan::v1::UpsertRequest request;
   uint64_t upserted = 0;
   for (int message = 0;; ++message) {
     absl::Status status;
-    switch (ReadStreamMessage(reader, &request)) {
+    switch (slot.Read(reader, &request)) {
       case StreamRead::kEnd:
         response->set_upserted(upserted);
         return absl::OkStatus();
       case StreamRead::kUnparsable:
         status = absl::InvalidArgumentError(kUnparsableMessage);
+        break;
+      case StreamRead::kIdleTimeout:
+        status = slot.IdleError();
         break;
       case StreamRead::kMessage:
         status = DoUpsert(request, &upserted);

@@ -14,6 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/server/stream_limiter.h"
 #include "services/indexer/lib/shard.h"
 #include "tartan/v1/indexer.grpc.pb.h"
 
@@ -31,6 +32,7 @@ struct ServedShard {
 // What the service lets clients do beyond the shared limits (common/api/request_checks.h).
 struct IndexerServiceOptions {
   bool allow_exact_search = false;  // SearchParams.exact (brute force over every vector)
+  StreamLimits streams;             // UpsertStream: open at once, idle timeout
 };
 
 class IndexerService final : public tartan::v1::Indexer::Service {
@@ -82,6 +84,7 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   absl::Status DoCompact(const tartan::v1::CompactRequest& request);
 
   const IndexerServiceOptions options_;
+  StreamLimiter streams_{options_.streams};
   prometheus::Registry& registry_;             // for tartan_indexer_info once the shard is known
   std::shared_ptr<const ServedShard> served_;  // accessed with std::atomic_load/store
   prometheus::Gauge& documents_;

@@ -93,7 +93,8 @@ absl::Status Run() {
   tartan::compute::SetBlasThreads(1);
   auto registry = std::make_shared<prometheus::Registry>();
   tartan::indexer::IndexerService service(
-      *registry, {.allow_exact_search = absl::GetFlag(FLAGS_allow_exact_search)});
+      *registry, {.allow_exact_search = absl::GetFlag(FLAGS_allow_exact_search),
+                  .streams = server_options.streams});
   // The port opens first (health NOT_SERVING, calls UNAVAILABLE) while the shard recovers.
   ASSIGN_OR_RETURN(
       auto host,

@@ -52,6 +52,7 @@ absl::Status Run() {
   tartan::ServerOptions server_options = tartan::ServerOptionsFromFlags("router");
   options.max_message_bytes = server_options.max_message_bytes;
   options.allow_exact_search = absl::GetFlag(FLAGS_allow_exact_search);
+  options.streams = server_options.streams;
 
   const std::string api_keys_file = absl::GetFlag(FLAGS_api_keys_file);
   if (api_keys_file.empty() && !server_options.insecure &&

@@ -14,6 +14,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/api/token_vectors.h"
+#include "common/server/stream_limiter.h"
 #include "services/router/shard_clients.h"
 #include "tartan/v1/encoder.grpc.pb.h"
 #include "tartan/v1/router.grpc.pb.h"
@@ -32,6 +33,7 @@ struct RouterOptions {
   // shard makes the reply partial instead of making it miss the client's deadline.
   double shard_deadline_margin_fraction = 0.1;
   absl::Duration shard_deadline_margin_max = absl::Milliseconds(100);
+  StreamLimits streams;  // AddDocumentsStream: open at once, idle timeout
 };
 
 class RouterService final : public tartan::v1::Router::Service {
@@ -100,6 +102,7 @@ class RouterService final : public tartan::v1::Router::Service {
                         tartan::v1::AddDocumentsResponse* response);
 
   const RouterOptions options_;
+  StreamLimiter streams_{options_.streams};
   std::unique_ptr<tartan::v1::Encoder::Stub> encoder_;
   ShardClients* shards_;
   absl::Mutex info_mu_;

@@ -161,15 +161,19 @@ grpc::Status RouterService::AddDocumentsStream(
 absl::Status RouterService::DoAddDocumentsStream(
     grpc::ServerContext* context, grpc::ServerReader<tartan::v1::AddDocumentsRequest>* reader,
     tartan::v1::AddDocumentsResponse* response) {
+  ASSIGN_OR_RETURN(StreamSlot slot, streams_.Admit([context] { context->TryCancel(); }));
   const absl::Time client_deadline = absl::FromChrono(context->deadline());
   tartan::v1::AddDocumentsRequest request;
   for (int message = 0;; ++message) {
     absl::Status status;
-    switch (ReadStreamMessage(reader, &request)) {
+    switch (slot.Read(reader, &request)) {
       case StreamRead::kEnd:
         return absl::OkStatus();
       case StreamRead::kUnparsable:
         status = absl::InvalidArgumentError(kUnparsableMessage);
+        break;
+      case StreamRead::kIdleTimeout:
+        status = slot.IdleError();
         break;
       case StreamRead::kMessage: {
         // Each message gets the default budget; the stream as a whole follows the client's.

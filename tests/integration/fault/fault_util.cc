@@ -1,7 +1,10 @@
 #include "tests/integration/fault/fault_util.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -117,6 +120,19 @@ std::vector<std::string> TmpFiles(const std::string& dir) {
     if (it->path().extension() == ".tmp") found.push_back(it->path().string());
   }
   return found;
+}
+
+std::vector<std::string> LingeringTmpFiles(const std::string& dir, double seconds) {
+  std::vector<std::string> lingering = TmpFiles(dir);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!lingering.empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::vector<std::string> now = TmpFiles(dir);
+    std::erase_if(lingering, [&](const std::string& f) {
+      return std::find(now.begin(), now.end(), f) == now.end();
+    });
+  }
+  return lingering;
 }
 
 }  // namespace tartan::testing

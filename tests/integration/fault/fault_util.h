@@ -38,4 +38,9 @@ std::string VerifyStored(LocalCluster& cluster,
 // *.tmp files anywhere under `dir` (litter of interrupted or failed writes).
 std::vector<std::string> TmpFiles(const std::string& dir);
 
+// The *.tmp files under `dir` of a shard that is still running: a flush or compaction in
+// progress writes one legitimately and renames it when done, so only files present in every
+// listing over `seconds` (polled every 100 ms; an empty listing ends the wait) count as litter.
+std::vector<std::string> LingeringTmpFiles(const std::string& dir, double seconds);
+
 }  // namespace tartan::testing

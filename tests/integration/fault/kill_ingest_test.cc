@@ -2,7 +2,8 @@
 // random moments while documents stream in through the router, some rounds while the shard
 // runs a background flush (small flush threshold; compactions follow), then restarted on
 // the same port and data folder. After every round each acknowledged document must be stored
-// exactly once, on one shard, with its metadata, and no *.tmp file may be left behind.
+// exactly once, on one shard, with its metadata, and no *.tmp file may be left behind (a
+// flush still running when the round ends writes one legitimately; only one that lingers counts).
 // Rounds: $TARTAN_FAULT_ROUNDS (the `integration` registration runs a few, the `slow` one 50).
 #include <atomic>
 #include <chrono>
@@ -111,7 +112,8 @@ TEST(KillIngestTest, AcknowledgedDocumentsSurviveKillsDuringStreamingIngest) {
       const std::string problems = VerifyStored(cluster, acknowledged, sent);
       ASSERT_EQ(problems, "") << cluster.shard(victim).ReadLog();
       for (int s = 0; s < cluster.num_shards(); ++s) {
-        EXPECT_EQ(TmpFiles(absl::StrCat(work_dir, "/shard", s)), std::vector<std::string>());
+        EXPECT_EQ(LingeringTmpFiles(absl::StrCat(work_dir, "/shard", s), 10),
+                  std::vector<std::string>());
       }
     }
   }

@@ -28,6 +28,8 @@ constexpr int kDim = 128;
 constexpr int kIdleStreams = 5000;
 constexpr int kIdleChannels = 50;  // 100 streams per connection (under max_concurrent_streams)
 constexpr double kRssBoundMb = 1024;
+constexpr int kMaxStreams = 16;      // --max_streams of every service here
+constexpr double kIdleTimeoutS = 4;  // --stream_idle_timeout_s
 
 double RssMb(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -108,6 +110,10 @@ class HostileTest : public ::testing::Test {
     LocalCluster::Options options;
     options.shards = 2;
     options.allow_exact_search = false;  // exact mode is a hostile request here
+    for (auto* args : {&options.indexer_args, &options.router_args}) {
+      args->push_back(absl::StrCat("--max_streams=", kMaxStreams));
+      args->push_back(absl::StrCat("--stream_idle_timeout_s=", kIdleTimeoutS));
+    }
     auto cluster = LocalCluster::Start(model, work_dir_, options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
@@ -424,8 +430,52 @@ TEST_F(HostileTest, OversizedRequestsAreRefused) {
   ExpectHealthy(probe, pids, rss_before);
 }
 
+// A client stream with one small message, written and closed at once (a legitimate writer).
+grpc::Status OneMessageRouterStream(const std::string& address, int n) {
+  grpc::ClientContext context;
+  SetDeadline(&context, 10);
+  v1::AddDocumentsResponse response;
+  auto writer =
+      v1::Router::NewStub(OwnChannel(address, n))->AddDocumentsStream(&context, &response);
+  v1::AddDocumentsRequest request;
+  auto* doc = request.add_documents();
+  doc->set_id(absl::StrCat("streamed-", n));
+  doc->set_text("a document about rivers, streamed");
+  writer->Write(request);
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+grpc::Status OneMessageShardStream(const std::string& address, int n, std::mt19937* rng) {
+  grpc::ClientContext context;
+  SetDeadline(&context, 10);
+  v1::UpsertResponse response;
+  auto writer = v1::Indexer::NewStub(OwnChannel(address, n))->UpsertStream(&context, &response);
+  v1::UpsertRequest request;
+  auto* doc = request.add_documents();
+  doc->set_id(absl::StrCat("streamed-", n));
+  *doc->mutable_vectors() = RandomVectors(rng, 3, kDim);
+  writer->Write(request);
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+// Retries `call` every 200 ms until it returns `code` or `seconds` pass; the last status.
+grpc::Status Until(grpc::StatusCode code, double seconds,
+                   const std::function<grpc::Status()>& call) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  grpc::Status status = call();
+  while (status.error_code() != code && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    status = call();
+  }
+  return status;
+}
+
 // Idle streams hold a handler thread each on the synchronous servers; they must not starve
-// the searches beside them.
+// the searches beside them. Each service admits --max_streams (kMaxStreams) streams and
+// refuses the rest at once; the admitted idle ones are cancelled after
+// --stream_idle_timeout_s (kIdleTimeoutS), so a real writer gets in again.
 TEST_F(HostileTest, IdleStreamsDoNotStarveSearches) {
   const pid_t pids[] = {cluster_->router_process().pid(), cluster_->shard(0).pid(),
                         cluster_->shard(1).pid()};
@@ -434,10 +484,13 @@ TEST_F(HostileTest, IdleStreamsDoNotStarveSearches) {
   for (int i = 0; i < 3; ++i) rss_before[i] = RssMb(pids[i]);
 
   Probe probe(cluster_->router_process().address());
+  const std::string router = cluster_->router_process().address();
+  const std::string shard = cluster_->shard_address(0);
 
-  // --- 5,000 idle streams against the router and against the shard, held for 5 s.
+  // --- 5,000 idle streams against the router and against the shard.
   {
-    IdleStreams router_streams(cluster_->router_process().address(), kIdleStreams,
+    const auto opened_at = std::chrono::steady_clock::now();
+    IdleStreams router_streams(router, kIdleStreams,
                                [](const std::shared_ptr<grpc::Channel>& channel,
                                   IdleStreams::Call* call, grpc::CompletionQueue* cq) {
                                  call->router_writer =
@@ -445,7 +498,7 @@ TEST_F(HostileTest, IdleStreamsDoNotStarveSearches) {
                                          &call->context, &call->router_response, cq);
                                  call->router_writer->StartCall(call);
                                });
-    IdleStreams shard_streams(cluster_->shard_address(0), kIdleStreams,
+    IdleStreams shard_streams(shard, kIdleStreams,
                               [](const std::shared_ptr<grpc::Channel>& channel,
                                  IdleStreams::Call* call, grpc::CompletionQueue* cq) {
                                 call->shard_writer =
@@ -453,9 +506,21 @@ TEST_F(HostileTest, IdleStreamsDoNotStarveSearches) {
                                         &call->context, &call->shard_response, cq);
                                 call->shard_writer->StartCall(call);
                               });
-    std::this_thread::sleep_for(std::chrono::seconds(5));
-    std::printf("idle streams opened: router %d, shard %d\n", router_streams.Opened(),
-                shard_streams.Opened());
+    // While the idle streams hold every slot, one more is refused at once, naming the limit.
+    const grpc::Status refused_router = Until(grpc::StatusCode::RESOURCE_EXHAUSTED, 2,
+                                              [&] { return OneMessageRouterStream(router, 2); });
+    const grpc::Status refused_shard = Until(grpc::StatusCode::RESOURCE_EXHAUSTED, 2, [&] {
+      return OneMessageShardStream(shard, 3, &rng_);
+    });
+    const double refused_after_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_at).count();
+    if (refused_after_s < kIdleTimeoutS) {  // else the machine was too slow to tell
+      EXPECT_EQ(refused_router.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << refused_router.error_message();
+      EXPECT_NE(refused_router.error_message().find("--max_streams"), std::string::npos);
+      EXPECT_EQ(refused_shard.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << refused_shard.error_message();
+    }
     // A direct search on the shard under the same pressure.
     grpc::ClientContext context;
     SetDeadline(&context, 5);
@@ -463,13 +528,23 @@ TEST_F(HostileTest, IdleStreamsDoNotStarveSearches) {
     *request.mutable_query() = RandomVectors(&rng_, 4, kDim);
     request.set_k(5);
     v1::ShardSearchResponse response;
-    const grpc::Status status = v1::Indexer::NewStub(OwnChannel(cluster_->shard_address(0), 4))
-                                    ->Search(&context, request, &response);
+    const grpc::Status status =
+        v1::Indexer::NewStub(OwnChannel(shard, 4))->Search(&context, request, &response);
     EXPECT_TRUE(status.ok()) << "shard search beside idle streams: " << status.error_message();
     for (int i = 0; i < 3; ++i) {
       std::printf("%s RSS with idle streams: %.0f MB\n", names[i], RssMb(pids[i]));
       EXPECT_LT(RssMb(pids[i]), kRssBoundMb) << names[i];
     }
+    // Past the idle timeout the admitted idle streams are cancelled: real writers get in.
+    std::this_thread::sleep_until(opened_at + std::chrono::duration<double>(kIdleTimeoutS));
+    const grpc::Status admitted_router =
+        Until(grpc::StatusCode::OK, 5, [&] { return OneMessageRouterStream(router, 5); });
+    EXPECT_TRUE(admitted_router.ok()) << admitted_router.error_message();
+    const grpc::Status admitted_shard =
+        Until(grpc::StatusCode::OK, 5, [&] { return OneMessageShardStream(shard, 6, &rng_); });
+    EXPECT_TRUE(admitted_shard.ok()) << admitted_shard.error_message();
+    std::printf("idle streams opened: router %d, shard %d; refused after %.1f s\n",
+                router_streams.Opened(), shard_streams.Opened(), refused_after_s);
   }
   ExpectHealthy(probe, pids, rss_before);
 }
