@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every build, test and demo dependency of Tartan from Debian 12's archive.
-# Idempotent: apt-get skips what is already installed. Needs root (or sudo).
+# Idempotent (scripts/apt-install.sh skips what is installed). Needs root (or sudo).
 set -euo pipefail
 
 packages=(
@@ -14,18 +14,4 @@ packages=(
   python3 python3-grpcio python3-grpc-tools python3-protobuf python3-numpy python3-yaml python3-jsonschema
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
+exec bash "$(dirname "$0")/apt-install.sh" install-deps "${packages[@]}"
