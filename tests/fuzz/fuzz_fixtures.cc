@@ -96,4 +96,13 @@ encoder::EncoderService& FuzzEncoder() {
   return *service;
 }
 
+void AbortOnServerFault(const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::INTERNAL ||
+      status.error_code() == grpc::StatusCode::UNKNOWN) {
+    std::fprintf(stderr, "unexpected %d: %s\n", int(status.error_code()),
+                 status.error_message().c_str());
+    std::abort();
+  }
+}
+
 }  // namespace tartan::fuzz

@@ -2,6 +2,8 @@
 // a small real shard, an encoder over a tiny synthetic BERT checkpoint. Built once per process.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,5 +22,15 @@ inline constexpr int kFuzzDim = 32;  // the synthetic checkpoint's and the shard
 indexer::IndexerService& FuzzIndexer();
 // An EncoderService over a tiny synthetic BERT ColBERT checkpoint (dim kFuzzDim).
 encoder::EncoderService& FuzzEncoder();
+
+// Aborts (a finding) when a handler answers INTERNAL or UNKNOWN: a request, however hostile,
+// must get OK or a code that names the client's mistake.
+void AbortOnServerFault(const grpc::Status& status);
+
+// A request message from the fuzz input (protobuf wire format); false when it does not parse.
+template <typename Request>
+bool ParseRequest(const uint8_t* data, size_t size, Request* request) {
+  return request->ParseFromArray(data, int(size));
+}
 
 }  // namespace tartan::fuzz

@@ -3,7 +3,6 @@
 // Every answer must be OK or a client-side error code, never INTERNAL or UNKNOWN, and
 // search replies must respect k.
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 
 #include "tests/fuzz/fuzz_fixtures.h"
@@ -11,20 +10,6 @@
 namespace {
 
 namespace v1 = tartan::v1;
-
-template <typename Request>
-bool Parse(const uint8_t* data, size_t size, Request* request) {
-  return request->ParseFromArray(data, int(size));
-}
-
-void CheckCode(const grpc::Status& status) {
-  if (status.error_code() == grpc::StatusCode::INTERNAL ||
-      status.error_code() == grpc::StatusCode::UNKNOWN) {
-    std::fprintf(stderr, "unexpected %d: %s\n", int(status.error_code()),
-                 status.error_message().c_str());
-    std::abort();
-  }
-}
 
 }  // namespace
 
@@ -41,21 +26,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0: {
       v1::UpsertRequest request;
       v1::UpsertResponse response;
-      if (Parse(data, size, &request)) CheckCode(service.Upsert(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Upsert(&context, &request, &response));
       break;
     }
     case 1: {
       v1::DeleteRequest request;
       v1::DeleteResponse response;
-      if (Parse(data, size, &request)) CheckCode(service.Delete(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Delete(&context, &request, &response));
       break;
     }
     case 2: {
       v1::ShardSearchRequest request;
       v1::ShardSearchResponse response;
-      if (Parse(data, size, &request)) {
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
         const grpc::Status status = service.Search(&context, &request, &response);
-        CheckCode(status);
+        tartan::fuzz::AbortOnServerFault(status);
         if (status.ok() && uint32_t(response.hits_size()) > request.k()) std::abort();
       }
       break;
@@ -63,25 +50,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3: {
       v1::GetRequest request;
       v1::GetResponse response;
-      if (Parse(data, size, &request)) CheckCode(service.Get(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Get(&context, &request, &response));
       break;
     }
     case 4: {
       v1::StatsRequest request;
       v1::ShardStats response;
-      if (Parse(data, size, &request)) CheckCode(service.Stats(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Stats(&context, &request, &response));
       break;
     }
     case 5: {
       v1::FlushRequest request;
       v1::FlushResponse response;
-      if (Parse(data, size, &request)) CheckCode(service.Flush(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Flush(&context, &request, &response));
       break;
     }
     default: {
       v1::CompactRequest request;
       v1::CompactResponse response;
-      if (Parse(data, size, &request)) CheckCode(service.Compact(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Compact(&context, &request, &response));
       break;
     }
   }

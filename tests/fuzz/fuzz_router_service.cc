@@ -4,7 +4,6 @@
 // (fuzz_fixtures.h), so fan-out, merge and write routing run for real without a network.
 // Every answer must be OK or a client-side error code, never INTERNAL or UNKNOWN.
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 
 #include <grpcpp/grpcpp.h>
@@ -56,20 +55,6 @@ Router& FuzzRouter() {
   return *router;
 }
 
-void CheckCode(const grpc::Status& status) {
-  if (status.error_code() == grpc::StatusCode::INTERNAL ||
-      status.error_code() == grpc::StatusCode::UNKNOWN) {
-    std::fprintf(stderr, "unexpected %d: %s\n", int(status.error_code()),
-                 status.error_message().c_str());
-    std::abort();
-  }
-}
-
-template <typename Request>
-bool Parse(const uint8_t* data, size_t size, Request* request) {
-  return request->ParseFromArray(data, int(size));
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -85,25 +70,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0: {
       v1::AddDocumentsRequest request;
       v1::AddDocumentsResponse response;
-      if (Parse(data, size, &request)) {
-        CheckCode(service.AddDocuments(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
+        tartan::fuzz::AbortOnServerFault(service.AddDocuments(&context, &request, &response));
       }
       break;
     }
     case 1: {
       v1::DeleteDocumentsRequest request;
       v1::DeleteDocumentsResponse response;
-      if (Parse(data, size, &request)) {
-        CheckCode(service.DeleteDocuments(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
+        tartan::fuzz::AbortOnServerFault(service.DeleteDocuments(&context, &request, &response));
       }
       break;
     }
     case 2: {
       v1::SearchRequest request;
       v1::SearchResponse response;
-      if (Parse(data, size, &request)) {
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
         const grpc::Status status = service.Search(&context, &request, &response);
-        CheckCode(status);
+        tartan::fuzz::AbortOnServerFault(status);
         if (status.ok() && uint32_t(response.hits_size()) > request.k()) std::abort();
       }
       break;
@@ -111,22 +96,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3: {
       v1::SearchBatchRequest request;
       v1::SearchBatchResponse response;
-      if (Parse(data, size, &request)) {
-        CheckCode(service.SearchBatch(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
+        tartan::fuzz::AbortOnServerFault(service.SearchBatch(&context, &request, &response));
       }
       break;
     }
     case 4: {
       v1::RerankRequest request;
       v1::RerankResponse response;
-      if (Parse(data, size, &request)) CheckCode(service.Rerank(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request))
+        tartan::fuzz::AbortOnServerFault(service.Rerank(&context, &request, &response));
       break;
     }
     default: {
       v1::ClusterStatusRequest request;
       v1::ClusterStatusResponse response;
-      if (Parse(data, size, &request)) {
-        CheckCode(service.ClusterStatus(&context, &request, &response));
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
+        tartan::fuzz::AbortOnServerFault(service.ClusterStatus(&context, &request, &response));
       }
       break;
     }
