@@ -45,24 +45,47 @@ void NoisyCopy(const float* base, int dim, float noise, std::mt19937_64* rng, fl
   Normalize(x, dim);
 }
 
+// num_topics random unit topic directions, each with clusters_per_topic noisy copies (noise
+// of expected norm `spread`); returns the clusters, topic-major: [topics * clusters, dim].
+std::vector<float> TopicClusters(int num_topics, int clusters_per_topic, int dim, float spread,
+                                 std::mt19937_64* rng) {
+  std::vector<float> topic(dim);
+  std::vector<float> clusters(size_t(num_topics) * clusters_per_topic * dim);
+  for (int t = 0; t < num_topics; ++t) {
+    std::fill(topic.begin(), topic.end(), 0.f);
+    AddNoise(topic.data(), dim, 1.f, rng);
+    Normalize(topic.data(), dim);
+    for (int c = 0; c < clusters_per_topic; ++c) {
+      NoisyCopy(topic.data(), dim, spread, rng,
+                clusters.data() + (size_t(t) * clusters_per_topic + c) * dim);
+    }
+  }
+  return clusters;
+}
+
+// A query of `tokens` noisy copies of random tokens of `d` (noise of expected norm `noise`).
+std::vector<float> QueryFrom(const Document& d, int tokens, int dim, float noise,
+                             std::mt19937_64* rng) {
+  std::vector<float> q(size_t(tokens) * dim);
+  for (int i = 0; i < tokens; ++i) {
+    const int t = int((*rng)() % uint64_t(d.num_tokens));
+    NoisyCopy(d.vectors.data() + size_t(t) * dim, dim, noise, rng, q.data() + size_t(i) * dim);
+  }
+  return q;
+}
+
+void SetMetadata(int i, int topic, Document* d) {
+  d->metadata["topic"] = absl::StrCat(topic);
+  d->metadata["parity"] = i % 2 ? "odd" : "even";
+  d->metadata["bucket"] = absl::StrCat(i % 10);
+}
+
 }  // namespace
 
 SyntheticCorpus::SyntheticCorpus(const SyntheticOptions& o) : opts_(o) {
   std::mt19937_64 rng(o.seed);
-  const int dim = o.dim;
-  std::vector<float> topic(dim);
-  clusters_.resize(size_t(o.num_topics) * o.clusters_per_topic * dim);
-  for (int t = 0; t < o.num_topics; ++t) {
-    std::fill(topic.begin(), topic.end(), 0.f);
-    AddNoise(topic.data(), dim, 1.f, &rng);
-    Normalize(topic.data(), dim);
-    for (int c = 0; c < o.clusters_per_topic; ++c) {
-      float* x = clusters_.data() + (size_t(t) * o.clusters_per_topic + c) * dim;
-      std::copy(topic.begin(), topic.end(), x);
-      AddNoise(x, dim, o.cluster_spread * 2.f, &rng);
-      Normalize(x, dim);
-    }
-  }
+  clusters_ =
+      TopicClusters(o.num_topics, o.clusters_per_topic, o.dim, o.cluster_spread * 2.f, &rng);
 }
 
 Document SyntheticCorpus::MakeDocument(int i) const {
@@ -78,29 +101,17 @@ Document SyntheticCorpus::MakeDocument(int i) const {
   for (int t = 0; t < d.num_tokens; ++t) {
     const int topic = topics[rng() % uint64_t(ntopics)];
     const int cluster = topic * o.clusters_per_topic + int(rng() % uint64_t(o.clusters_per_topic));
-    float* x = d.vectors.data() + size_t(t) * o.dim;
-    std::copy_n(clusters_.data() + size_t(cluster) * o.dim, o.dim, x);
-    AddNoise(x, o.dim, o.token_noise * 2.f, &rng);
-    Normalize(x, o.dim);
+    NoisyCopy(clusters_.data() + size_t(cluster) * o.dim, o.dim, o.token_noise * 2.f, &rng,
+              d.vectors.data() + size_t(t) * o.dim);
   }
-  d.metadata["topic"] = absl::StrCat(topics[0]);
-  d.metadata["parity"] = i % 2 ? "odd" : "even";
-  d.metadata["bucket"] = absl::StrCat(i % 10);
+  SetMetadata(i, topics[0], &d);
   return d;
 }
 
 std::vector<float> SyntheticCorpus::MakeQuery(int positive, uint64_t query_seed) const {
-  const Document d = MakeDocument(positive);
   std::mt19937_64 rng(query_seed * 31 + uint64_t(positive));
-  std::vector<float> q(size_t(opts_.query_tokens) * opts_.dim);
-  for (int i = 0; i < opts_.query_tokens; ++i) {
-    const int t = int(rng() % uint64_t(d.num_tokens));
-    float* x = q.data() + size_t(i) * opts_.dim;
-    std::copy_n(d.vectors.data() + size_t(t) * opts_.dim, opts_.dim, x);
-    AddNoise(x, opts_.dim, opts_.query_noise * 2.f, &rng);
-    Normalize(x, opts_.dim);
-  }
-  return q;
+  return QueryFrom(MakeDocument(positive), opts_.query_tokens, opts_.dim, opts_.query_noise * 2.f,
+                   &rng);
 }
 
 SkewedSyntheticCorpus::SkewedSyntheticCorpus(const SkewedSyntheticOptions& o)
@@ -110,17 +121,7 @@ SkewedSyntheticCorpus::SkewedSyntheticCorpus(const SkewedSyntheticOptions& o)
       stopword_cdf_(ZipfCdf(std::max(o.num_stopwords, 1), o.stopword_zipf)) {
   std::mt19937_64 rng(o.seed ^ 0x5eedc0ffee5eedull);
   const int dim = o.dim;
-  std::vector<float> topic(dim);
-  clusters_.resize(size_t(o.num_topics) * o.clusters_per_topic * dim);
-  for (int t = 0; t < o.num_topics; ++t) {
-    std::fill(topic.begin(), topic.end(), 0.f);
-    AddNoise(topic.data(), dim, 1.f, &rng);
-    Normalize(topic.data(), dim);
-    for (int c = 0; c < o.clusters_per_topic; ++c) {
-      NoisyCopy(topic.data(), dim, o.cluster_spread * 2.f, &rng,
-                clusters_.data() + (size_t(t) * o.clusters_per_topic + c) * dim);
-    }
-  }
+  clusters_ = TopicClusters(o.num_topics, o.clusters_per_topic, dim, o.cluster_spread * 2.f, &rng);
   stopwords_.assign(size_t(o.num_stopwords) * dim, 0.f);
   for (int s = 0; s < o.num_stopwords; ++s) {
     float* x = stopwords_.data() + size_t(s) * dim;
@@ -155,22 +156,14 @@ Document SkewedSyntheticCorpus::MakeDocument(int i) const {
     const int cluster = topic * o.clusters_per_topic + SampleRank(cluster_cdf_, &rng);
     NoisyCopy(clusters_.data() + size_t(cluster) * o.dim, o.dim, o.token_noise * 2.f, &rng, x);
   }
-  d.metadata["topic"] = absl::StrCat(topics[0]);
-  d.metadata["parity"] = i % 2 ? "odd" : "even";
-  d.metadata["bucket"] = absl::StrCat(i % 10);
+  SetMetadata(i, topics[0], &d);
   return d;
 }
 
 std::vector<float> SkewedSyntheticCorpus::MakeQuery(int positive, uint64_t query_seed) const {
-  const Document d = MakeDocument(positive);
   std::mt19937_64 rng(query_seed * 37 + uint64_t(positive));
-  std::vector<float> q(size_t(opts_.query_tokens) * opts_.dim);
-  for (int i = 0; i < opts_.query_tokens; ++i) {
-    const int t = int(rng() % uint64_t(d.num_tokens));
-    NoisyCopy(d.vectors.data() + size_t(t) * opts_.dim, opts_.dim, opts_.query_noise * 2.f, &rng,
-              q.data() + size_t(i) * opts_.dim);
-  }
-  return q;
+  return QueryFrom(MakeDocument(positive), opts_.query_tokens, opts_.dim, opts_.query_noise * 2.f,
+                   &rng);
 }
 
 }  // namespace tartan::index
