@@ -1,10 +1,11 @@
 // Backbone throughput: tokens/s for queries and documents on ModernBERT-base and Ettin-32M
-// shapes (random weights written with WriteSyntheticBackbone), 1 and 2 threads, fp32 and bf16,
-// plus the GEMM GFLOP/s the backbone issued as a fraction of an independent anchor measured in
-// the same run: oneDNN's own matmul (raw oneDNN API, not Tartan's wrappers) of the same
-// precision on a ModernBERT-base projection shape (1024 x 2304 x 768).
+// shapes (random weights written with WriteSyntheticBackbone), 1 and 2 threads, fp32, bf16 and
+// int8, plus the GEMM GFLOP/s (int8: GOP/s) the backbone issued as a fraction of an independent
+// anchor measured in the same run: oneDNN's own matmul (raw oneDNN API, not Tartan's wrappers)
+// of the same precision on a ModernBERT-base projection shape (1024 x 2304 x 768; int8: u8 x s8
+// -> s32, no quantisation work).
 //
-//   encoder_bench [--models=base,ettin32m] [--threads=1,2] [--precisions=fp32,bf16]
+//   encoder_bench [--models=base,ettin32m] [--threads=1,2] [--precisions=fp32,bf16,int8]
 //                 [--long_docs] [--min_length=N] [--max_length=N] [--min_seconds=1.5]
 //                 [--max_reps=3]
 #include <time.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,12 +30,13 @@
 #include "services/encoder/lib/arch/backbone.h"
 #include "services/encoder/lib/arch/synthetic_backbone.h"
 #include "services/encoder/lib/blas/gemm.h"
+#include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/blas/kernel_info.h"
 #include "services/encoder/lib/blas/packed_matmul.h"
 
 ABSL_FLAG(std::string, models, "base,ettin32m", "shapes: base (ModernBERT-base), ettin32m");
 ABSL_FLAG(std::string, threads, "1,2", "thread counts");
-ABSL_FLAG(std::string, precisions, "fp32,bf16", "fp32 and/or bf16");
+ABSL_FLAG(std::string, precisions, "fp32,bf16", "fp32, bf16 and/or int8");
 ABSL_FLAG(bool, long_docs, false, "also run 8192-token documents on ModernBERT-base (slow)");
 ABSL_FLAG(int, min_length, 0, "skip workloads with shorter sequences");
 ABSL_FLAG(int, max_length, 8192, "skip workloads with longer sequences");
@@ -83,17 +86,24 @@ PackedBatch MakeBatch(const Workload& w, int vocab) {
 
 extern "C" void omp_set_num_threads(int);
 
+// The anchors: 0 = f32, 1 = bf16, 2 = int8.
+constexpr const char* kAnchorName[] = {"f32", "bf16", "int8 (u8 x s8 -> s32)"};
+int AnchorOf(const std::string& precision) {
+  return precision == "bf16" ? 1 : precision == "int8" ? 2 : 0;
+}
+
 // Best-of GFLOP/s (per CPU-second x threads) of oneDNN's matmul alone: weights in the layout
 // the primitive asks for, no padding, no conversion. The anchor for "% of peak".
-double OneDnnPeak(bool bf16, int threads, std::string* impl) {
+double OneDnnPeak(int anchor, int threads, std::string* impl) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   const int64_t m = 1024, n = 2304, k = 768;
-  const dt type = bf16 ? dt::bf16 : dt::f32;
+  const dt src_type = anchor == 1 ? dt::bf16 : anchor == 2 ? dt::u8 : dt::f32;
+  const dt wei_type = anchor == 1 ? dt::bf16 : anchor == 2 ? dt::s8 : dt::f32;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
-  const dnnl::memory::desc src({m, k}, type, tag::ab), wei({k, n}, type, tag::any),
-      dst({m, n}, dt::f32, tag::ab);
+  const dnnl::memory::desc src({m, k}, src_type, tag::ab), wei({k, n}, wei_type, tag::any),
+      dst({m, n}, anchor == 2 ? dt::s32 : dt::f32, tag::ab);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), eng);
   *impl = pd.impl_info_str();
   dnnl::matmul prim(pd);
@@ -128,6 +138,22 @@ absl::Status WriteCheck(const std::string& dir, int vocab) {
   return ids && hidden ? absl::OkStatus() : absl::InternalError("cannot write check files");
 }
 
+// The smallest cosine between corresponding rows of a and b ([rows, dim] row-major).
+double WorstCosine(const std::vector<float>& a, const std::vector<float>& b, int dim) {
+  double worst = 1.0;
+  for (size_t r = 0; r * dim < a.size(); ++r) {
+    double dot = 0, na = 0, nb = 0;
+    for (int d = 0; d < dim; ++d) {
+      const double x = a[r * dim + d], y = b[r * dim + d];
+      dot += x * y;
+      na += x * x;
+      nb += y * y;
+    }
+    worst = std::min(worst, dot / std::sqrt(na * nb));
+  }
+  return worst;
+}
+
 std::string CpuModel() {
   std::ifstream in("/proc/cpuinfo");
   std::string line;
@@ -158,28 +184,38 @@ int Main() {
               CpuModel().c_str(), std::thread::hardware_concurrency(),
               CpuHasNativeBf16() ? "yes" : "no");
   // Which kernels serve the products (brgemm vs jit gemm, AMX vs AVX-512) decides the speed.
-  for (bool bf16 : {false, true}) {
-    if (bf16 && !CpuHasNativeBf16()) continue;
-    const MatmulReport r = InspectMatmulKernels(bf16);
+  for (Precision p : {Precision::kFloat32, Precision::kBFloat16, Precision::kInt8}) {
+    if (p == Precision::kBFloat16 && !CpuHasNativeBf16()) continue;
+    const MatmulReport r = InspectMatmulKernels(p);
     std::printf("%s products: oneDNN ISA %s, projections %s, attention %s [%s]\n",
-                bf16 ? "bf16" : "fp32", r.isa.c_str(), r.projection.c_str(), r.attention.c_str(),
+                p == Precision::kFloat32    ? "fp32"
+                : p == Precision::kBFloat16 ? "bf16"
+                                            : "int8",
+                r.isa.c_str(), r.projection.c_str(), r.attention.c_str(),
                 r.verdict == MatmulVerdict::kOk ? "ok" : r.warning.c_str());
   }
+  std::printf("int8 activation levels: %d (%s)\n", Int8ActivationLevels(),
+              CpuHasInt8Dot() ? "VNNI" : "no VNNI: 7-bit activations");
   // The anchors are re-measured between configurations and the best value seen is the
   // denominator (conservative on a machine shared with other jobs); rows print at the end.
-  std::vector<double> peak[2] = {std::vector<double>(64, 0.0), std::vector<double>(64, 0.0)};
-  std::string peak_impl[2];
+  std::vector<double> peak[3] = {std::vector<double>(64, 0.0), std::vector<double>(64, 0.0),
+                                 std::vector<double>(64, 0.0)};
+  std::string peak_impl[3];
+  bool anchor_used[3] = {false, false, false};
+  for (const std::string& prec : precisions) anchor_used[AnchorOf(prec)] = true;
+  if (!CpuHasNativeBf16()) anchor_used[1] = false;
   const auto measure_peaks = [&] {
     for (int t : thread_counts) {
-      peak[0][t] = std::max(peak[0][t], OneDnnPeak(false, t, &peak_impl[0]));
-      if (CpuHasNativeBf16()) peak[1][t] = std::max(peak[1][t], OneDnnPeak(true, t, &peak_impl[1]));
+      for (int a = 0; a < 3; ++a) {
+        if (anchor_used[a]) peak[a][t] = std::max(peak[a][t], OneDnnPeak(a, t, &peak_impl[a]));
+      }
     }
   };
   struct Row {
     std::string text;  // everything up to the GFLOP/s column
     double gflops;
     int threads;
-    bool bf16;
+    int anchor;
     bool skipped;
   };
   std::vector<Row> rows;
@@ -213,11 +249,24 @@ int Main() {
     std::vector<Workload> workloads = {
         {"query", 32, 1}, {"query", 32, 32}, {"doc", 180, 8}, {"doc", 512, 2}, {"doc", 2048, 1}};
     if (model != "base" || absl::GetFlag(FLAGS_long_docs)) workloads.push_back({"doc", 8192, 1});
+    // The lossy precisions' accuracy on this checkpoint: worst per-token cosine of one 32-token
+    // query's last hidden state against float32 (the figure peers_ort.js prints for ONNX
+    // Runtime's int8 graph).
+    const PackedBatch check = MakeBatch({"query", 32, 1}, shape.vocab_size);
+    auto reference = LoadBackbone(dir, BackboneOptions{});
+    if (!reference.ok()) {
+      std::fprintf(stderr, "%s\n", reference.status().ToString().c_str());
+      return 1;
+    }
+    const absl::StatusOr<std::vector<float>> check_fp32 = (*reference)->Forward(check);
+    if (!check_fp32.ok()) return 1;
     for (const std::string& prec : precisions) {
       for (int threads : thread_counts) {
         BackboneOptions opts;
         opts.num_threads = threads;
-        opts.precision = prec == "bf16" ? Precision::kBFloat16 : Precision::kFloat32;
+        opts.precision = prec == "bf16"   ? Precision::kBFloat16
+                         : prec == "int8" ? Precision::kInt8
+                                          : Precision::kFloat32;
         auto bb = LoadBackbone(dir, opts);
         if (!bb.ok()) {
           std::fprintf(stderr, "%s\n", bb.status().ToString().c_str());
@@ -227,8 +276,14 @@ int Main() {
           rows.push_back({absl::StrFormat("| %s | (all) | | %d | bf16 | skipped: no native bf16 "
                                           "(AVX512-BF16/AMX) on this CPU | | |",
                                           model, threads),
-                          0, threads, true, true});
+                          0, threads, 1, true});
           continue;
+        }
+        if (prec != "fp32" && threads == thread_counts.front()) {
+          auto out = (*bb)->Forward(check);
+          if (!out.ok()) return 1;
+          std::printf("%s %s: worst per-token cosine vs fp32 on one 32-token query %.6f\n",
+                      model.c_str(), prec.c_str(), WorstCosine(*out, *check_fp32, shape.hidden));
         }
         measure_peaks();
         for (const Workload& w : workloads) {
@@ -263,7 +318,7 @@ int Main() {
               {absl::StrFormat("| %s | %s %dx%d | %.0f | %d | %s | %.1f | %.0f | %.0f", model,
                                w.name, w.batch, w.length, tokens, threads, prec, median * 1e3,
                                tokens / median, tokens * times.size() / cpu),
-               gflops, threads, prec == "bf16", false});
+               gflops, threads, AnchorOf(prec), false});
           std::fprintf(stderr, "%s\n", rows.back().text.c_str());  // progress
         }
       }
@@ -272,12 +327,12 @@ int Main() {
   measure_peaks();
   if (keep.empty()) fs::remove_all(tmp);
   for (int t : thread_counts) {
-    for (int b = 0; b < 2; ++b) {
-      if (b == 1 && !CpuHasNativeBf16()) continue;
+    for (int a = 0; a < 3; ++a) {
+      if (!anchor_used[a]) continue;
       std::printf(
           "anchor: oneDNN %s matmul alone (%s, 1024x2304x768, best of all re-measurements, per "
           "CPU-second x threads), %d thread(s): %.1f GFLOP/s\n",
-          b ? "bf16" : "f32", peak_impl[b].c_str(), t, peak[b][t]);
+          kAnchorName[a], peak_impl[a].c_str(), t, peak[a][t]);
     }
   }
   std::printf(
@@ -290,7 +345,7 @@ int Main() {
     } else {
       // Each precision against oneDNN's own matmul of that precision.
       std::printf("%s | %.1f | %.0f%% |\n", r.text.c_str(), r.gflops,
-                  100.0 * r.gflops / peak[r.bf16 ? 1 : 0][r.threads]);
+                  100.0 * r.gflops / peak[r.anchor][r.threads]);
     }
   }
   return 0;

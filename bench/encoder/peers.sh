@@ -2,13 +2,14 @@
 # Tartan's encoder and its peers side by side, one run, same machine, same random checkpoints
 # (ModernBERT-base and Ettin-32M shapes written by encoder_bench), same workloads (one 32-token
 # query; 8 documents of 180 tokens):
-#   - Tartan encoder_bench (fp32, bf16; oneDNN's raw matmul as the peak anchor)
+#   - Tartan encoder_bench (fp32, bf16, int8; oneDNN's raw matmul as the peak anchor)
 #   - PyTorch eager fp32 and bf16 autocast (peers_torch.py, a re-implementation checked against
 #     Tartan's fp32 output)
 #   - ONNX Runtime fp32 and dynamic int8 (peers_ort.js on the graph peers_torch.py exports;
 #     int8 graph from quantize_int8.py)
 #
 #   bash bench/encoder/peers.sh [BUILD_DIR=build-enc] [THREADS=1,2] [MODELS=base,ettin32m]
+#        [PRECISIONS=fp32,bf16,int8]
 # Needs bench/encoder/install-bench-deps.sh and encoder_bench built (-DTARTAN_BUILD_BENCH=ON).
 # Every section prints the load average first: the figures are only comparable when it is low;
 # the "CPU time" columns (tokens per CPU-second per thread) hold up better on a busy machine.
@@ -17,6 +18,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 build="${1:-build-enc}"
 threads="${2:-1,2}"
 models="${3:-base,ettin32m}"
+precisions="${4:-fp32,bf16,int8}"
 min_seconds="${MIN_SECONDS:-1}"
 work="$(mktemp -d /tmp/tartan-encoder-peers.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -27,7 +29,7 @@ echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} ONEDNN_MAX_CPU_ISA=${ONEDNN_
 
 echo; echo "## Tartan ($(uptime | sed 's/.*load/load/'))"
 nice "$build/bin/encoder_bench" --keep_models="$work" --models="$models" --threads="$threads" \
-  --max_length=180 --min_seconds="$min_seconds" 2>/dev/null
+  --precisions="$precisions" --max_length=180 --min_seconds="$min_seconds" 2>/dev/null
 
 echo; echo "## PyTorch ($(uptime | sed 's/.*load/load/'))"
 echo "| engine | model | workload | threads | ms/batch (median wall) | tokens/s (wall) | tokens/s (CPU time) |"

@@ -16,8 +16,8 @@
 ABSL_FLAG(std::string, model, "",
           "PyLate model folder (config.json, model.safetensors, tokenizer.json, 1_Dense/...)");
 ABSL_FLAG(std::string, precision, "auto",
-          "auto (bf16 where the CPU has AVX512-BF16 or AMX, else fp32), fp32 (PyLate-exact) or "
-          "bf16");
+          "auto (bf16 where the CPU has AVX512-BF16 or AMX, else fp32), fp32 (PyLate-exact), "
+          "bf16, or int8 (dynamic int8 projections, lossy: opt-in only; fast with VNNI/AMX)");
 ABSL_FLAG(bool, fix_blas_core, true,
           "When OpenBLAS picked kernels below this CPU's ISA (e.g. Prescott on a new Xeon) and "
           "OPENBLAS_CORETYPE is unset, re-execute once with OPENBLAS_CORETYPE=Haswell/SkylakeX");

@@ -13,6 +13,7 @@
 
 #include "golden_cases.h"
 #include "gtest/gtest.h"
+#include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/colbert/colbert_encoder.h"
 
 namespace tartan::golden {
@@ -130,26 +131,22 @@ TEST_P(GoldenEncoderTest, ConcurrentCallersGetReferenceVectors) {
   for (int n : checked) EXPECT_EQ(n, static_cast<int>(cases_.size()));
 }
 
-// bf16 (oneDNN where the CPU has native bf16, else the emulation with the same rounding): token
-// ids exactly, vectors by their worst per-token cosine against the reference. Pooled cases are
-// left out: Ward clustering of near-tied tokens may merge differently under bf16 rounding,
-// which is a different (not a less accurate) answer.
-TEST_P(GoldenEncoderTest, BFloat16StaysWithinCosineTolerance) {
-  EncoderOptions options;
-  options.precision = encoder::Precision::kBFloat16;
-  options.emulate_bf16_if_unsupported = true;
-  auto enc = LoadEncoder(options);
-  ASSERT_NE(enc, nullptr);
-  ASSERT_EQ(enc->info().precision, encoder::Precision::kBFloat16);
+// Lossy precisions: token ids exactly, vectors by their worst per-token cosine against the
+// reference (PyLate fp32). Pooled cases are left out: Ward clustering of near-tied tokens may
+// merge differently under rounding, which is a different (not a less accurate) answer.
+double WorstCosineOfUnpooledCases(const ColbertEncoder& enc, const std::vector<GoldenCase>& cases,
+                                  int* checked) {
   double worst = 1.0;
-  int checked = 0;
-  for (const GoldenCase& c : cases_) {
+  *checked = 0;
+  for (const GoldenCase& c : cases) {
     if (c.pool_factor > 1) continue;
-    auto r = enc->Encode({c.text}, ParamsOf(c));
-    ASSERT_TRUE(r.ok()) << r.status();
+    auto r = enc.Encode({c.text}, ParamsOf(c));
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return -1.0;
     const EncodedText& e = (*r)[0];
-    ASSERT_EQ(e.ids, c.ids) << c.id;
-    ASSERT_EQ(e.num_tokens, c.rows) << c.id;
+    EXPECT_EQ(e.ids, c.ids) << c.id;
+    EXPECT_EQ(e.num_tokens, c.rows) << c.id;
+    if (e.num_tokens != c.rows) return -1.0;
     for (int t = 0; t < c.rows; ++t) {
       double dot = 0, na = 0, nb = 0;
       for (int d = 0; d < c.dim; ++d) {
@@ -161,14 +158,50 @@ TEST_P(GoldenEncoderTest, BFloat16StaysWithinCosineTolerance) {
       }
       worst = std::min(worst, dot / std::sqrt(na * nb));
     }
-    ++checked;
+    ++*checked;
   }
+  return worst;
+}
+
+// bf16 (oneDNN where the CPU has native bf16, else the emulation with the same rounding).
+TEST_P(GoldenEncoderTest, BFloat16StaysWithinCosineTolerance) {
+  EncoderOptions options;
+  options.precision = encoder::Precision::kBFloat16;
+  options.emulate_bf16_if_unsupported = true;
+  auto enc = LoadEncoder(options);
+  ASSERT_NE(enc, nullptr);
+  ASSERT_EQ(enc->info().precision, encoder::Precision::kBFloat16);
+  int checked = 0;
+  const double worst = WorstCosineOfUnpooledCases(*enc, cases_, &checked);
   std::cout << GetParam() << ": bf16 (" << enc->info().matmul_impl << ") worst per-token cosine "
             << "vs PyLate fp32 over " << checked << " cases: " << worst << "\n";
   // The tiny ModernBERT checkpoint (64 wide, random) is ill-conditioned for bf16: its hidden
   // states measure 0.996 against fp32 (model_golden_test); on ModernBERT-base-wide layers the
   // same code measures 0.99997 (model_backbone_test). The target 0.999 applies to BERT here.
   EXPECT_GE(worst, GetParam() == "modernbert-colbert-tiny" ? 0.99 : 0.999);
+}
+
+// int8 (dynamic per-token u8 activations, per-channel s8 weights; oneDNN int8 on every x86
+// CPU). Tolerances as measured here plus margin; README "Precision" states them.
+TEST_P(GoldenEncoderTest, Int8StaysWithinCosineTolerance) {
+  EncoderOptions options;
+  options.precision = encoder::Precision::kInt8;
+  auto enc = LoadEncoder(options);
+  ASSERT_NE(enc, nullptr);
+  ASSERT_EQ(enc->info().precision, encoder::Precision::kInt8);
+  int checked = 0;
+  const double worst = WorstCosineOfUnpooledCases(*enc, cases_, &checked);
+  std::cout << GetParam() << ": int8 (" << enc->info().matmul_impl << ") worst per-token cosine "
+            << "vs PyLate fp32 over " << checked << " cases: " << worst << "\n";
+  // Measured with VNNI (8-bit activations): 0.9148 ModernBERT, 0.9975 BERT; 7-bit activations
+  // (CPUs without VNNI): 0.876, 0.9945. The 64-wide random ModernBERT is ill-conditioned (bf16
+  // gives 0.995 on it); on 384-wide layers int8 measures 0.9994 (model_backbone_test).
+  const bool modernbert = GetParam() == "modernbert-colbert-tiny";
+  if (encoder::Int8ActivationLevels() == 255) {
+    EXPECT_GE(worst, modernbert ? 0.9 : 0.995);
+  } else {
+    EXPECT_GE(worst, modernbert ? 0.85 : 0.99);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, GoldenEncoderTest,

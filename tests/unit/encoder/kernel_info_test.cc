@@ -14,7 +14,9 @@
 #include "absl/strings/match.h"
 #include "colbert_test_util.h"
 #include "gtest/gtest.h"
+#include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/blas/packed_matmul.h"
+#include "services/encoder/lib/blas/strided_matmul.h"
 #include "services/encoder/lib/colbert/colbert_encoder.h"
 
 namespace tartan::encoder {
@@ -110,21 +112,27 @@ TEST(KernelInfoTest, OneDnnFallbacksAreCaught) {
 }
 
 // The dispatch on this machine: oneDNN must run the best ISA the CPU has and no reference
-// kernel, in float32 and (where native) bf16. Fails when the encoder would silently run a
+// kernel, in float32, int8 and (where native) bf16. Fails when the encoder would silently run a
 // fallback kernel on a CPU that supports better (e.g. ONEDNN_MAX_CPU_ISA capping it).
 TEST(KernelInfoTest, ThisCpuRunsMatchingOneDnnKernels) {
   const CpuIsa cpu = DetectCpuIsa();
-  for (bool bf16 : {false, true}) {
-    if (bf16 && !CpuHasNativeBf16()) continue;
-    const MatmulReport r = InspectMatmulKernels(bf16);
-    std::cout << (bf16 ? "bf16" : "f32") << ": oneDNN ISA " << r.isa << " (expected at least "
+  for (Precision p : {Precision::kFloat32, Precision::kBFloat16, Precision::kInt8}) {
+    if (p == Precision::kBFloat16 && !CpuHasNativeBf16()) continue;
+    const MatmulReport r = InspectMatmulKernels(p);
+    std::cout << PrecisionName(p) << ": oneDNN ISA " << r.isa << " (expected at least "
               << ExpectedOneDnnIsa(cpu) << "), projections " << r.projection << ", attention "
               << r.attention << "\n";
     EXPECT_EQ(r.verdict, MatmulVerdict::kOk) << r.warning;
     EXPECT_EQ(r.verdict == MatmulVerdict::kOk, r.warning.empty());
     EXPECT_TRUE(absl::StartsWith(r.projection, "onednn:")) << r.projection;
     // brgemm where the CPU has AVX-512 (the packed layout is what makes projections fast).
-    if (cpu.avx512) EXPECT_NE(r.projection.find("brg:avx512_core"), std::string::npos);
+    if (cpu.avx512) {
+      EXPECT_NE(r.projection.find("brg:avx512_core"), std::string::npos);
+    }
+    // int8 on a CPU with VNNI must use it (else 7-bit activations and int16 pair sums).
+    if (p == Precision::kInt8 && CpuHasInt8Dot() && cpu.avx512) {
+      EXPECT_NE(r.projection.find("vnni"), std::string::npos) << r.projection;
+    }
   }
 }
 
@@ -151,6 +159,28 @@ TEST(KernelInfoTest, AutoPrecisionPicksNativeBf16OnlyAndIsReported) {
   ASSERT_TRUE(fp32.ok()) << fp32.status();
   EXPECT_EQ((*fp32)->info().precision, Precision::kFloat32);
   EXPECT_EQ(PrecisionName((*fp32)->info().requested_precision), "fp32");
+}
+
+// int8 is opt-in: asked for, it runs (never a silent fallback) and says what runs: int8
+// projections on oneDNN, attention products bf16 where native, else f32.
+TEST(KernelInfoTest, Int8IsReportedWithItsKernels) {
+  EXPECT_EQ(*ParsePrecision("INT8"), Precision::kInt8);
+  const std::string shared = testing::SharedDirOrEmpty();
+  if (shared.empty()) GTEST_SKIP() << "TARTAN_SHARED_DIR not available";
+  EncoderOptions options;
+  options.precision = Precision::kInt8;
+  auto enc = ColbertEncoder::Load(shared + "/golden/models/bert-colbert-tiny", options);
+  ASSERT_TRUE(enc.ok()) << enc.status();
+  const ModelInfo& info = (*enc)->info();
+  EXPECT_EQ(PrecisionName(info.precision), "int8");
+  EXPECT_EQ(info.requested_precision, Precision::kInt8);
+  EXPECT_EQ(info.matmul_impl, InspectMatmulKernels(Precision::kInt8).projection);
+  EXPECT_TRUE(absl::StartsWith(info.matmul_impl, "onednn:")) << info.matmul_impl;
+  EXPECT_EQ(info.attention_impl, StridedMatmulImpl(CpuHasNativeBf16() ? MatmulDataType::kBFloat16
+                                                                      : MatmulDataType::kFloat32));
+  EXPECT_EQ(info.matmul_verdict, "ok") << info.kernel_warning;
+  std::cout << "int8: projections " << info.matmul_impl << ", attention " << info.attention_impl
+            << ", activation levels " << Int8ActivationLevels() << "\n";
 }
 
 }  // namespace

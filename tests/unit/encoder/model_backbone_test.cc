@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "services/encoder/lib/arch/backbone.h"
 #include "services/encoder/lib/arch/synthetic_backbone.h"
+#include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/model_config.h"
 #include "services/encoder/lib/safetensors.h"
 
@@ -355,6 +356,50 @@ TEST_F(BackboneTest, BFloat16MatchesFloat32OnWideModel) {
     }
     std::cout << arch << ": bf16 worst per-token cosine vs fp32 " << worst << "\n";
     EXPECT_GE(worst, 0.999) << arch;
+  }
+}
+
+// Dynamic int8 projections (oneDNN on every x86 CPU) against float32 on the same wide model:
+// worst and mean per-token cosine of the last hidden state.
+TEST_F(BackboneTest, Int8StaysCloseToFloat32OnWideModel) {
+  for (const char* arch : {"modernbert", "bert"}) {
+    SyntheticBackboneShape shape;
+    shape.arch = arch;
+    shape.vocab_size = 500;
+    shape.hidden = 384;
+    shape.heads = 6;
+    shape.intermediate = 576;
+    shape.layers = 4;
+    shape.local_attention = 32;
+    ASSERT_TRUE(WriteSyntheticBackbone(Dir(arch), shape, 11, false).ok());
+    BackboneOptions opts;
+    opts.precision = Precision::kInt8;
+    auto fp32 = LoadBackbone(Dir(arch), {});
+    auto int8 = LoadBackbone(Dir(arch), opts);
+    ASSERT_TRUE(fp32.ok() && int8.ok()) << int8.status();
+    EXPECT_EQ((*int8)->precision(), Precision::kInt8);
+    const PackedBatch batch = RandomBatch({32, 180, 7}, 500, 12);
+    auto a = (*fp32)->Forward(batch);
+    auto b = (*int8)->Forward(batch);
+    ASSERT_TRUE(a.ok() && b.ok());
+    const int h = shape.hidden;
+    double worst = 1.0, sum = 0;
+    for (size_t t = 0; t < batch.ids.size(); ++t) {
+      double dot = 0, na = 0, nb = 0;
+      for (int d = 0; d < h; ++d) {
+        const double x = (*a)[t * h + d], y = (*b)[t * h + d];
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+      }
+      worst = std::min(worst, dot / std::sqrt(na * nb));
+      sum += dot / std::sqrt(na * nb);
+    }
+    std::cout << arch << ": int8 worst per-token cosine vs fp32 " << worst << ", mean "
+              << sum / batch.ids.size() << "\n";
+    // Measured with VNNI (8-bit activations): 0.99943 ModernBERT, 0.99974 BERT; 7-bit
+    // activations (no VNNI): 0.99839, 0.99947.
+    EXPECT_GE(worst, Int8ActivationLevels() == 255 ? 0.999 : 0.997) << arch;
   }
 }
 

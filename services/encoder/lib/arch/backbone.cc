@@ -30,6 +30,8 @@ absl::StatusOr<MatmulBackend> ResolveBackend(const BackboneOptions& options) {
   switch (options.precision) {
     case Precision::kFloat32:
       return MatmulBackend::kFloat32;
+    case Precision::kInt8:
+      return MatmulBackend::kInt8OneDnn;
     case Precision::kAuto:
       return CpuHasNativeBf16() ? MatmulBackend::kBf16OneDnn : MatmulBackend::kFloat32;
     case Precision::kBFloat16: {
@@ -60,10 +62,26 @@ AttentionProducts AttentionProductsFor(MatmulBackend backend) {
       return AttentionProducts::kBFloat16;
     case MatmulBackend::kBf16Emulated:
       return AttentionProducts::kBFloat16Emulated;
+    case MatmulBackend::kInt8OneDnn:
+      // oneDNN has no dynamically quantised q k^T / p v: the fastest exact-enough kernel.
+      return CpuHasNativeBf16() ? AttentionProducts::kBFloat16 : AttentionProducts::kFloat32;
     case MatmulBackend::kFloat32:
       break;
   }
   return AttentionProducts::kFloat32;
+}
+
+Precision PrecisionOf(MatmulBackend backend) {
+  switch (backend) {
+    case MatmulBackend::kBf16OneDnn:
+    case MatmulBackend::kBf16Emulated:
+      return Precision::kBFloat16;
+    case MatmulBackend::kInt8OneDnn:
+      return Precision::kInt8;
+    case MatmulBackend::kFloat32:
+      break;
+  }
+  return Precision::kFloat32;
 }
 
 absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int max_positions) {

@@ -108,7 +108,7 @@ absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
                                                      MatmulBackend backend, int num_threads) {
   auto m = std::make_unique<Bert>();
   m->config_ = config;
-  m->precision_ = backend == MatmulBackend::kFloat32 ? Precision::kFloat32 : Precision::kBFloat16;
+  m->precision_ = PrecisionOf(backend);
   m->products_ = AttentionProductsFor(backend);
   m->num_threads_ = num_threads;
   const int h = config.hidden_size;

@@ -23,8 +23,11 @@ absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
                                                      const SafetensorsFile& weights,
                                                      MatmulBackend backend, int num_threads);
 
-// The attention products that go with the projections' backend (bf16 operands with bf16).
+// The attention products that go with the projections' backend (bf16 operands with bf16;
+// with int8, bf16 where the CPU has native bf16, else float32).
 AttentionProducts AttentionProductsFor(MatmulBackend backend);
+// The precision a backbone whose projections run on `backend` reports.
+Precision PrecisionOf(MatmulBackend backend);
 
 // Checks offsets (start at 0, non-decreasing, end at ids.size()), key_mask size, ids in
 // [0, vocab_size) and every sequence length <= max_positions.

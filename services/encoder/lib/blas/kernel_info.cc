@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/compute/cpu_features.h"
+#include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/blas/packed_matmul.h"
 #include "services/encoder/lib/blas/strided_matmul.h"
 
@@ -62,14 +63,25 @@ MatmulVerdict JudgeOneDnn(std::string_view isa, std::string_view impl, const Cpu
   return MatmulVerdict::kOk;
 }
 
-MatmulReport InspectMatmulKernels(bool bf16) {
+MatmulReport InspectMatmulKernels(Precision precision) {
   MatmulReport r;
   r.isa = OneDnnIsaName();
-  const MatmulDataType type = bf16 ? MatmulDataType::kBFloat16 : MatmulDataType::kFloat32;
+  if (precision == Precision::kAuto) {
+    precision = CpuHasNativeBf16() ? Precision::kBFloat16 : Precision::kFloat32;
+  }
+  const bool bf16_attention =
+      precision == Precision::kBFloat16 || (precision == Precision::kInt8 && CpuHasNativeBf16());
+  const MatmulDataType attention_type =
+      bf16_attention ? MatmulDataType::kBFloat16 : MatmulDataType::kFloat32;
   std::vector<float> w(64 * 64, 0.01f);
-  auto packed = PackedMatmul::Create(w.data(), 64, 64, type);
+  auto packed =
+      precision == Precision::kInt8
+          ? CreateInt8Matmul(w.data(), 64, 64, Int8ActivationLevels())
+          : PackedMatmul::Create(w.data(), 64, 64,
+                                 precision == Precision::kBFloat16 ? MatmulDataType::kBFloat16
+                                                                   : MatmulDataType::kFloat32);
   r.projection = packed.ok() ? (*packed)->backend() : "unavailable";
-  r.attention = StridedMatmulImpl(type);
+  r.attention = StridedMatmulImpl(attention_type);
   const std::string projection_impl =
       absl::StartsWith(r.projection, "onednn:") ? r.projection.substr(7) : "ref";
   const CpuIsa cpu = DetectCpuIsa();

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "services/encoder/lib/blas/precision.h"
+
 namespace tartan::encoder {
 
 // The instruction sets that decide which OpenBLAS kernels are right.
@@ -56,9 +58,11 @@ struct MatmulReport {
   MatmulVerdict verdict = MatmulVerdict::kOk;
   std::string warning;  // "" when kOk
 };
-// Builds one small packed product and one attention-shaped product of `type` and judges them.
-// bf16 is only asked for where the CPU has native bf16.
-MatmulReport InspectMatmulKernels(bool bf16);
+// Builds one small packed projection and one attention-shaped product as `precision` runs them
+// (kInt8: an int8 projection, attention bf16 where native else f32) and judges them. kBFloat16
+// is only asked for where the CPU has native bf16; kAuto is not a precision that runs (its
+// resolution is reported).
+MatmulReport InspectMatmulKernels(Precision precision);
 
 struct KernelReport {
   std::string blas_core;

@@ -79,13 +79,10 @@ absl::StatusOr<Precision> ParsePrecision(std::string_view name) {
   const std::string lower = absl::AsciiStrToLower(std::string(name));
   if (lower == "fp32" || lower == "float32" || lower == "f32") return Precision::kFloat32;
   if (lower == "bf16" || lower == "bfloat16") return Precision::kBFloat16;
+  if (lower == "int8") return Precision::kInt8;
   if (lower == "auto") return Precision::kAuto;
-  if (lower == "int8") {
-    return absl::UnimplementedError(
-        "precision \"int8\" is not implemented in this version; use auto, fp32 or bf16");
-  }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown precision \"", lower, "\" (expected auto, fp32 or bf16)"));
+      absl::StrCat("unknown precision \"", lower, "\" (expected auto, fp32, bf16 or int8)"));
 }
 
 std::string_view PrecisionName(Precision precision) {
@@ -94,6 +91,8 @@ std::string_view PrecisionName(Precision precision) {
       return "fp32";
     case Precision::kBFloat16:
       return "bf16";
+    case Precision::kInt8:
+      return "int8";
     case Precision::kAuto:
       return "auto";
   }
@@ -182,10 +181,18 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   }
 
   // The head multiplies like the backbone (same precision, weights packed once).
-  const MatmulBackend head_backend = encoder->backbone_->precision() == Precision::kFloat32
-                                         ? MatmulBackend::kFloat32
-                                     : CpuHasNativeBf16() ? MatmulBackend::kBf16OneDnn
-                                                          : MatmulBackend::kBf16Emulated;
+  MatmulBackend head_backend = MatmulBackend::kFloat32;
+  switch (encoder->backbone_->precision()) {
+    case Precision::kBFloat16:
+      head_backend = CpuHasNativeBf16() ? MatmulBackend::kBf16OneDnn : MatmulBackend::kBf16Emulated;
+      break;
+    case Precision::kInt8:
+      head_backend = MatmulBackend::kInt8OneDnn;
+      break;
+    case Precision::kFloat32:
+    case Precision::kAuto:  // never reported by a loaded backbone
+      break;
+  }
   for (DenseLayer& layer : encoder->dense_) RETURN_IF_ERROR(layer.SetBackend(head_backend));
 
   info.name = Basename(model_dir);
@@ -204,8 +211,10 @@ absl::StatusOr<std::unique_ptr<ColbertEncoder>> ColbertEncoder::Load(
   info.do_lower_case = s.do_lower_case;
   info.precision = encoder->backbone_->precision();
   info.requested_precision = options.precision;
-  // The kernels the products run on: oneDNN (OpenBLAS only under the bf16 emulation).
-  const MatmulReport matmul = InspectMatmulKernels(head_backend == MatmulBackend::kBf16OneDnn);
+  // The kernels the products run on: oneDNN (OpenBLAS only under the bf16 emulation, whose
+  // attention products are oneDNN f32).
+  const MatmulReport matmul = InspectMatmulKernels(
+      head_backend == MatmulBackend::kBf16Emulated ? Precision::kFloat32 : info.precision);
   info.onednn_isa = matmul.isa;
   info.matmul_impl = head_backend == MatmulBackend::kBf16Emulated ? "emulated" : matmul.projection;
   info.attention_impl = matmul.attention;

@@ -35,8 +35,9 @@ struct EncoderOptions {
   int max_batch_size = 64;  // texts per backbone forward
 };
 
-// "fp32" / "bf16" / "auto" (also "float32", "f32", "bfloat16"), any case. "auto" gives
-// Precision::kAuto, resolved at load (bf16 where the CPU has native bf16, else fp32).
+// "fp32" / "bf16" / "int8" / "auto" (also "float32", "f32", "bfloat16"), any case. "auto" gives
+// Precision::kAuto, resolved at load (bf16 where the CPU has native bf16, else fp32; never
+// int8, which is lossy and opt-in).
 absl::StatusOr<Precision> ParsePrecision(std::string_view name);
 std::string_view PrecisionName(Precision precision);
 
@@ -59,10 +60,12 @@ struct ModelInfo {
   bool do_query_expansion = true;
   bool attend_to_expansion_tokens = false;
   bool do_lower_case = false;
-  Precision precision = Precision::kFloat32;  // in use (bf16 may fall back to fp32); never kAuto
+  // In use (bf16 may fall back to fp32; int8 is never a fallback); never kAuto.
+  Precision precision = Precision::kFloat32;
   Precision requested_precision = Precision::kFloat32;  // EncoderOptions::precision (may be kAuto)
   // Kernels (blas/kernel_info.h). The products: oneDNN's ISA, the projections' implementation
-  // ("onednn:brg:avx512_core_bf16"), the attention products' ("gemm:jit"), and the verdict
+  // ("onednn:brg:avx512_core_bf16"; int8: "onednn:brg:avx512_core_vnni"), the attention
+  // products' ("gemm:jit"; int8 runs them in bf16 where native, else f32), and the verdict
   // against the CPU ("ok" | "fallback"). OpenBLAS (bf16 emulation only): openblas_get_corename()
   // and its verdict ("ok", "fallback", "below_cpu"). What to do about either ("" when all ok).
   std::string onednn_isa;

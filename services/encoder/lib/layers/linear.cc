@@ -1,6 +1,7 @@
 #include "services/encoder/lib/layers/linear.h"
 
 #include "services/encoder/lib/blas/gemm.h"
+#include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/blas/packed_matmul.h"
 
 namespace tartan::encoder {
@@ -23,6 +24,12 @@ absl::Status Linear::SetBackend(MatmulBackend backend) {
       auto m = PackedMatmul::Create(weight_.data(), out_, in_,
                                     backend == MatmulBackend::kFloat32 ? MatmulDataType::kFloat32
                                                                        : MatmulDataType::kBFloat16);
+      if (!m.ok()) return m.status();
+      matmul_ = std::move(*m);
+      break;
+    }
+    case MatmulBackend::kInt8OneDnn: {
+      auto m = CreateInt8Matmul(weight_.data(), out_, in_, Int8ActivationLevels());
       if (!m.ok()) return m.status();
       matmul_ = std::move(*m);
       break;

@@ -13,9 +13,10 @@ namespace tartan::encoder {
 
 class PackedMatmul;  // blas/packed_matmul.h
 
-// How a Linear multiplies: oneDNN float32, oneDNN bf16, or bf16 numerics emulated with sgemm.
-// Weights are packed for the backend once, in SetBackend.
-enum class MatmulBackend { kFloat32, kBf16OneDnn, kBf16Emulated };
+// How a Linear multiplies: oneDNN float32, oneDNN bf16, bf16 numerics emulated with sgemm, or
+// oneDNN dynamic int8 (blas/int8_matmul.h). Weights are packed for the backend once, in
+// SetBackend.
+enum class MatmulBackend { kFloat32, kBf16OneDnn, kBf16Emulated, kInt8OneDnn };
 
 class Linear {
  public:
@@ -31,9 +32,10 @@ class Linear {
   const std::vector<float>& weight() const { return weight_; }
   const std::vector<float>& bias() const { return bias_; }  // [out] or empty
 
-  // Packs the weights for `backend`, once (a second call is an error). kBf16OneDnn needs
-  // oneDNN with a bf16 matmul for this CPU, else an error. Until then Forward runs OpenBLAS
-  // sgemm on the unpacked weights (tests build small layers that way).
+  // Packs (for kInt8OneDnn: quantises and packs) the weights for `backend`, once (a second
+  // call is an error). kBf16OneDnn needs oneDNN with a bf16 matmul for this CPU, else an error.
+  // Until then Forward runs OpenBLAS sgemm on the unpacked weights (tests build small layers that
+  // way).
   absl::Status SetBackend(MatmulBackend backend);
   // oneDNN's implementation ("onednn:brg:avx512_core", ...), "emulated", or "openblas".
   std::string backend() const;
