@@ -53,10 +53,62 @@ __attribute__((target("avx2,fma"))) void GeluErfInPlaceAvx2(float* x, int64_t n)
   for (; i < n; ++i) x[i] = GeluErf(x[i]);
 }
 
+// LayerNorm of one row with the scalar code's numerics: mean and variance accumulated in double
+// (4 lanes x 2 accumulators instead of one serial chain, which made LayerNorm ~7 % of an int8
+// forward), the output in float with the same operation order.
+__attribute__((target("avx2,fma"))) void LayerNormRowAvx2(const float* x, int dim,
+                                                          const float* gamma, const float* beta,
+                                                          float eps, float* y) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  int i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)));
+  }
+  double lanes[4];
+  _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+  double sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (int j = i; j < dim; ++j) sum += x[j];
+  const double mean = sum / dim;
+  const __m256d vmean = _mm256_set1_pd(mean);
+  __m256d v0 = _mm256_setzero_pd(), v1 = _mm256_setzero_pd();
+  for (i = 0; i + 8 <= dim; i += 8) {
+    const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vmean);
+    const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vmean);
+    v0 = _mm256_fmadd_pd(d0, d0, v0);
+    v1 = _mm256_fmadd_pd(d1, d1, v1);
+  }
+  _mm256_storeu_pd(lanes, _mm256_add_pd(v0, v1));
+  double var = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (int j = i; j < dim; ++j) {
+    const double d = x[j] - mean;
+    var += d * d;
+  }
+  var /= dim;
+  const float inv = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+  const float m = static_cast<float>(mean);
+  const __m256 vm = _mm256_set1_ps(m), vinv = _mm256_set1_ps(inv);
+  for (i = 0; i + 8 <= dim; i += 8) {
+    __m256 t = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vinv);
+    t = _mm256_mul_ps(t, _mm256_loadu_ps(gamma + i));
+    if (beta != nullptr) t = _mm256_add_ps(t, _mm256_loadu_ps(beta + i));
+    _mm256_storeu_ps(y + i, t);
+  }
+  for (; i < dim; ++i) {
+    y[i] = (x[i] - m) * inv * gamma[i] + (beta != nullptr ? beta[i] : 0.0f);
+  }
+}
+
 }  // namespace
 
 void LayerNormRows(const float* x, int64_t rows, int dim, const float* gamma, const float* beta,
                    float eps, float* out) {
+  if (compute::HasAvx2()) {
+    for (int64_t r = 0; r < rows; ++r) {
+      LayerNormRowAvx2(x + r * dim, dim, gamma, beta, eps, out + r * dim);
+    }
+    return;
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * dim;
     float* yr = out + r * dim;
