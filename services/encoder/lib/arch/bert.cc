@@ -11,6 +11,7 @@
 #include "services/encoder/lib/layers/attention.h"
 #include "services/encoder/lib/layers/linear.h"
 #include "services/encoder/lib/layers/ops.h"
+#include "services/encoder/lib/layers/scratch.h"
 
 namespace tartan::encoder {
 namespace {
@@ -64,9 +65,12 @@ absl::StatusOr<std::vector<float>> Bert::Forward(const PackedBatch& batch) const
   const int threads = num_threads_;
   std::vector<float> x(t * h);
   if (t == 0) return x;
-  std::vector<float> qkv(t * 3 * h);
-  std::vector<float> ctx(t * h);
-  std::vector<float> inter(t * inter_size);
+  // Intermediates: qkv [T, 3H], ctx [T, H], inter [T, I] (layers/scratch.h).
+  thread_local std::vector<float> scratch;
+  ScratchLease<float> lease(scratch, t * (4 * h + inter_size));
+  float* const qkv = lease.data();
+  float* const ctx = qkv + t * 3 * h;
+  float* const inter = ctx + t * h;
 
   GatherRows(word_.data(), h, batch.ids.data(), t, x.data());
   for (size_t b = 0; b + 1 < batch.offsets.size(); ++b) {
@@ -87,14 +91,14 @@ absl::StatusOr<std::vector<float>> Bert::Forward(const PackedBatch& batch) const
   ap.products = products_;
   ap.half_window = -1;
   for (const BertLayer& layer : layers_) {
-    layer.qkv.Forward(x.data(), t, qkv.data(), threads);
-    PackedSelfAttention(qkv.data(), batch.offsets, batch.key_mask.data(), ap, ctx.data());
-    layer.attn_out.ForwardAccumulate(ctx.data(), t, x.data(), threads);
+    layer.qkv.Forward(x.data(), t, qkv, threads);
+    PackedSelfAttention(qkv, batch.offsets, batch.key_mask.data(), ap, ctx);
+    layer.attn_out.ForwardAccumulate(ctx, t, x.data(), threads);
     LayerNormRows(x.data(), t, h, layer.attn_ln.gamma.data(), layer.attn_ln.beta.data(),
                   config_.norm_eps, x.data());
-    layer.inter.Forward(x.data(), t, inter.data(), threads);
-    ActivateInPlace(inter.data(), t * inter_size, config_.activation);
-    layer.out.ForwardAccumulate(inter.data(), t, x.data(), threads);
+    layer.inter.Forward(x.data(), t, inter, threads);
+    ActivateInPlace(inter, t * inter_size, config_.activation);
+    layer.out.ForwardAccumulate(inter, t, x.data(), threads);
     LayerNormRows(x.data(), t, h, layer.out_ln.gamma.data(), layer.out_ln.beta.data(),
                   config_.norm_eps, x.data());
   }

@@ -14,6 +14,7 @@
 #include "services/encoder/lib/layers/linear.h"
 #include "services/encoder/lib/layers/ops.h"
 #include "services/encoder/lib/layers/rope.h"
+#include "services/encoder/lib/layers/scratch.h"
 
 namespace tartan::encoder {
 namespace {
@@ -116,11 +117,14 @@ absl::StatusOr<std::vector<float>> ModernBert::Forward(const PackedBatch& batch)
   const int threads = num_threads_;
   std::vector<float> x(t * h);  // residual stream [T, H]
   if (t == 0) return x;
-  std::vector<float> normed(t * h);
-  std::vector<float> qkv(t * 3 * h);
-  std::vector<float> ctx(t * h);
-  std::vector<float> mlp_in(t * 2 * inter);
-  std::vector<float> mlp_act(t * inter);
+  // Intermediates: normed [T, H], qkv [T, 3H], ctx [T, H], mlp_in [T, 2I], mlp_act [T, I].
+  thread_local std::vector<float> scratch;
+  ScratchLease<float> lease(scratch, t * (5 * h + 3 * inter));
+  float* const normed = lease.data();
+  float* const qkv = normed + t * h;
+  float* const ctx = qkv + t * 3 * h;
+  float* const mlp_in = ctx + t * h;
+  float* const mlp_act = mlp_in + t * 2 * inter;
 
   GatherRows(tok_embeddings_.data(), h, batch.ids.data(), t, x.data());
   LayerNormRows(x.data(), t, h, emb_norm_.gamma.data(), emb_norm_.beta_or_null(), config_.norm_eps,
@@ -136,21 +140,21 @@ absl::StatusOr<std::vector<float>> ModernBert::Forward(const PackedBatch& batch)
     const float* attn_in = x.data();
     if (layer.attn_norm.has_value()) {
       LayerNormRows(x.data(), t, h, layer.attn_norm->gamma.data(), layer.attn_norm->beta_or_null(),
-                    config_.norm_eps, normed.data());
-      attn_in = normed.data();
+                    config_.norm_eps, normed);
+      attn_in = normed;
     }
-    layer.wqkv.Forward(attn_in, t, qkv.data(), threads);
+    layer.wqkv.Forward(attn_in, t, qkv, threads);
     (layer.global ? rope_global_ : rope_local_)
-        .ApplyToQK(qkv.data(), 3 * h, config_.num_heads, batch.offsets);
+        .ApplyToQK(qkv, 3 * h, config_.num_heads, batch.offsets);
     ap.half_window = layer.global ? -1 : config_.local_attention / 2;
-    PackedSelfAttention(qkv.data(), batch.offsets, batch.key_mask.data(), ap, ctx.data());
-    layer.wo.ForwardAccumulate(ctx.data(), t, x.data(), threads);
+    PackedSelfAttention(qkv, batch.offsets, batch.key_mask.data(), ap, ctx);
+    layer.wo.ForwardAccumulate(ctx, t, x.data(), threads);
 
     LayerNormRows(x.data(), t, h, layer.mlp_norm.gamma.data(), layer.mlp_norm.beta_or_null(),
-                  config_.norm_eps, normed.data());
-    layer.wi.Forward(normed.data(), t, mlp_in.data(), threads);
-    GatedActivation(mlp_in.data(), t, inter, config_.activation, mlp_act.data());
-    layer.mlp_wo.ForwardAccumulate(mlp_act.data(), t, x.data(), threads);
+                  config_.norm_eps, normed);
+    layer.wi.Forward(normed, t, mlp_in, threads);
+    GatedActivation(mlp_in, t, inter, config_.activation, mlp_act);
+    layer.mlp_wo.ForwardAccumulate(mlp_act, t, x.data(), threads);
   }
   LayerNormRows(x.data(), t, h, final_norm_.gamma.data(), final_norm_.beta_or_null(),
                 config_.norm_eps, x.data());

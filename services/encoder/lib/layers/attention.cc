@@ -7,6 +7,7 @@
 #include "common/compute/parallel_for.h"
 #include "services/encoder/lib/blas/bf16.h"
 #include "services/encoder/lib/blas/strided_matmul.h"
+#include "services/encoder/lib/layers/scratch.h"
 #include "services/encoder/lib/layers/softmax.h"
 
 #ifndef TARTAN_GLOBAL_TILE
@@ -68,12 +69,13 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
   const bool emulated = p.products == AttentionProducts::kBFloat16Emulated;
   const MatmulDataType type = bf16 ? MatmulDataType::kBFloat16 : MatmulDataType::kFloat32;
   const size_t qkv_size = static_cast<size_t>(offsets.empty() ? 0 : offsets.back()) * ld;
-  std::vector<uint16_t> qkv_bf16;
+  // Per calling thread, reused across layers and calls (layers/scratch.h).
+  thread_local std::vector<uint16_t> qkv_bf16_scratch;
+  ScratchLease<uint16_t> qkv_bf16(qkv_bf16_scratch, bf16 ? qkv_size : 0);
   std::vector<float> qkv_rounded;
   const char* operands = reinterpret_cast<const char*>(qkv);
   size_t elem = sizeof(float);
   if (bf16) {
-    qkv_bf16.resize(qkv_size);
     ToBf16(qkv, qkv_size, qkv_bf16.data());
     operands = reinterpret_cast<const char*>(qkv_bf16.data());
     elem = sizeof(uint16_t);
