@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "services/encoder/lib/layers/attention.h"
 #include "services/encoder/lib/layers/ops.h"
+#include "services/encoder/lib/layers/rope.h"
 #include "services/encoder/lib/layers/softmax.h"
 
 namespace tartan::encoder {
@@ -173,6 +174,39 @@ TEST(LayerNormTest, MatchesDoubleReference) {
           ASSERT_NEAR(out[r * dim + i], want, 1e-5 * (1.0 + std::fabs(want)))
               << "dim " << dim << " row " << r << " at " << i;
         }
+      }
+    }
+  }
+}
+
+// RoPE (vectorised where the CPU has AVX2) against the rotate-half formula in double, on the q
+// and k blocks of a packed qkv matrix (v untouched), positions restarting per sequence.
+TEST(RopeTest, RotatesQAndKLikeTheFormula) {
+  const int heads = 3, head_dim = 20, hidden = heads * head_dim, half = head_dim / 2;
+  const double theta = 10000.0;
+  const std::vector<int32_t> offsets = {0, 5, 12};
+  const int64_t ld = 3 * hidden;
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> qkv(offsets.back() * ld);
+  for (float& v : qkv) v = nd(rng);
+  std::vector<float> rotated = qkv;
+  RopeTable(head_dim, theta, 16).ApplyToQK(rotated.data(), ld, heads, offsets);
+  for (size_t b = 0; b + 1 < offsets.size(); ++b) {
+    for (int32_t t = offsets[b]; t < offsets[b + 1]; ++t) {
+      const int pos = t - offsets[b];
+      for (int col = 0; col < 3 * hidden; ++col) {
+        const float got = rotated[t * ld + col];
+        if (col >= 2 * hidden) {
+          ASSERT_EQ(got, qkv[t * ld + col]);  // v
+          continue;
+        }
+        const int i = col % head_dim, pair = i < half ? i + half : i - half;
+        const double angle = pos * std::pow(theta, -2.0 * (i % half) / head_dim);
+        const double x = qkv[t * ld + col], y = qkv[t * ld + col - i + pair];
+        const double want = i < half ? x * std::cos(angle) - y * std::sin(angle)
+                                     : x * std::cos(angle) + y * std::sin(angle);
+        ASSERT_NEAR(got, want, 2e-5) << "token " << t << " column " << col;
       }
     }
   }
