@@ -1,14 +1,20 @@
 // tartanctl ingest: stream documents (JSON lines or a BEIR folder) to the router in batches,
 // with a progress line (docs/s, ETA), resumable after an interruption (a checkpoint file
 // records how many records the cluster acknowledged; upserts are idempotent, so replaying the
-// last unacknowledged batch is safe), and a summary at the end.
+// last unacknowledged batch is safe), and a summary at the end. Transient refusals — a shard
+// pushing back while its flushes catch up (RESOURCE_EXHAUSTED, "retry later"), a restarting
+// service (UNAVAILABLE), a batch out of time — are retried with exponential backoff, so a
+// bulk load outlasts them; anything else stops the run at once.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
+#include <thread>
 
 #include <xxhash.h>
 
@@ -34,7 +40,23 @@ struct IngestOptions {
   std::string checkpoint;   // empty: DefaultCheckpoint(input, router)
   bool restart = false;
   int timeout = 120;  // seconds
+  int retries = 10;   // per batch, for transient errors
 };
+
+// Errors a bulk load waits out (resending a batch is safe: upserts replace by id).
+bool Transient(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+         status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+// Before retry `attempt` (1, 2, ...): 0.5 s doubling up to 10 s, jittered by +-25% so that
+// loaders refused together do not return together.
+std::chrono::milliseconds Backoff(int attempt, std::mt19937* rng) {
+  const double base = std::min(10.0, 0.5 * double(1 << std::min(attempt - 1, 5)));
+  return std::chrono::milliseconds(
+      int64_t(1000 * base * std::uniform_real_distribution<double>(0.75, 1.25)(*rng)));
+}
 
 std::string DefaultCheckpoint(const std::string& input, const std::string& router) {
   const char* home = std::getenv("HOME");
@@ -109,18 +131,31 @@ int RunIngest(const IngestOptions& o) {
   size_t seen = 0, acknowledged = skip, session_docs = 0;
   uint64_t tokens = 0;
   std::string error;
+  std::mt19937 rng(std::random_device{}());
+  size_t retried = 0;
   tartan::v1::AddDocumentsRequest request;
   auto flush = [&]() -> bool {
     if (request.documents_size() == 0) return true;
     if (!o.prompt_name.empty()) request.set_prompt_name(o.prompt_name);
     request.set_pool_factor(static_cast<uint32_t>(o.pool_factor));
-    grpc::ClientContext context;
-    SetTimeout(&context, static_cast<double>(o.timeout));
     tartan::v1::AddDocumentsResponse response;
-    grpc::Status status = stub->AddDocuments(&context, request, &response);
-    if (!status.ok()) {
-      error = Describe(status);
-      return false;
+    for (int attempt = 0;; ++attempt) {
+      grpc::ClientContext context;
+      SetTimeout(&context, static_cast<double>(o.timeout));
+      response.Clear();
+      const grpc::Status status = stub->AddDocuments(&context, request, &response);
+      if (status.ok()) break;
+      if (!Transient(status) || attempt >= o.retries) {
+        error = attempt > 0 ? absl::StrCat(Describe(status), " (after ", attempt, " retries)")
+                            : Describe(status);
+        return false;
+      }
+      const auto wait = Backoff(attempt + 1, &rng);
+      std::fprintf(stderr, "%singest: batch refused (%s); retry %d of %d in %.1f s\n",
+                   tty ? "\n" : "", Describe(status).c_str(), attempt + 1, o.retries,
+                   wait.count() / 1000.0);
+      ++retried;
+      std::this_thread::sleep_for(wait);
     }
     acknowledged += request.documents_size();
     session_docs += request.documents_size();
@@ -156,10 +191,11 @@ int RunIngest(const IngestOptions& o) {
                  !error.empty() ? error.c_str() : std::string(status.message()).c_str());
     return 1;
   }
-  std::printf("ingested %zu documents (%llu token vectors) in %.1f s: %.1f docs/s%s\n",
+  std::printf("ingested %zu documents (%llu token vectors) in %.1f s: %.1f docs/s%s%s\n",
               session_docs, static_cast<unsigned long long>(tokens), seconds,
               seconds > 0 ? session_docs / seconds : 0.0,
-              skip ? absl::StrCat(" (", skip, " skipped: already acknowledged)").c_str() : "");
+              skip ? absl::StrCat(" (", skip, " skipped: already acknowledged)").c_str() : "",
+              retried ? absl::StrCat("; ", retried, " retries").c_str() : "");
   std::error_code ec;
   fs::remove(checkpoint, ec);  // complete: a later run starts afresh
   return 0;
@@ -196,6 +232,12 @@ Command AddIngestCommand(CLI::App& tartanctl) {
   cmd->add_option("--timeout", o->timeout, "per-batch deadline")
       ->type_name("SECONDS")
       ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  cmd->add_option("--retries", o->retries,
+                  "retries per batch refused for a transient reason (RESOURCE_EXHAUSTED, "
+                  "UNAVAILABLE, DEADLINE_EXCEEDED), backing off from 0.5 s to 10 s")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1000))
       ->capture_default_str();
   return {cmd, [o] { return RunIngest(*o); }};
 }
