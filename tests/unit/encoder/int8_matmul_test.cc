@@ -8,6 +8,7 @@
 #include <cmath>
 #include <iostream>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -175,6 +176,34 @@ TEST(Int8MatmulTest, StaysWithinQuantisationErrorOfFloatProduct) {
     const double rel = std::sqrt(err2 / ref2);
     std::cout << "levels " << levels << ": relative Frobenius error vs float " << rel << "\n";
     EXPECT_LT(rel, levels == 255 ? 0.015 : 0.025);
+  }
+}
+
+// Concurrent callers (concurrent Encode calls share the packed weights and the per-row-count
+// primitives, created on first use under a lock) get what one caller gets.
+TEST(Int8MatmulTest, ConcurrentCallersAgreeWithOneCaller) {
+  const int out = 64, in = 48;
+  std::mt19937 rng(8);
+  const std::vector<float> w = Random(out * in, rng);
+  auto mm = CreateInt8Matmul(w.data(), out, in, 255);
+  ASSERT_TRUE(mm.ok()) << mm.status();
+  const std::vector<int> rows = {3, 40, 300, 17};  // distinct tails: primitives built concurrently
+  std::vector<std::vector<float>> x, want(rows.size()), got(rows.size());
+  for (int r : rows) x.push_back(Random(static_cast<size_t>(r) * in, rng));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int rep = 0; rep < 3; ++rep) {
+        got[i].assign(static_cast<size_t>(rows[i]) * out, 0.0f);
+        (*mm)->Run(x[i].data(), rows[i], got[i].data(), false, 1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    want[i].assign(static_cast<size_t>(rows[i]) * out, 0.0f);
+    (*mm)->Run(x[i].data(), rows[i], want[i].data(), false, 1);
+    EXPECT_EQ(got[i], want[i]) << "rows " << rows[i];
   }
 }
 
