@@ -387,18 +387,20 @@ void Codec::DecodeScalar(const uint32_t* codes, const uint8_t* packed, size_t n,
   }
 }
 
-// GCC emits AVX2 and baseline clones and picks one at load time (runtime dispatch).
-TARTAN_TARGET_CLONES_AVX2 static void DecodeRows(const float* centroids, const float* lut,
+// One row per token: centroid + the residual's per-dimension values, looked up per packed
+// byte (kPerByte dimensions each). The fixed trip count lets the byte loop vectorise.
+template <int kPerByte>
+[[gnu::always_inline]] inline void DecodeRowsFor(const float* centroids, const float* lut,
                                                  const uint32_t* codes, const uint8_t* packed,
-                                                 size_t n, int dim, int pbytes, int per_byte,
-                                                 bool normalize, float* out) {
+                                                 size_t n, int dim, bool normalize, float* out) {
+  const int pbytes = dim / kPerByte;
   for (size_t r = 0; r < n; ++r) {
     const float* c = centroids + size_t(codes[r]) * dim;
     const uint8_t* p = packed + r * pbytes;
     float* o = out + r * dim;
     for (int b = 0; b < pbytes; ++b) {
-      const float* w = lut + (size_t(b) * 256 + p[b]) * per_byte;
-      for (int j = 0; j < per_byte; ++j) o[b * per_byte + j] = c[b * per_byte + j] + w[j];
+      const float* w = lut + (size_t(b) * 256 + p[b]) * kPerByte;
+      for (int j = 0; j < kPerByte; ++j) o[b * kPerByte + j] = c[b * kPerByte + j] + w[j];
     }
     if (normalize) {
       float s = 0;
@@ -411,9 +413,23 @@ TARTAN_TARGET_CLONES_AVX2 static void DecodeRows(const float* centroids, const f
   }
 }
 
+// GCC emits AVX2 and baseline clones and picks one at load time (runtime dispatch).
+TARTAN_TARGET_CLONES_AVX2 static void DecodeRows(const float* centroids, const float* lut,
+                                                 const uint32_t* codes, const uint8_t* packed,
+                                                 size_t n, int dim, int per_byte, bool normalize,
+                                                 float* out) {
+  switch (per_byte) {
+    case 2:  // nbits 4
+      return DecodeRowsFor<2>(centroids, lut, codes, packed, n, dim, normalize, out);
+    case 4:  // nbits 2
+      return DecodeRowsFor<4>(centroids, lut, codes, packed, n, dim, normalize, out);
+    default:  // nbits 1
+      return DecodeRowsFor<8>(centroids, lut, codes, packed, n, dim, normalize, out);
+  }
+}
+
 void Codec::Decode(const uint32_t* codes, const uint8_t* packed, size_t n, float* out) const {
-  DecodeRows(centroids.data(), lut.data(), codes, packed, n, dim, packed_bytes(), 8 / nbits,
-             normalize, out);
+  DecodeRows(centroids.data(), lut.data(), codes, packed, n, dim, 8 / nbits, normalize, out);
 }
 
 absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,

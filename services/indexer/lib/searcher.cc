@@ -145,25 +145,40 @@ void RefinedScores(const std::vector<const Segment*>& segs, const SearchQuery& q
   KeepTop(cands, size_t(std::max(query.params->n_rerank_exact, query.params->k)));
 }
 
-// Stage 4: decompress the survivors into one block and score them with one GEMM.
+// Stage 4: decompress the survivors and score them exactly, a block of documents (up to
+// kRerankBlockTokens tokens, 1 MB at dim 128: the decoded rows are still in cache when the
+// GEMM reads them) at a time, in one reused buffer.
+constexpr uint32_t kRerankBlockTokens = 2048;
+
 void Rerank(const std::vector<const Segment*>& segs, const SearchQuery& query,
             const std::vector<Candidate>& cands, TopK* top, ScoreScratch* scratch) {
   const int dim = query.dim;
   std::vector<uint32_t>& offsets = scratch->offsets;
+  std::vector<float> scores;
+  size_t first = 0;  // the block's first candidate
+  auto score_block = [&](size_t end) {
+    scores.resize(end - first);
+    compute::MaxSimBlock(query.q, query.nq, scratch->block.data(), offsets.data(), int(end - first),
+                         dim, scores.data(), &scratch->gemm);
+    for (size_t j = first; j < end; ++j)
+      top->Add(segs[cands[j].seg]->doc_id(cands[j].local), scores[j - first]);
+    first = end;
+  };
   offsets.assign(1, 0);
-  for (const Candidate& c : cands) {
-    const uint32_t n = segs[c.seg]->doc_len(c.local);
-    scratch->block.resize(size_t(offsets.back() + n) * dim);
-    segs[c.seg]->DecodeDoc(c.local, scratch->block.data() + size_t(offsets.back()) * dim);
+  for (size_t j = 0; j < cands.size(); ++j) {
+    const uint32_t n = segs[cands[j].seg]->doc_len(cands[j].local);
+    if (j > first && offsets.back() + n > kRerankBlockTokens) {
+      score_block(j);
+      offsets.assign(1, 0);
+    }
+    const size_t need = size_t(offsets.back() + n) * dim;
+    if (scratch->block.size() < need)
+      scratch->block.resize(std::max(need, size_t(kRerankBlockTokens) * dim));
+    segs[cands[j].seg]->DecodeDoc(cands[j].local,
+                                  scratch->block.data() + size_t(offsets.back()) * dim);
     offsets.push_back(offsets.back() + n);
   }
-  std::vector<float> scores(cands.size());
-  if (!cands.empty()) {
-    compute::MaxSimBlock(query.q, query.nq, scratch->block.data(), offsets.data(),
-                         int(cands.size()), dim, scores.data(), &scratch->gemm);
-  }
-  for (size_t j = 0; j < cands.size(); ++j)
-    top->Add(segs[cands[j].seg]->doc_id(cands[j].local), scores[j]);
+  if (first < cands.size()) score_block(cands.size());
 }
 
 }  // namespace
