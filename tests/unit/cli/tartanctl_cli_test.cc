@@ -152,7 +152,7 @@ TEST_F(TartanctlCliTest, UsageErrorsExitTwoAndNameTheProblem) {
       {{"encode", "--queries"}, "--model is required"},
       {{"encode", "--model", "m"}, "--queries"},
       {{"encode", "--model", "m", "--queries", "--documents"}, "--queries"},
-      {{"encode", "--model", "m", "--queries", "--precision", "int8"}, "int8"},
+      {{"encode", "--model", "m", "--queries", "--precision", "fp8"}, "fp8"},
       {{"encode", "--model", "m", "--queries", "--pool-version", "2"}, "--pool-version"},
       {{"make-test-model"}, "--out is required"},
       {{"make-test-model", "--out", "x", "--arch", "gpt"}, "gpt"},
