@@ -175,7 +175,8 @@ Command AddEncodeCommand(CLI::App& tartanctl) {
       ->type_name("N")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  cmd->add_option("--precision", o->precision, "backbone precision (fp32 is PyLate-exact; int8 is lossy, see README)")
+  cmd->add_option("--precision", o->precision,
+                  "backbone precision (fp32 is PyLate-exact; int8 is lossy, see README)")
       ->type_name("auto|fp32|bf16|int8")
       ->check(CLI::Validator(
           [](std::string& value) {
