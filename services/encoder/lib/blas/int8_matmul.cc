@@ -257,14 +257,7 @@ class Int8Matmul final : public PackedMatmul {
     p->pd =
         dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_md, wei_md, dst_md), attr, CpuEngine());
     p->prim = dnnl::matmul(p->pd);
-    if (!weights_) {
-      const dnnl::memory::desc plain_md({in_, out_}, dt::s8, tag::ba);
-      dnnl::memory plain(plain_md, CpuEngine(), plain_.data());
-      weights_ = std::make_unique<dnnl::memory>(p->pd.weights_desc(), CpuEngine());
-      dnnl::stream s(CpuEngine());
-      dnnl::reorder(plain, *weights_).execute(s, plain, *weights_);
-      s.wait();
-    }
+    if (!weights_) weights_ = PackWeights(plain_.data(), in_, out_, dt::s8, p->pd.weights_desc());
     const Primitive* raw = p.get();
     primitives_.emplace(m, std::move(p));
     return raw;

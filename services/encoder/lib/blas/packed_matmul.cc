@@ -190,12 +190,7 @@ class DnnlPackedMatmul final : public PackedMatmul {
       if (e->pd[1].weights_desc() != e->pd[0].weights_desc()) {
         throw dnnl::error(dnnl_unimplemented, "accumulating matmul wants another weights layout");
       }
-      const dnnl::memory::desc plain_md({in_, out_}, Dt(), tag::ba);
-      dnnl::memory plain(plain_md, CpuEngine(), plain_bytes_.data());
-      weights_ = std::make_unique<dnnl::memory>(e->pd[0].weights_desc(), CpuEngine());
-      dnnl::stream s(CpuEngine());
-      dnnl::reorder(plain, *weights_).execute(s, plain, *weights_);
-      s.wait();
+      weights_ = PackWeights(plain_bytes_.data(), in_, out_, Dt(), e->pd[0].weights_desc());
     }
     const Entry* raw = e.get();
     entries_.emplace(m, std::move(e));
