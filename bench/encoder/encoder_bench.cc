@@ -7,7 +7,7 @@
 //
 //   encoder_bench [--models=base,ettin32m] [--threads=1,2] [--precisions=fp32,bf16,int8]
 //                 [--long_docs] [--min_length=N] [--max_length=N] [--min_seconds=1.5]
-//                 [--max_reps=3]
+//                 [--max_reps=3] [--workloads=1x32,8x180]
 #include <time.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
@@ -42,6 +43,8 @@ ABSL_FLAG(int, min_length, 0, "skip workloads with shorter sequences");
 ABSL_FLAG(int, max_length, 8192, "skip workloads with longer sequences");
 ABSL_FLAG(double, min_seconds, 1.5, "time budget per configuration (after one warm-up)");
 ABSL_FLAG(int, max_reps, 3, "repetitions per configuration (median reported)");
+ABSL_FLAG(std::string, workloads, "",
+          "only these workloads, as BATCHxLENGTH (e.g. 1x32,8x180); empty: all");
 ABSL_FLAG(std::string, keep_models, "",
           "write the random checkpoints to DIR/<model> and keep them, with the float32 output "
           "of one 32-token query (check_ids.i32, check_hidden.f32) for peers to verify against "
@@ -179,6 +182,10 @@ int Main() {
   }
   const std::vector<std::string> models = absl::StrSplit(absl::GetFlag(FLAGS_models), ',');
   const std::vector<std::string> precisions = absl::StrSplit(absl::GetFlag(FLAGS_precisions), ',');
+  absl::flat_hash_set<std::string> only;
+  for (auto s : absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
+    only.insert(std::string(s));
+  }
 
   std::printf("machine: %s, %u hardware threads; native bf16 (AVX512-BF16/AMX): %s\n",
               CpuModel().c_str(), std::thread::hardware_concurrency(),
@@ -288,7 +295,8 @@ int Main() {
         measure_peaks();
         for (const Workload& w : workloads) {
           if (w.length < absl::GetFlag(FLAGS_min_length) ||
-              w.length > absl::GetFlag(FLAGS_max_length)) {
+              w.length > absl::GetFlag(FLAGS_max_length) ||
+              !(only.empty() || only.contains(absl::StrFormat("%dx%d", w.batch, w.length)))) {
             continue;
           }
           const PackedBatch batch = MakeBatch(w, shape.vocab_size);
