@@ -21,6 +21,8 @@ namespace {
 // wasted outside the window stays small. Global layers on long sequences use a larger tile:
 // with head_dim-deep products the GEMM spends much of its time packing K and V, once per tile.
 constexpr int kLocalQueryTile = 64;
+// Below this many FLOPs (q k^T and p v of all heads) attention is not split across threads.
+constexpr int64_t kMinParallelFlops = int64_t{8} << 20;
 int QueryTile(bool local, int len) {
   if (local) return kLocalQueryTile;
   return len >= 1024 ? TARTAN_GLOBAL_TILE : 64;
@@ -43,7 +45,8 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
   const bool local = p.half_window >= 0;
 
   std::vector<WorkItem> items;
-  int64_t max_scores = 0;  // largest rows x keys block of any item
+  int64_t max_scores = 0;    // largest rows x keys block of any item
+  int64_t total_scores = 0;  // rows x keys over all items
   for (size_t b = 0; b + 1 < offsets.size(); ++b) {
     const int32_t len = offsets[b + 1] - offsets[b];
     if (len <= 0) continue;
@@ -53,16 +56,22 @@ void PackedSelfAttention(const float* qkv, const std::vector<int32_t>& offsets,
     for (int h = 0; h < p.num_heads; ++h) {
       for (int32_t q0 = 0; q0 < len; q0 += tile) {
         items.push_back({offsets[b], len, h, q0, std::min(tile, len - q0)});
+        total_scores += static_cast<int64_t>(items.back().rows) * keys;
       }
     }
   }
   // The softmax kernel reads the mask as 0/1 floats (multiplies instead of branches).
   std::vector<float> mask_f(offsets.empty() ? 0 : offsets.back());
   for (size_t t = 0; t < mask_f.size(); ++t) mask_f[t] = key_mask[t] ? 1.0f : 0.0f;
-  const int workers = std::max(1, std::min<int>(p.num_threads, static_cast<int>(items.size())));
+  // Small attention (a short query: ~3 MFLOP per layer) runs on the calling thread alone.
+  // Forking it cost more than it saved: the oneDNN (OpenMP) worker still spins on the other
+  // core after the projection before, and a woken pool thread fights it for that core.
+  const bool small = 4 * total_scores * p.head_dim < kMinParallelFlops;
+  const int workers =
+      small ? 1 : std::max(1, std::min<int>(p.num_threads, static_cast<int>(items.size())));
   // With several workers each GEMM runs single-threaded on its own tile; with one worker the
   // (large, global) GEMMs may still use several threads.
-  const int gemm_threads = workers > 1 ? 1 : p.num_threads;
+  const int gemm_threads = workers > 1 || small ? 1 : p.num_threads;
   // bf16 operands: q, k and v rounded once for all heads and tiles; the products read them in
   // place. The emulation keeps them as rounded floats.
   const bool bf16 = p.products == AttentionProducts::kBFloat16;
