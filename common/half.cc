@@ -1,5 +1,7 @@
 #include "common/half.h"
 
+#include <immintrin.h>
+
 #include <bit>
 #include <cmath>
 
@@ -37,6 +39,43 @@ float HalfToFloat(uint16_t bits) {
   }
   if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
   return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+namespace {
+
+bool HasF16c() {
+  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  return has;
+}
+
+__attribute__((target("avx,f16c"))) void FloatToHalfF16c(const float* in, size_t n, uint16_t* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+  }
+  for (; i < n; ++i) out[i] = FloatToHalf(in[i]);
+}
+
+__attribute__((target("avx,f16c"))) void HalfToFloatF16c(const uint16_t* in, size_t n, float* out) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) out[i] = HalfToFloat(in[i]);
+}
+
+}  // namespace
+
+void FloatToHalf(const float* in, size_t n, uint16_t* out) {
+  if (HasF16c()) return FloatToHalfF16c(in, n, out);
+  for (size_t i = 0; i < n; ++i) out[i] = FloatToHalf(in[i]);
+}
+
+void HalfToFloat(const uint16_t* in, size_t n, float* out) {
+  if (HasF16c()) return HalfToFloatF16c(in, n, out);
+  for (size_t i = 0; i < n; ++i) out[i] = HalfToFloat(in[i]);
 }
 
 }  // namespace tartan

@@ -403,7 +403,8 @@ class TartanTarget:
         opts = [("grpc.max_send_message_length", 64 * MB), ("grpc.max_receive_message_length", 64 * MB)]
         self.shards = [Service(indexer, "indexer%d" % i,
                                ["--index_dir=%s/shard%d" % (work, i), "--dim=%d" % corpus.dim,
-                                "--threads=%d" % args.build_threads, "--shard_name=shard%d" % i], work)
+                                "--threads=%d" % args.build_threads, "--shard_name=shard%d" % i]
+                               + args.indexer_arg, work)
                        for i in range(shards)]
         self.services = list(self.shards)
         self.shard_stubs = [indexer_pb2_grpc.IndexerStub(grpc.insecure_channel(s.address, options=opts))
@@ -503,6 +504,8 @@ def run_tartan(corpus, truth, args, shards, router):
     work = tempfile.mkdtemp(prefix="sbench-tartan-", dir=args.work)
     target = TartanTarget(args, corpus, work, shards, router)
     engine = "Tartan router + %d shards (gRPC)" % shards if router else "Tartan indexer (gRPC)"
+    if args.indexer_arg:
+        engine += " " + " ".join(args.indexer_arg)
     mtok = corpus.num_tokens / 1e6
     out = []
     try:
@@ -623,6 +626,8 @@ def main():
     p.add_argument("--faiss-settings", default="1/16,1/32,2/64", help="NPROBE/K' per query token, comma-separated")
     p.add_argument("--tartan-settings", default="default,8/256/64",
                    help="'default' or NPROBE/CANDIDATES_APPROX/CANDIDATES_EXACT, comma-separated")
+    p.add_argument("--indexer-arg", action="append", default=[],
+                   help="extra tartan-indexer flag, e.g. --indexer-arg=--rerank_store (repeatable)")
     p.add_argument("--kmeans-iterations", type=int, default=6, help="faiss k-means rounds (Tartan's default)")
     p.add_argument("--kmeans-sample-per-centroid", type=int, default=16, help="faiss training vectors per list")
     p.add_argument("--build-threads", type=int, default=2, help="threads for faiss and Tartan builds")

@@ -19,6 +19,10 @@ ABSL_FLAG(std::string, shard_name, "",
           "Name reported in search hits (default: --host and the bound gRPC port)");
 ABSL_FLAG(int, dim, 128, "Token vector dimension of the collection (32..1024); fixed at creation");
 ABSL_FLAG(int, nbits, 4, "Residual bits per dimension in compressed segments: 1, 2 or 4");
+ABSL_FLAG(bool, rerank_store, false,
+          "Keep every token vector also as f16 (2 x dim bytes per token) in each new segment, "
+          "and score final candidates and exact searches on it: MaxSim on the vectors as "
+          "written instead of their nbits approximation. Existing segments keep none");
 ABSL_FLAG(std::string, fsync, "group",
           "Durability: 'always' (fsync each write) or 'group' (group commit)");
 ABSL_FLAG(int, group_commit_ms, 2, "Group-commit window in milliseconds");
@@ -38,7 +42,8 @@ ABSL_FLAG(int, threads, 2,
 ABSL_FLAG(bool, background_compaction, true, "Flush and compact in the background");
 ABSL_FLAG(bool, allow_exact_search, false,
           "Accept SearchParams.exact (brute-force MaxSim over every stored vector: slow, for "
-          "evaluation); off, such a search is INVALID_ARGUMENT");
+          "evaluation; exact on segments with the rerank store, else on the decompressed "
+          "vectors); off, such a search is INVALID_ARGUMENT");
 
 namespace {
 
@@ -47,6 +52,7 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   options.data_dir = absl::GetFlag(FLAGS_index_dir);
   options.dim = absl::GetFlag(FLAGS_dim);
   options.nbits = absl::GetFlag(FLAGS_nbits);
+  options.rerank_store = absl::GetFlag(FLAGS_rerank_store);
   const std::string fsync = absl::GetFlag(FLAGS_fsync);
   if (fsync == "always") {
     options.fsync = tartan::index::ShardOptions::Fsync::kAlways;

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/compute/maxsim.h"
 #include "common/compute/target_clones.h"
+#include "services/indexer/lib/block_maxsim.h"
 #include "services/indexer/lib/residual_lut.h"
 
 namespace tartan::index {
@@ -125,37 +125,18 @@ float CompressedSegment::RefinedScore(const SearchQuery& query, uint32_t local,
 
 void CompressedSegment::ScoreExhaustively(const SearchQuery& query, std::vector<SegmentHit>* out,
                                           ScoreScratch* scratch) const {
-  // Decode in blocks of whole documents, one GEMM per block.
-  constexpr size_t kBlockTokens = 8192;
-  const int dim = query.dim;
-  std::vector<float>& block = scratch->block;
-  std::vector<uint32_t>& offsets = scratch->offsets;
+  constexpr uint32_t kBlockTokens = 8192;
   std::vector<uint32_t>& locals = scratch->locals;
-  std::vector<float> scores;
-  auto run = [&] {
-    if (locals.empty()) return;
-    scores.resize(locals.size());
-    compute::MaxSimBlock(query.q, query.nq, block.data(), offsets.data(), int(locals.size()), dim,
-                         scores.data(), &scratch->gemm);
-    for (size_t j = 0; j < locals.size(); ++j) out->push_back(SegmentHit{locals[j], scores[j]});
-    locals.clear();
-    offsets.assign(1, 0);
-  };
-  offsets.assign(1, 0);
   locals.clear();
+  BlockMaxSim block(query, kBlockTokens, scratch, [&](size_t j, float score) {
+    out->push_back(SegmentHit{locals[j], score});
+  });
   for (uint32_t i = 0; i < num_docs(); ++i) {
     if (!IsAlive(i) || !(*query.eligible)(doc_id(i), metadata(i))) continue;
-    const uint32_t n = doc_len(i);
-    if (offsets.back() + n > kBlockTokens) {
-      run();
-      if (!query.Interrupted().ok()) return;  // the searcher reports it
-    }
-    block.resize(size_t(offsets.back() + n) * dim);
-    DecodeDoc(i, block.data() + size_t(offsets.back()) * dim);
-    offsets.push_back(offsets.back() + n);
     locals.push_back(i);
+    if (block.Add(*this, i) && !query.Interrupted().ok()) return;  // the searcher reports it
   }
-  run();
+  block.Finish();
 }
 
 }  // namespace tartan::index

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/half.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "services/indexer/lib/compaction_policy.h"
@@ -202,6 +203,15 @@ absl::Status Maintenance::Flush() {
   data.residuals.resize(ntok * build.codec->packed_bytes());
   build.codec->Encode(all.data(), ntok, data.codes.data(), data.residuals.data(),
                       opts_.build_threads);
+  if (opts_.rerank_store) {  // f16 copy of the vectors, half the bytes of `all`
+    auto exact = std::make_shared<std::vector<uint16_t>>(all.size());
+    FloatToHalf(all.data(), all.size(), exact->data());
+    const size_t dim = size_t(opts_.dim);
+    data.exact_source = [exact, dim](uint64_t first, uint64_t n, uint16_t* out) {
+      std::memcpy(out, exact->data() + first * dim, n * dim * 2);
+      return absl::OkStatus();
+    };
+  }
   const auto publish_start = std::chrono::steady_clock::now();
   all.clear();
   all.shrink_to_fit();
@@ -287,15 +297,9 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
       build.sources.push_back(SegmentBuild::Source{s->id(), i, s->lsn(i)});
     }
   }
-  // Residual rows [first, first + codes.size()): copied from the source file when it has the
-  // current codec, else packed against the codes assigned above from the decoded document.
-  // rows, segs and codec outlive Publish, which calls this while it writes the file.
-  const int threads = opts_.build_threads;
-  data.residual_source = [&rows, &codec, threads, decoded = std::vector<float>()](
-                             uint64_t first, std::span<const uint32_t> codes,
-                             uint8_t* out) mutable -> absl::Status {
-    const size_t pb = size_t(codec.packed_bytes());
-    const uint64_t end = first + codes.size();
+  // Calls fn(row, skip, n, t) for each run of merged token rows [t, t + n) within [first, end)
+  // that comes from one document: its rows skip.. skip + n.
+  auto for_each_run = [&rows](uint64_t first, uint64_t end, auto&& fn) {
     // The last document starting at or before `first` (documents may be empty).
     size_t d = size_t(std::upper_bound(rows.begin(), rows.end(), first,
                                        [](uint64_t t, const Row& r) { return t < r.begin; }) -
@@ -303,21 +307,52 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
                1;
     for (uint64_t t = first; t < end; ++d) {
       const Row& r = rows[d];
-      const uint64_t skip = t - r.begin;
       const uint64_t n = std::min<uint64_t>(end, r.begin + r.seg->doc_len(r.local)) - t;
-      const SegmentFile& f = r.seg->file();
-      if (r.seg->codec()->id == codec.id) {
-        std::memcpy(out + (t - first) * pb, f.residual(f.doc_begin(r.local) + skip), n * pb);
-      } else {
-        decoded.resize(size_t(r.seg->doc_len(r.local)) * codec.dim);
-        r.seg->DecodeDoc(r.local, decoded.data());
-        codec.EncodeResiduals(decoded.data() + skip * codec.dim, n, codes.data() + (t - first),
-                              out + (t - first) * pb, threads);
-      }
+      fn(r, t - r.begin, n, t);
       t += n;
     }
+  };
+  // Residual rows [first, first + codes.size()): copied from the source file when it has the
+  // current codec, else packed against the codes assigned above from the decoded document.
+  // rows, segs and codec outlive Publish, which calls this while it writes the file.
+  const int threads = opts_.build_threads;
+  data.residual_source = [for_each_run, &codec, threads, decoded = std::vector<float>()](
+                             uint64_t first, std::span<const uint32_t> codes,
+                             uint8_t* out) mutable -> absl::Status {
+    const size_t pb = size_t(codec.packed_bytes());
+    for_each_run(
+        first, first + codes.size(), [&](const Row& r, uint64_t skip, uint64_t n, uint64_t t) {
+          const SegmentFile& f = r.seg->file();
+          if (r.seg->codec()->id == codec.id) {
+            std::memcpy(out + (t - first) * pb, f.residual(f.doc_begin(r.local) + skip), n * pb);
+          } else {
+            decoded.resize(size_t(r.seg->doc_len(r.local)) * codec.dim);
+            r.seg->DecodeDoc(r.local, decoded.data());
+            codec.EncodeResiduals(decoded.data() + skip * codec.dim, n, codes.data() + (t - first),
+                                  out + (t - first) * pb, threads);
+          }
+        });
     return absl::OkStatus();
   };
+  // The rerank store survives a merge only when every merged segment has one: rows decoded
+  // from the compressed form would pass for exact vectors.
+  const bool keep_exact =
+      opts_.rerank_store &&
+      std::all_of(segs.begin(), segs.end(), [](const auto& s) { return s->file().has_exact(); });
+  if (opts_.rerank_store && !keep_exact)
+    LOG_WARNING << "compaction merges segments without a rerank store: the merged segment keeps "
+                   "none (documents re-ingested after --rerank_store was enabled get one)";
+  if (keep_exact) {
+    const size_t dim = size_t(codec.dim);
+    data.exact_source = [for_each_run, dim](uint64_t first, uint64_t n,
+                                            uint16_t* out) -> absl::Status {
+      for_each_run(first, first + n, [&](const Row& r, uint64_t skip, uint64_t len, uint64_t t) {
+        const SegmentFile& f = r.seg->file();
+        std::memcpy(out + (t - first) * dim, f.exact(f.doc_begin(r.local) + skip), len * dim * 2);
+      });
+      return absl::OkStatus();
+    };
+  }
   const auto t0 = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
   ReturnFreedMemory();

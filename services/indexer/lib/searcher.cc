@@ -6,8 +6,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "common/compute/maxsim.h"
 #include "common/status_macros.h"
+#include "services/indexer/lib/block_maxsim.h"
 #include "services/indexer/lib/residual_lut.h"
 
 namespace tartan::index {
@@ -145,40 +145,18 @@ void RefinedScores(const std::vector<const Segment*>& segs, const SearchQuery& q
   KeepTop(cands, size_t(std::max(query.params->n_rerank_exact, query.params->k)));
 }
 
-// Stage 4: decompress the survivors and score them exactly, a block of documents (up to
-// kRerankBlockTokens tokens, 1 MB at dim 128: the decoded rows are still in cache when the
-// GEMM reads them) at a time, in one reused buffer.
+// Stage 4: decode the survivors (from the rerank store when the segment keeps one) and
+// score them exactly, a block of documents (up to kRerankBlockTokens tokens, 1 MB at dim 128)
+// at a time.
 constexpr uint32_t kRerankBlockTokens = 2048;
 
 void Rerank(const std::vector<const Segment*>& segs, const SearchQuery& query,
             const std::vector<Candidate>& cands, TopK* top, ScoreScratch* scratch) {
-  const int dim = query.dim;
-  std::vector<uint32_t>& offsets = scratch->offsets;
-  std::vector<float> scores;
-  size_t first = 0;  // the block's first candidate
-  auto score_block = [&](size_t end) {
-    scores.resize(end - first);
-    compute::MaxSimBlock(query.q, query.nq, scratch->block.data(), offsets.data(), int(end - first),
-                         dim, scores.data(), &scratch->gemm);
-    for (size_t j = first; j < end; ++j)
-      top->Add(segs[cands[j].seg]->doc_id(cands[j].local), scores[j - first]);
-    first = end;
-  };
-  offsets.assign(1, 0);
-  for (size_t j = 0; j < cands.size(); ++j) {
-    const uint32_t n = segs[cands[j].seg]->doc_len(cands[j].local);
-    if (j > first && offsets.back() + n > kRerankBlockTokens) {
-      score_block(j);
-      offsets.assign(1, 0);
-    }
-    const size_t need = size_t(offsets.back() + n) * dim;
-    if (scratch->block.size() < need)
-      scratch->block.resize(std::max(need, size_t(kRerankBlockTokens) * dim));
-    segs[cands[j].seg]->DecodeDoc(cands[j].local,
-                                  scratch->block.data() + size_t(offsets.back()) * dim);
-    offsets.push_back(offsets.back() + n);
-  }
-  if (first < cands.size()) score_block(cands.size());
+  BlockMaxSim block(query, kRerankBlockTokens, scratch, [&](size_t j, float score) {
+    top->Add(segs[cands[j].seg]->doc_id(cands[j].local), score);
+  });
+  for (const Candidate& c : cands) block.Add(*segs[c.seg], c.local);
+  block.Finish();
 }
 
 }  // namespace

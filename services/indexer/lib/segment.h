@@ -114,7 +114,8 @@ class Segment {
   virtual const Metadata& metadata(uint32_t local) const = 0;
   virtual std::shared_ptr<const Metadata> shared_metadata(uint32_t local) const = 0;
   virtual uint64_t lsn(uint32_t local) const = 0;  // LSN of the write that stored it
-  // The document's vectors as stored (decompressed when compressed): out [doc_len, dim].
+  // The document's vectors as stored: exact in the fresh segment; in a compressed segment
+  // from its rerank store when it keeps one, else decompressed. out [doc_len, dim].
   virtual void DecodeDoc(uint32_t local, float* out) const = 0;
 
   bool IsAlive(uint32_t local) const { return alive_.Get(local); }

@@ -12,12 +12,15 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/half.h"
 
 namespace tartan::index {
 namespace {
 
 constexpr char kMagic[8] = {'T', 'A', 'R', 'T', 'S', 'E', 'G', '\0'};
-constexpr uint32_t kVersion = 1;
+// Version 2 added the optional rerank store section; version 1 files read as having none.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kOldestVersion = 1;
 constexpr size_t kHeaderBytes = 256;
 constexpr size_t kAlign = 64;
 constexpr uint32_t kMaxDim = 4096;  // as Shard::Open
@@ -32,6 +35,7 @@ enum Section {
   kIvfDocs,
   kIdOffsets,
   kIdBytes,
+  kExact,  // version 2
   kNumSections
 };
 
@@ -82,6 +86,7 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
   const uint64_t ntokens = data.doc_offsets.empty() ? 0 : data.doc_offsets.back();
   const uint64_t pb = uint64_t(codec.packed_bytes());
   const bool streamed = data.residuals.empty() && data.residual_source;
+  const uint64_t exact_bytes = data.exact_source ? ntokens * uint64_t(codec.dim) * 2 : 0;
   if (data.doc_offsets.size() != ndocs + 1 || data.codes.size() != ntokens ||
       (!streamed && data.residuals.size() != ntokens * pb))
     return absl::InvalidArgumentError("WriteSegment: inconsistent segment data sizes");
@@ -146,7 +151,8 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
       {ivf_byte_offsets.data(), ivf_byte_offsets.size() * 8},
       {ivf_bytes.data(), ivf_bytes.size()},
       {id_offsets.data(), id_offsets.size() * 4},
-      {id_bytes.data(), id_bytes.size()}};
+      {id_bytes.data(), id_bytes.size()},
+      {nullptr, exact_bytes}};
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
   h.version = kVersion;
@@ -210,12 +216,24 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
       emit(chunk.data(), n * pb);
     }
   };
+  auto emit_exact = [&] {
+    if (!data.exact_source) return;
+    const uint64_t rows = std::max<uint64_t>(1, kSegmentWriteChunkBytes / (2 * codec.dim));
+    for (uint64_t first = 0; first < ntokens && status.ok(); first += rows) {
+      const uint64_t n = std::min(rows, ntokens - first);
+      chunk.resize(n * 2 * codec.dim);
+      status = data.exact_source(first, n, reinterpret_cast<uint16_t*>(chunk.data()));
+      emit(chunk.data(), chunk.size());
+    }
+  };
   for (int s = 0; s < kNumSections; ++s) {
     emit(kZeros, h.sections[s][0] - pos);
     if (s == kCodes) {
       emit_codes();
     } else if (s == kResiduals) {
       emit_residuals();
+    } else if (s == kExact) {
+      emit_exact();
     } else {
       emit(blobs[s].p, blobs[s].n);
     }
@@ -265,8 +283,9 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   Header h;
   std::memcpy(&h, seg->base_, sizeof(h));
   if (std::memcmp(h.magic, kMagic, 8) != 0) return corrupt("bad magic (not a Tartan segment)");
-  if (h.version != kVersion)
-    return corrupt(absl::StrCat("unsupported version ", h.version, " (expected ", kVersion, ")"));
+  if (h.version < kOldestVersion || h.version > kVersion)
+    return corrupt(absl::StrCat("unsupported version ", h.version, " (this build reads ",
+                                kOldestVersion, " to ", kVersion, ")"));
   if (h.nbits != 1 && h.nbits != 2 && h.nbits != 4) return corrupt("bad nbits");
   if (h.dim == 0 || h.dim % 8 != 0 || h.dim > kMaxDim || h.num_centroids == 0 ||
       h.num_centroids > uint32_t(INT32_MAX))
@@ -292,10 +311,16 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
                                          mul(uint64_t(h.num_centroids) + 1, 8),
                                          UINT64_MAX,
                                          mul(h.num_docs + 1, 4),
-                                         UINT64_MAX};
+                                         UINT64_MAX,
+                                         mul(mul(h.num_tokens, h.dim), 2)};
   if (overflow) return corrupt("header counts overflow the section sizes");
+  // The rerank store is optional (and absent from version 1, whose header has zeros there).
+  const bool has_exact = h.sections[kExact][1] != 0;
+  if (h.version < 2 && (has_exact || h.sections[kExact][0] != 0))
+    return corrupt("version 1 segment with a rerank store section");
   for (int s = 0; s < kNumSections; ++s) {
     const uint64_t o = h.sections[s][0], n = h.sections[s][1];
+    if (s == kExact && !has_exact) continue;
     // Written as comparisons against what is left of the file, so o + n cannot overflow.
     if (o < kHeaderBytes || o > size - 8 || n > size - 8 - o)
       return corrupt(absl::StrCat("section ", s, " out of bounds (file truncated?)"));
@@ -333,6 +358,8 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> SegmentFile::Open(const std::string
   seg->num_docs_ = uint32_t(h.num_docs);
   seg->num_tokens_ = h.num_tokens;
   seg->packed_bytes_ = int(pb);
+  seg->dim_ = int(h.dim);
+  if (has_exact) seg->exact_ = reinterpret_cast<const uint16_t*>(sec(kExact));
   seg->doc_offsets_ = reinterpret_cast<const uint64_t*>(sec(kDocOffsets));
   if (h.code_bytes == 2) {
     seg->codes16_ = reinterpret_cast<const uint16_t*>(sec(kCodes));
@@ -395,6 +422,7 @@ void SegmentFile::DocCodes(uint32_t doc, uint32_t* out) const {
 
 void SegmentFile::DecodeDoc(uint32_t doc, float* out) const {
   const uint32_t n = doc_len(doc);
+  if (exact_ != nullptr) return HalfToFloat(exact(doc_begin(doc)), size_t(n) * dim_, out);
   std::vector<uint32_t> codes(n);
   DocCodes(doc, codes.data());
   codec_->Decode(codes.data(), residual(doc_begin(doc)), n, out);

@@ -6,7 +6,10 @@
 // bucket weights f32 [dim, 2^b]; doc offsets u64 [ndocs+1] (token rows); codes u16 or u32
 // [ntokens]; residuals u8 [ntokens, dim*nbits/8]; inverted lists: byte offsets u64 [nc+1]
 // into a byte array holding, per centroid, its sorted unique local doc numbers as LEB128
-// varint deltas (about 1-2 bytes per entry instead of 4); ids: offsets u32 [ndocs+1] + bytes.
+// varint deltas (about 1-2 bytes per entry instead of 4); ids: offsets u32 [ndocs+1] + bytes;
+// since version 2, optionally the rerank store: every token vector as f16 [ntokens, dim]
+// (2 * dim bytes per token; empty when the shard keeps none). Version 1 files, which have no
+// rerank store, still open.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +40,9 @@ struct SegmentData {
   // instead of holding the merged ones in memory.
   std::vector<uint8_t> residuals;
   ResidualSource residual_source;
+  // When set, the segment keeps the rerank store: fills f16 rows [first, first + n) of the
+  // token vectors into out [n, dim].
+  std::function<absl::Status(uint64_t first, uint64_t n, uint16_t* out)> exact_source;
 };
 
 // Writes `path` durably: temp file, fsync, rename, fsync of the directory. Residual rows from
@@ -70,7 +76,12 @@ class SegmentFile {
     return std::string_view(id_bytes_ + id_offsets_[doc], id_offsets_[doc + 1] - id_offsets_[doc]);
   }
   size_t file_bytes() const { return size_; }
-  // Decodes doc's tokens into out [doc_len, dim].
+  // Whether the file keeps the rerank store (full-precision f16 token vectors).
+  bool has_exact() const { return exact_ != nullptr; }
+  // f16 rows of the rerank store from token row `token` on; only when has_exact().
+  const uint16_t* exact(uint64_t token) const { return exact_ + token * uint64_t(dim_); }
+  // doc's token vectors into out [doc_len, dim]: from the rerank store when the file keeps
+  // one, else decompressed (centroid + residual).
   void DecodeDoc(uint32_t doc, float* out) const;
   // Codes of the doc's tokens as u32.
   void DocCodes(uint32_t doc, uint32_t* out) const;
@@ -83,6 +94,7 @@ class SegmentFile {
   uint32_t num_docs_ = 0;
   uint64_t num_tokens_ = 0;
   int packed_bytes_ = 0;
+  int dim_ = 0;
   const uint64_t* doc_offsets_ = nullptr;
   const uint16_t* codes16_ = nullptr;
   const uint32_t* codes32_ = nullptr;
@@ -91,6 +103,7 @@ class SegmentFile {
   const uint8_t* ivf_bytes_ = nullptr;
   const uint32_t* id_offsets_ = nullptr;
   const char* id_bytes_ = nullptr;
+  const uint16_t* exact_ = nullptr;
 };
 
 // fsyncs a directory so a rename or unlink in it is durable.

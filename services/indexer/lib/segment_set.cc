@@ -305,6 +305,8 @@ void SegmentSet::AddStats(ShardStats* s) const {
     s->bytes_on_disk += c->file_bytes();
     s->bytes_segments += c->file_bytes();
     s->bytes_centroids += c->codec()->centroids.size() * sizeof(uint16_t);  // fp16 on disk
+    if (c->file().has_exact())
+      s->bytes_rerank_store += c->file().num_tokens() * uint64_t(c->codec()->dim) * 2;
     ram += c->ram_bytes();
     const Codec* codec = c->codec().get();
     if (std::find(seen.begin(), seen.end(), codec) == seen.end()) {

@@ -59,6 +59,13 @@ struct ShardOptions {
   int kmeans_iterations = 6;
   // Retrain the codec when the index holds this many times the tokens it was trained on.
   double retrain_growth_factor = 4.0;
+  // The rerank store: every segment also keeps its token vectors as f16 (2 * dim bytes per
+  // token, mmapped like the rest), and stage 4 and exact search score on them instead of the
+  // decompressed vectors, so final scores are MaxSim on the vectors as written (to f16
+  // rounding) rather than on their nbits approximation. Segments written without it (before
+  // it was enabled, or imported) keep none; compaction keeps it only if every merged segment
+  // has it.
+  bool rerank_store = false;
   // When set, every flush and compaction encodes with this codec and the shard never trains
   // its own (nbits comes from it). Give every shard of an index the same one (trained once,
   // e.g. by `tartanctl train-codec`): then their scores for a document agree and merged
@@ -90,7 +97,9 @@ struct SearchParams {
   int n_rerank_exact = 32;                 // kept after centroid scores refined with the
                                            // probed tokens' residuals (stage 3), then
                                            // decompressed and scored exactly (>= k is used)
-  bool exact = false;                      // brute force over every stored vector
+  bool exact = false;                      // brute force over every stored vector: exact
+                                           // MaxSim on segments with the rerank store, on
+                                           // the decompressed vectors elsewhere
   const Filter* filter = nullptr;          // metadata filter, applied to candidates
   std::vector<std::string> id_subset;      // when non-empty, only these ids are eligible
   SearchTrace* trace = nullptr;            // filled when set
@@ -109,10 +118,11 @@ struct ShardStats {
   uint64_t documents = 0, token_vectors = 0, segments = 0, bytes_on_disk = 0, bytes_in_ram = 0,
            compactions = 0;
   uint64_t mutable_documents = 0, mutable_tokens = 0, dead_documents = 0, flushes = 0;
-  uint64_t wal_commits = 0;       // durable commits of the write-ahead log
-  double wal_commit_seconds = 0;  // time spent in them (append + fsync)
-  uint64_t bytes_segments = 0;    // compressed segment files (part of bytes_on_disk)
-  uint64_t bytes_centroids = 0;   // centroids stored in those files (part of bytes_segments)
+  uint64_t wal_commits = 0;         // durable commits of the write-ahead log
+  double wal_commit_seconds = 0;    // time spent in them (append + fsync)
+  uint64_t bytes_segments = 0;      // compressed segment files (part of bytes_on_disk)
+  uint64_t bytes_centroids = 0;     // centroids stored in those files (part of bytes_segments)
+  uint64_t bytes_rerank_store = 0;  // rerank stores in those files (part of bytes_segments)
   int num_centroids = 0;
   uint64_t last_lsn = 0;       // LSN of the last applied write (0: none yet)
   bool flush_running = false;  // a flush is building a segment

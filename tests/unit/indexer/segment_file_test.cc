@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/half.h"
 #include "tests/unit/indexer/test_util.h"
 
 namespace tartan::index {
@@ -32,15 +33,18 @@ enum {
   kIvfOffsets,
   kIvfDocs,
   kIdOffsets,
-  kIdBytes
+  kIdBytes,
+  kExact
 };
+constexpr size_t kVersionField = 8;
 
 class SegmentFileTest : public ::testing::Test {
  protected:
   void SetUp() override { Build(false); }
   // tail_is_six: the last 8 bytes of the weights section (just before the doc offsets) read as
   // the u64 6 (== num_tokens), so an index that wraps to -1 lands on a plausible value.
-  void Build(bool tail_is_six) {
+  // exact: also a rerank store, token t's vector being t + dimension / 8 (exact in f16).
+  void Build(bool tail_is_six, bool exact = false) {
     path_ = testing::TempDir("segment_file") + "/s.tseg";
     Codec codec;
     codec.dim = 8;
@@ -65,6 +69,13 @@ class SegmentFileTest : public ::testing::Test {
     data.doc_offsets = {0, 2, 5, 6};
     data.codes = {0, 1, 1, 2, 3, 0};
     data.residuals.assign(6 * 2, 0x1b);
+    if (exact) {
+      data.exact_source = [](uint64_t first, uint64_t n, uint16_t* out) {
+        for (uint64_t t = 0; t < n; ++t)
+          for (int d = 0; d < 8; ++d) out[t * 8 + d] = FloatToHalf(float(first + t) + d / 8.f);
+        return absl::OkStatus();
+      };
+    }
     ASSERT_TRUE(WriteSegment(path_, codec, data).ok());
     std::ifstream in(path_, std::ios::binary);
     bytes_.assign(std::istreambuf_iterator<char>(in), {});
@@ -104,6 +115,48 @@ TEST_F(SegmentFileTest, TheUnmodifiedSegmentOpensAndReads) {
   std::vector<uint32_t> docs;
   (*seg)->IvfDocs(1, &docs);
   EXPECT_EQ(docs, (std::vector<uint32_t>{0, 1}));
+}
+
+TEST_F(SegmentFileTest, TheRerankStoreIsReadBackAsTheVectorsWritten) {
+  auto plain = SegmentFile::Open(path_);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE((*plain)->has_exact());
+  std::vector<float> decompressed(3 * 8);
+  (*plain)->DecodeDoc(1, decompressed.data());
+  Build(false, /*exact=*/true);
+  auto seg = SegmentFile::Open(path_);
+  ASSERT_TRUE(seg.ok()) << seg.status();
+  ASSERT_TRUE((*seg)->has_exact());
+  EXPECT_EQ((*seg)->file_bytes() - (*plain)->file_bytes(), 6u * 8 * 2)
+      << "the store is 2 x dim bytes per token";
+  std::vector<float> out(3 * 8);
+  (*seg)->DecodeDoc(1, out.data());  // tokens 2..4
+  for (int t = 0; t < 3; ++t)
+    for (int d = 0; d < 8; ++d) EXPECT_EQ(out[t * 8 + d], float(2 + t) + d / 8.f);
+  EXPECT_NE(out, decompressed);
+}
+
+TEST_F(SegmentFileTest, ARerankStoreOfTheWrongSizeIsRejected) {
+  Build(false, /*exact=*/true);
+  Put<uint64_t>(SectionSizeField(kExact), Get<uint64_t>(SectionSizeField(kExact)) - 16);
+  EXPECT_EQ(ResealAndOpen().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(SegmentFileTest, VersionOneFilesStillOpenWithoutARerankStore) {
+  // A version 1 header ends after the id sections: zeros where version 2 has the store.
+  Put<uint32_t>(kVersionField, 1);
+  Put<uint64_t>(SectionOffsetField(kExact), 0);
+  Put<uint64_t>(SectionSizeField(kExact), 0);
+  ASSERT_TRUE(ResealAndOpen().ok()) << ResealAndOpen();
+  auto seg = SegmentFile::Open(path_);
+  ASSERT_TRUE(seg.ok());
+  EXPECT_FALSE((*seg)->has_exact());
+  // But a version 1 file claiming a store is corrupt, and so is an unknown version.
+  Build(false, /*exact=*/true);
+  Put<uint32_t>(kVersionField, 1);
+  EXPECT_EQ(ResealAndOpen().code(), absl::StatusCode::kDataLoss);
+  Put<uint32_t>(kVersionField, 3);
+  EXPECT_EQ(ResealAndOpen().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(SegmentFileTest, OutOfRangeCodesAreRejected) {

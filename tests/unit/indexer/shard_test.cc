@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -94,6 +95,100 @@ TEST(ShardTest, ExactSearchOnCompressedSegmentMatchesNaiveOnDecodedVectors) {
   auto approx = (*shard)->Search(q.data(), 4, p);
   ASSERT_TRUE(approx.ok());
   ExpectHitsNear(*approx, *hits);
+}
+
+// With the rerank store, exact search and the final stage score MaxSim on the vectors as
+// written (to f16 rounding), through flush, restart, compaction and a codec retrain; without
+// it they score the decompressed vectors, which differ.
+TEST(ShardTest, TheRerankStoreGivesScoresOnTheVectorsAsWritten) {
+  const std::string dir = TempDir("rerank_store");
+  ShardOptions o = Opts(dir);
+  o.rerank_store = true;
+  o.retrain_growth_factor = 3;
+  auto docs = Docs(200);
+  auto q = testing::RandomUnit(4, kDim, 77);
+  const auto want = NaiveTopK(q.data(), 4, docs, kDim, 10);
+  SearchParams exact;
+  exact.k = 10;
+  exact.exact = true;
+  SearchParams plaid;  // generous enough to find the true top 10
+  plaid.k = 10;
+  plaid.nprobe = 1000;
+  plaid.n_rerank_exact = 1000;
+  plaid.centroid_score_threshold = -10;
+  {
+    auto shard = Shard::Open(o);
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    ASSERT_TRUE((*shard)->Upsert({docs.begin(), docs.begin() + 40}).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+    ASSERT_TRUE((*shard)->Close().ok());
+  }
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_TRUE((*shard)->Upsert({docs.begin() + 40, docs.end()}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());  // retrains: two segments under two codecs
+  ASSERT_EQ((*shard)->Stats().segments, 2u);
+  for (bool compacted : {false, true}) {
+    if (compacted) ASSERT_TRUE((*shard)->Compact().ok());
+    const ShardStats st = (*shard)->Stats();
+    EXPECT_EQ(st.segments, compacted ? 1u : 2u);
+    EXPECT_EQ(st.bytes_rerank_store, st.token_vectors * kDim * 2);
+    for (const SearchParams& p : {exact, plaid}) {
+      auto hits = (*shard)->Search(q.data(), 4, p);
+      ASSERT_TRUE(hits.ok()) << hits.status();
+      ExpectHitsNear(*hits, want);
+    }
+    auto got = (*shard)->Get({"d3", "d150"});
+    ASSERT_TRUE(got.ok());
+    for (int which = 0; which < 2; ++which) {
+      const Document& orig = docs[which == 0 ? 3 : 150];
+      ASSERT_EQ((*got)[which]->vectors.size(), orig.vectors.size());
+      for (size_t i = 0; i < orig.vectors.size(); ++i)
+        ASSERT_NEAR((*got)[which]->vectors[i], orig.vectors[i], 1e-3);
+    }
+  }
+  // The same documents without the store: the exact scores are those of the decompressed
+  // vectors, off by more than f16 rounding.
+  auto plain = Shard::Open(Opts(TempDir("rerank_store_off")));
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE((*plain)->Upsert(docs).ok());
+  ASSERT_TRUE((*plain)->Flush().ok());
+  EXPECT_EQ((*plain)->Stats().bytes_rerank_store, 0u);
+  auto hits = (*plain)->Search(q.data(), 4, exact);
+  ASSERT_TRUE(hits.ok());
+  float worst = 0;
+  for (const Hit& h : *hits) {
+    for (const Hit& w : NaiveTopK(q.data(), 4, docs, kDim, 200))
+      if (w.id == h.id) worst = std::max(worst, std::abs(w.score - h.score));
+  }
+  EXPECT_GT(worst, 1e-2);
+}
+
+// Turning the store on for an index that has segments without one: new flushes keep it, and
+// a merge with an older segment keeps none rather than passing decompressed rows for exact.
+TEST(ShardTest, CompactionKeepsTheRerankStoreOnlyWhenEverySegmentHasOne) {
+  const std::string dir = TempDir("rerank_store_mixed");
+  auto docs = Docs(60);
+  {
+    auto shard = Shard::Open(Opts(dir));
+    ASSERT_TRUE(shard.ok());
+    ASSERT_TRUE((*shard)->Upsert({docs.begin(), docs.begin() + 30}).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+    ASSERT_TRUE((*shard)->Close().ok());
+  }
+  ShardOptions o = Opts(dir);
+  o.rerank_store = true;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok());
+  ASSERT_TRUE((*shard)->Upsert({docs.begin() + 30, docs.end()}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  uint64_t new_tokens = 0;
+  for (int i = 30; i < 60; ++i) new_tokens += uint64_t(docs[i].num_tokens);
+  EXPECT_EQ((*shard)->Stats().bytes_rerank_store, new_tokens * kDim * 2);
+  ASSERT_TRUE((*shard)->Compact().ok());
+  EXPECT_EQ((*shard)->Stats().segments, 1u);
+  EXPECT_EQ((*shard)->Stats().bytes_rerank_store, 0u);
+  EXPECT_EQ((*shard)->Stats().documents, 60u);
 }
 
 TEST(ShardTest, UpsertReplacesAndDeleteRemoves) {
