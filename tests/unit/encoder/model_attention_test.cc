@@ -3,9 +3,11 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "services/encoder/lib/blas/packed_matmul.h"
 #include "services/encoder/lib/layers/attention.h"
 #include "services/encoder/lib/layers/ops.h"
 #include "services/encoder/lib/layers/rope.h"
@@ -88,6 +90,74 @@ TEST(AttentionTest, MatchesNaiveReferenceGlobalAndLocal) {
         }
       }
       EXPECT_LE(worst, 2e-5) << "half_window " << half_window << " threads " << threads;
+    }
+  }
+}
+
+// Sequences within one query tile (<= 64 tokens) run all heads in one batched product per
+// side; longer ones one product per head and tile. Both against the reference in every product
+// precision, and native bf16 against its emulation.
+TEST(AttentionTest, BatchedHeadsMatchReferenceInEveryPrecision) {
+  const std::vector<int> lengths = {1, 7, 32, 64, 65, 128};
+  std::vector<AttentionProducts> modes = {AttentionProducts::kFloat32,
+                                          AttentionProducts::kBFloat16Emulated};
+  if (CpuHasNativeBf16()) modes.push_back(AttentionProducts::kBFloat16);
+  for (int dim : {24, 64}) {
+    const int heads = 3, hidden = heads * dim;
+    std::vector<int32_t> offsets = {0};
+    for (int l : lengths) offsets.push_back(offsets.back() + l);
+    const int total = offsets.back();
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> qkv(static_cast<size_t>(total) * 3 * hidden);
+    for (float& v : qkv) v = nd(rng);
+    std::vector<uint8_t> mask(total, 1);
+    for (int t = 0; t < total; ++t) mask[t] = rng() % 4 != 0;
+    // Sequence 2 (32 tokens): only its first 3 keys are visible (degenerate local rows).
+    for (int t = offsets[2] + 3; t < offsets[3]; ++t) mask[t] = 0;
+    for (int half_window : {-1, 4, 64}) {
+      for (int threads : {1, 2}) {
+        std::vector<float> emulated;
+        for (AttentionProducts mode : modes) {
+          AttentionParams p;
+          p.num_heads = heads;
+          p.head_dim = dim;
+          p.half_window = half_window;
+          p.scale = 1.0f / std::sqrt(static_cast<float>(dim));
+          p.num_threads = threads;
+          p.products = mode;
+          std::vector<float> ctx(static_cast<size_t>(total) * hidden, -7.0f);
+          PackedSelfAttention(qkv.data(), offsets, mask.data(), p, ctx.data());
+          double worst = 0;
+          for (size_t b = 0; b < lengths.size(); ++b) {
+            for (int h = 0; h < heads; ++h) {
+              const auto ref =
+                  Reference(qkv, offsets[b], lengths[b], heads, dim, half_window, mask, h);
+              for (int i = 0; i < lengths[b]; ++i) {
+                for (int d = 0; d < dim; ++d) {
+                  worst = std::max(worst, std::abs(ref[i * dim + d] -
+                                                   ctx[(offsets[b] + i) * hidden + h * dim + d]));
+                }
+              }
+            }
+          }
+          const std::string what =
+              "dim " + std::to_string(dim) + " mode " + std::to_string(static_cast<int>(mode)) +
+              " half_window " + std::to_string(half_window) + " threads " + std::to_string(threads);
+          // bf16 operands (8 significant bits) against the unrounded reference.
+          EXPECT_LE(worst, mode == AttentionProducts::kFloat32 ? 2e-5 : 2e-2) << what;
+          if (mode == AttentionProducts::kBFloat16Emulated) emulated = ctx;
+          if (mode == AttentionProducts::kBFloat16) {
+            // The same rounded operands; float32 sums in another order, so a probability may
+            // round to the neighbouring bf16 value.
+            double diff = 0;
+            for (size_t i = 0; i < ctx.size(); ++i) {
+              diff = std::max(diff, static_cast<double>(std::abs(ctx[i] - emulated[i])));
+            }
+            EXPECT_LE(diff, 2e-3) << what;
+          }
+        }
+      }
     }
   }
 }
