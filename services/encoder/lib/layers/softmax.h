@@ -1,5 +1,5 @@
-// Masked softmax over one attention row (float32), with an AVX2+FMA kernel chosen at run time
-// (the portable build targets baseline x86-64) and a scalar reference it is tested against.
+// Masked softmax over one attention row (float32), with an AVX-512 or AVX2+FMA kernel chosen at run
+// time (the portable build targets baseline x86-64) and a scalar reference it is tested against.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@ bool MaskedSoftmaxRow(float* row, int n, int lo, int hi, const float* key_mask);
 // The scalar reference (std::exp), exposed for tests.
 bool MaskedSoftmaxRowScalar(float* row, int n, int lo, int hi, const float* key_mask);
 
-// True when MaskedSoftmaxRow uses the AVX2 kernel on this CPU.
-bool SoftmaxUsesAvx2();
+// The kernel MaskedSoftmaxRow uses on this CPU: "avx512", "avx2" or "scalar".
+const char* SoftmaxKernel();
 
 }  // namespace tartan::encoder
