@@ -9,7 +9,9 @@
 # downloaded into .tartan/data), TARTAN_MODEL (a real PyLate checkpoint folder; default: the
 # lexical test model written by `tartanctl make-test-model --lexical`), DEMO_DOCS (limit the
 # number of documents ingested; default all 5,183), DEMO_EXACT=1 (also evaluate exact
-# brute-force MaxSim, the reference; slow), BUILD_DIR (default build).
+# brute-force MaxSim, the reference; slow), DEMO_RERANK_STORE=0 (shards without the f16
+# rerank store: final scores on the compressed vectors, 256 fewer bytes per token on disk),
+# BUILD_DIR (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -134,10 +136,12 @@ print(rows * docs // 500)" "$SCIFACT" "$STATE/codec-sample-vectors.jsonl")
     --index-tokens "$index_tokens"
 fi
 shard_list=""
+store=()
+[ "${DEMO_RERANK_STORE:-1}" != 0 ] && store=(--rerank_store)
 for i in 0 1; do
   start "indexer$i" "$BIN/tartan-indexer" --index_dir="$STATE/shard$i" --dim="$DIM" --host=127.0.0.1 \
     --grpc_port="${SHARD_PORTS[$i]}" --metrics_port=$((METRICS_BASE + 2 + i)) --shard_name="shard$i" \
-    --codec_file="$CODEC" --allow_exact_search
+    --codec_file="$CODEC" --allow_exact_search "${store[@]}"
   shard_list+="${shard_list:+,}127.0.0.1:${SHARD_PORTS[$i]}"
 done
 start router "$BIN/tartan-router" --encoder=127.0.0.1:"$ENCODER_PORT" --shards="$shard_list" \
