@@ -1,17 +1,15 @@
 // tartan-encoder: serves tartan.v1.Encoder for one PyLate / sentence-transformers model folder.
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
 
 #include "absl/flags/flag.h"
+#include "common/compute/blas_core.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/server/service_host.h"
 #include "common/status_macros.h"
 #include "services/encoder/encoder_info.h"
 #include "services/encoder/encoder_service.h"
-#include "services/encoder/lib/blas/kernel_info.h"
+#include "services/encoder/lib/blas/precision.h"
 
 ABSL_FLAG(std::string, model, "",
           "PyLate model folder (config.json, model.safetensors, tokenizer.json, 1_Dense/...)");
@@ -30,27 +28,6 @@ ABSL_FLAG(int, max_texts_per_request, 256, "Texts per Encode request");
 ABSL_FLAG(int, max_chars_per_text, 200000, "Bytes per text");
 
 namespace {
-
-// OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so a wrong kernel choice is fixed by
-// starting the process again with it set (before any thread or socket exists). Runs at most
-// once: the re-executed process has the variable set and only warns if it still misdetects.
-void FixBlasCoreOrWarn(char** argv) {
-  const tartan::encoder::KernelReport report = tartan::encoder::InspectBlasKernels();
-  if (report.verdict == tartan::encoder::BlasCoreVerdict::kOk) {
-    LOG_INFO << "OpenBLAS kernels: " << report.blas_core;
-    return;
-  }
-  if (absl::GetFlag(FLAGS_fix_blas_core) && std::getenv("OPENBLAS_CORETYPE") == nullptr &&
-      !report.recommended_coretype.empty()) {
-    LOG_WARNING << "OpenBLAS picked its " << report.blas_core
-                << " kernels, below this CPU; re-executing with OPENBLAS_CORETYPE="
-                << report.recommended_coretype;
-    setenv("OPENBLAS_CORETYPE", report.recommended_coretype.c_str(), 1);
-    execv("/proc/self/exe", argv);
-    LOG_WARNING << "re-exec failed; continuing with the slow kernels";
-  }
-  LOG_WARNING << report.warning;
-}
 
 absl::Status Run() {
   RETURN_IF_ERROR(tartan::ApplyLogLevelFlag());
@@ -116,7 +93,7 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   tartan::SetDefaultPorts(50051, 9101);
   tartan::ParseFlagsWithEnv(argc, argv, "tartan-encoder: ColBERT token embeddings over gRPC");
-  FixBlasCoreOrWarn(argv);
+  tartan::compute::FixBlasCoreOrWarn(argv, absl::GetFlag(FLAGS_fix_blas_core));
   absl::Status status = Run();
   if (!status.ok()) {
     LOG_ERROR << "tartan-encoder: " << status;

@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "common/compute/blas_core.h"
 #include "common/compute/blas_threads.h"
 #include "common/config.h"
 #include "common/logging.h"
@@ -39,6 +40,10 @@ ABSL_FLAG(int, index_delay_ms, 200,
 ABSL_FLAG(int, threads, 2,
           "Threads for building segments (k-means, encoding) in flush and compaction, 0..256; "
           "0 = every core. Each search runs on the thread of its call");
+ABSL_FLAG(bool, fix_blas_core, true,
+          "When OpenBLAS picked kernels below this CPU's ISA (e.g. Prescott on a new Xeon) and "
+          "OPENBLAS_CORETYPE is unset, re-execute once with OPENBLAS_CORETYPE=Haswell/SkylakeX "
+          "(search scores centroids and reranks with OpenBLAS GEMMs)");
 ABSL_FLAG(bool, background_compaction, true, "Flush and compact in the background");
 ABSL_FLAG(bool, allow_exact_search, false,
           "Accept SearchParams.exact (brute-force MaxSim over every stored vector: slow, for "
@@ -146,6 +151,7 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   tartan::SetDefaultPorts(50061, 9102);
   tartan::ParseFlagsWithEnv(argc, argv, "tartan-indexer: one index shard over gRPC");
+  tartan::compute::FixBlasCoreOrWarn(argv, absl::GetFlag(FLAGS_fix_blas_core));
   absl::Status status = Run();
   if (!status.ok()) {
     LOG_ERROR << "tartan-indexer: " << status;

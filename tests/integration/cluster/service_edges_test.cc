@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <thread>
@@ -103,6 +104,26 @@ class ShardEdgesTest : public ::testing::Test {
   std::unique_ptr<ServiceProcess> shard_;
   std::unique_ptr<tartan::v1::Indexer::Stub> stub_;
 };
+
+// A shard started without OPENBLAS_CORETYPE ends up on OpenBLAS kernels that match this CPU:
+// where OpenBLAS 0.3.21 misdetects it (Prescott on newer Xeons, AVX2 kernels on AVX-512), the
+// shard re-executes itself with the right OPENBLAS_CORETYPE before serving (--fix_blas_core).
+TEST(ServiceBlasTest, AShardServesOnOpenBlasKernelsThatMatchTheCpu) {
+  const char* before = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = before != nullptr ? before : "";
+  unsetenv("OPENBLAS_CORETYPE");  // the child inherits the environment
+  const std::string dir = MakeTempDir("blas_core");
+  auto shard = ServiceProcess::Start(BinaryPath("tartan-indexer"),
+                                     {"--index_dir=" + dir + "/shard", "--dim=32"}, dir);
+  if (before != nullptr) setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  const std::string log = shard->ReadLog();
+  EXPECT_NE(log.find("OpenBLAS kernels: "), std::string::npos) << log;
+  EXPECT_EQ(log.find("below this CPU; re-executing"), log.rfind("below this CPU; re-executing"))
+      << "re-executed more than once: " << log;
+  EXPECT_EQ(log.find("kernels on a CPU with"), std::string::npos) << "still slow: " << log;
+  ASSERT_TRUE(shard->Stop().ok());
+}
 
 TEST_F(ShardEdgesTest, NamesBoundPortShowsUnflushedWritesAndReturnsMetadata) {
   const tartan::v1::ShardStats empty = Stats();

@@ -2,42 +2,30 @@
 // can do. The products run on oneDNN, which dispatches by CPUID (InspectMatmulKernels judges
 // it). OpenBLAS remains for the bf16 emulation: Debian 12's OpenBLAS 0.3.21 (DYNAMIC_ARCH)
 // picks its kernels by CPU model number and falls back to Prescott (SSE3) kernels on CPUs it
-// does not know (newer Xeons), ~6x slower: openblas_get_corename() tells. OpenBLAS reads
-// OPENBLAS_CORETYPE only when it loads, so the fix is that variable at process start
-// (tartan-encoder re-executes itself with it, main.cc).
+// does not know (newer Xeons), ~6x slower (common/compute/blas_core.h judges it, and
+// tartan-encoder re-executes itself with OPENBLAS_CORETYPE set when it must).
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "common/compute/blas_core.h"
 #include "services/encoder/lib/blas/precision.h"
 
 namespace tartan::encoder {
 
-// The instruction sets that decide which OpenBLAS kernels are right.
-struct CpuIsa {
-  bool avx2 = false;         // AVX2 + FMA
-  bool avx512 = false;       // AVX-512 F, BW, VL, DQ (what OpenBLAS's SkylakeX kernels use)
-  bool avx512_bf16 = false;  // AVX512_BF16
-  bool amx = false;          // AMX-BF16 (and AMX-TILE)
-};
-CpuIsa DetectCpuIsa();
+// CPU features and OpenBLAS's kernel choice live in common/compute/blas_core.h (the indexer
+// calls OpenBLAS too); the encoder reports them with its oneDNN verdict.
+using compute::BlasCoreName;
+using compute::BlasCoreVerdict;
+using compute::BlasCoreVerdictName;
+using compute::CpuIsa;
+using compute::DetectCpuIsa;
+using compute::InspectBlasKernels;
+using compute::JudgeBlasCore;
+using compute::KernelReport;
+using compute::RecommendedBlasCoreType;
 
-enum class BlasCoreVerdict {
-  kOk,        // the kernels match the CPU's best vector ISA (or nothing better exists)
-  kFallback,  // pre-AVX2 kernels (Prescott, Core2, Nehalem, Sandybridge, generic...) on AVX2
-  kBelowCpu,  // AVX2 kernels (Haswell, Zen) on a CPU with AVX-512
-};
-
-// Pure logic, case-insensitive on the core name ("Prescott", "Haswell", "SkylakeX", ...).
-BlasCoreVerdict JudgeBlasCore(std::string_view corename, const CpuIsa& cpu);
-std::string_view BlasCoreVerdictName(BlasCoreVerdict verdict);  // "ok" | "fallback" | "below_cpu"
-// The OPENBLAS_CORETYPE that runs OpenBLAS 0.3.21's best kernels for `cpu`: "SkylakeX" with
-// AVX-512, "Haswell" with AVX2, "" otherwise.
-std::string RecommendedBlasCoreType(const CpuIsa& cpu);
-
-// openblas_get_corename() of the loaded library (e.g. "Haswell", "Zen", "Prescott").
-std::string BlasCoreName();
 // oneDNN's effective CPU ISA ("avx2", "avx512_core_bf16", "avx512_core_amx", ...).
 std::string OneDnnIsaName();
 
@@ -63,13 +51,5 @@ struct MatmulReport {
 // is only asked for where the CPU has native bf16; kAuto is not a precision that runs (its
 // resolution is reported).
 MatmulReport InspectMatmulKernels(Precision precision);
-
-struct KernelReport {
-  std::string blas_core;
-  BlasCoreVerdict verdict = BlasCoreVerdict::kOk;
-  std::string recommended_coretype;  // set when verdict != kOk
-  std::string warning;               // "" when kOk; otherwise what is wrong and the fix
-};
-KernelReport InspectBlasKernels();
 
 }  // namespace tartan::encoder
