@@ -1,5 +1,8 @@
 // tartan-encoder: serves tartan.v1.Encoder for one PyLate / sentence-transformers model folder.
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "common/compute/blas_core.h"
@@ -19,6 +22,11 @@ ABSL_FLAG(std::string, precision, "auto",
 ABSL_FLAG(bool, fix_blas_core, true,
           "When OpenBLAS picked kernels below this CPU's ISA (e.g. Prescott on a new Xeon) and "
           "OPENBLAS_CORETYPE is unset, re-execute once with OPENBLAS_CORETYPE=Haswell/SkylakeX");
+ABSL_FLAG(std::string, omp_wait_policy, "passive",
+          "OMP_WAIT_POLICY for oneDNN's OpenMP threads when the environment sets neither it nor "
+          "GOMP_SPINCOUNT: 'passive' (idle threads sleep: with another busy process on the cores "
+          "a 2-thread query stays near its own cost instead of 20-40x it, at 6-13 % on an idle "
+          "machine), 'active', or '' for libgomp's default (spin)");
 ABSL_FLAG(int, threads, 2, "Threads per model forward");
 ABSL_FLAG(int, workers, 1, "Batches encoded concurrently");
 ABSL_FLAG(int, max_batch_tokens, 8192, "Estimated tokens merged into one batch");
@@ -28,6 +36,24 @@ ABSL_FLAG(int, max_texts_per_request, 256, "Texts per Encode request");
 ABSL_FLAG(int, max_chars_per_text, 200000, "Bytes per text");
 
 namespace {
+
+// libgomp, whose threads oneDNN runs on, spin-waits for its partner at every parallel region by
+// default: with another busy process on the cores each of a forward's ~100 regions then waits
+// out a scheduler slice (bench/RESULTS.md, issue 10: 20 ms -> 0.7-1.4 s). It reads
+// OMP_WAIT_POLICY only when it loads, so the process sets it and re-executes once, unless the
+// environment already chose.
+absl::Status SetOmpWaitPolicy(char** argv) {
+  const std::string policy = absl::GetFlag(FLAGS_omp_wait_policy);
+  if (policy != "passive" && policy != "active" && !policy.empty())
+    return absl::InvalidArgumentError("--omp_wait_policy must be passive, active or empty");
+  if (policy.empty() || std::getenv("OMP_WAIT_POLICY") != nullptr ||
+      std::getenv("GOMP_SPINCOUNT") != nullptr)
+    return absl::OkStatus();
+  setenv("OMP_WAIT_POLICY", policy.c_str(), 1);
+  execv("/proc/self/exe", argv);
+  LOG_WARNING << "re-exec with OMP_WAIT_POLICY=" << policy << " failed; threads spin-wait";
+  return absl::OkStatus();
+}
 
 absl::Status Run() {
   RETURN_IF_ERROR(tartan::ApplyLogLevelFlag());
@@ -93,6 +119,10 @@ absl::Status Run() {
 int main(int argc, char** argv) {
   tartan::SetDefaultPorts(50051, 9101);
   tartan::ParseFlagsWithEnv(argc, argv, "tartan-encoder: ColBERT token embeddings over gRPC");
+  if (absl::Status st = SetOmpWaitPolicy(argv); !st.ok()) {
+    LOG_ERROR << "tartan-encoder: " << st;
+    return 1;
+  }
   tartan::compute::FixBlasCoreOrWarn(argv, absl::GetFlag(FLAGS_fix_blas_core));
   absl::Status status = Run();
   if (!status.ok()) {

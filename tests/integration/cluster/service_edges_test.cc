@@ -4,9 +4,12 @@
 // comes back; a set centroid_score_threshold is validated and used (0 included).
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <thread>
@@ -123,6 +126,34 @@ TEST(ServiceBlasTest, AShardServesOnOpenBlasKernelsThatMatchTheCpu) {
       << "re-executed more than once: " << log;
   EXPECT_EQ(log.find("kernels on a CPU with"), std::string::npos) << "still slow: " << log;
   ASSERT_TRUE(shard->Stop().ok());
+}
+
+// The encoder's OpenMP threads sleep instead of spinning unless the environment chose
+// (--omp_wait_policy): the served process has OMP_WAIT_POLICY=passive; an explicit
+// GOMP_SPINCOUNT is left alone.
+TEST(ServiceOmpTest, TheEncoderRunsWithPassiveOpenMpThreadsUnlessTheEnvironmentChose) {
+  const std::string dir = MakeTempDir("omp_policy");
+  const std::string model = LexicalTestModel(dir);
+  if (model.empty()) GTEST_SKIP() << "needs the shared tokenizer (TARTAN_SHARED_DIR)";
+  // The process's environment as "\nNAME=value\n...\n".
+  auto environ_of = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string env = "\n" + std::string(std::istreambuf_iterator<char>(in), {}) + "\n";
+    std::replace(env.begin(), env.end(), '\0', '\n');
+    return env;
+  };
+  unsetenv("OMP_WAIT_POLICY");
+  unsetenv("GOMP_SPINCOUNT");
+  for (const bool spin_set : {false, true}) {
+    if (spin_set) setenv("GOMP_SPINCOUNT", "10000", 1);
+    auto encoder = ServiceProcess::Start(BinaryPath("tartan-encoder"),
+                                         {"--model=" + model, "--threads=2"}, dir, 120);
+    unsetenv("GOMP_SPINCOUNT");
+    ASSERT_TRUE(encoder.ok()) << encoder.status();
+    const std::string env = environ_of(encoder->pid());
+    EXPECT_EQ(env.find("\nOMP_WAIT_POLICY=passive\n") != std::string::npos, !spin_set) << env;
+    ASSERT_TRUE(encoder->Stop().ok());
+  }
 }
 
 TEST_F(ShardEdgesTest, NamesBoundPortShowsUnflushedWritesAndReturnsMetadata) {
