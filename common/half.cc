@@ -1,5 +1,6 @@
 #include "common/half.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <bit>
@@ -43,8 +44,14 @@ float HalfToFloat(uint16_t bits) {
 
 namespace {
 
+// CPUID.1:ECX.F16C (clang's __builtin_cpu_supports does not know "f16c"); AVX also says the
+// OS saves the YMM registers.
 bool HasF16c() {
-  static const bool has = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+  static const bool has = [] {
+    unsigned eax, ebx, ecx, edx;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &eax, &ebx, &ecx, &edx) &&
+           (ecx & bit_F16C) != 0;
+  }();
   return has;
 }
 
