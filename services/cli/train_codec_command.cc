@@ -4,7 +4,6 @@
 // score, so the router's merged top-k ranks as one index would. The file is a Tartan segment
 // file holding no documents (segment_file.h), so any shard's segment file works as well.
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -70,12 +69,7 @@ int RunTrainCodec(const TrainCodecOptions& o) {
   t.total_tokens = o.index_tokens > 0 ? o.index_tokens : n;
   absl::StatusOr<index::Codec> codec = index::TrainCodec(x.data(), n, dim, t);
   if (!codec.ok()) return fail(codec.status());
-  // No documents: the file carries only the codec.
-  index::SegmentData empty;
-  empty.doc_offsets.push_back(0);
-  // Absolute, so the write can fsync the folder even for a bare file name.
-  const std::string out = std::filesystem::absolute(o.out).string();
-  if (absl::Status st = index::WriteSegment(out, *codec, empty); !st.ok()) return fail(st);
+  if (absl::Status st = index::WriteCodecFile(o.out, *codec); !st.ok()) return fail(st);
   std::printf(
       "trained a codec on %zu token vectors (dim %d): %d centroids, nbits %d, id %016llx -> %s\n",
       n, dim, codec->num_centroids, codec->nbits, static_cast<unsigned long long>(codec->id),

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <random>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -13,9 +16,16 @@
 #include "common/server/parse_error_interceptor.h"
 #include "common/server/rpc_metrics.h"
 #include "common/status_macros.h"
+#include "services/indexer/lib/segment_file.h"
 
 namespace tartan::indexer {
 namespace {
+
+std::string RandomInstanceId() {
+  std::random_device rd;
+  return absl::StrCat(absl::Hex(uint64_t(rd()) << 32 | rd(), absl::kZeroPad16),
+                      absl::Hex(uint64_t(rd()) << 32 | rd(), absl::kZeroPad16));
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -106,7 +116,8 @@ IndexerService::IndexerService(prometheus::Registry& registry, const IndexerServ
       documents_written_(
           UnlabelledCounter(registry, "indexer", "documents_written_total", "Documents upserted")),
       documents_deleted_(
-          UnlabelledCounter(registry, "indexer", "documents_deleted_total", "Documents deleted")) {}
+          UnlabelledCounter(registry, "indexer", "documents_deleted_total", "Documents deleted")),
+      instance_id_(RandomInstanceId()) {}
 
 void IndexerService::SetShard(ServedShard served) {
   SetServiceInfo(registry_, "indexer", "", std::to_string(served.dim));
@@ -381,6 +392,7 @@ absl::Status IndexerService::DoStats(const tartan::v1::StatsRequest& request,
   response->set_unflushed_tokens(stats.mutable_tokens);
   response->set_last_lsn(stats.last_lsn);
   response->set_flush_running(stats.flush_running);
+  response->set_codec_id(stats.codec_id);
   return absl::OkStatus();
 }
 
@@ -408,6 +420,35 @@ absl::Status IndexerService::DoCompact(const tartan::v1::CompactRequest& request
   absl::Status status = served->shard->Compact();
   RefreshGauges();
   return status;
+}
+
+grpc::Status IndexerService::GetCodec(grpc::ServerContext* context,
+                                      const tartan::v1::GetCodecRequest* request,
+                                      tartan::v1::GetCodecResponse* response) {
+  return ToGrpcStatus(DoGetCodec(*request, response));
+}
+
+absl::Status IndexerService::DoGetCodec(const tartan::v1::GetCodecRequest& request,
+                                        tartan::v1::GetCodecResponse* response) {
+  response->set_instance_id(instance_id_);
+  ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
+  const std::shared_ptr<const index::Codec> codec = served->shard->codec();
+  if (!codec) return absl::OkStatus();
+  response->set_codec_id(codec->id);
+  if (request.known_codec_id() == codec->id) return absl::OkStatus();
+  absl::MutexLock l(&export_mu_);
+  if (exported_codec_id_ != codec->id) {
+    // Also left in the folder: an operator can hand it to new shards as --codec_file.
+    const std::string path = served->data_dir + "/codec-export.tseg";
+    RETURN_IF_ERROR(index::WriteCodecFile(path, *codec));
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) return absl::InternalError(absl::StrCat("cannot read ", path));
+    exported_file_ = std::move(bytes);
+    exported_codec_id_ = codec->id;
+  }
+  response->set_codec_file(exported_file_);
+  return absl::OkStatus();
 }
 
 }  // namespace tartan::indexer

@@ -62,6 +62,11 @@ class IndexerService final : public tartan::v1::Indexer::Service {
                      tartan::v1::FlushResponse* response) override;
   grpc::Status Compact(grpc::ServerContext* context, const tartan::v1::CompactRequest* request,
                        tartan::v1::CompactResponse* response) override;
+  grpc::Status GetCodec(grpc::ServerContext* context, const tartan::v1::GetCodecRequest* request,
+                        tartan::v1::GetCodecResponse* response) override;
+
+  // Random per process (GetCodecResponse.instance_id).
+  const std::string& instance_id() const { return instance_id_; }
 
  private:
   // The served shard for `collection`: UNAVAILABLE while recovering, NOT_FOUND for an unknown
@@ -82,6 +87,8 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   absl::Status DoStats(const tartan::v1::StatsRequest& request, tartan::v1::ShardStats* response);
   absl::Status DoFlush(const tartan::v1::FlushRequest& request);
   absl::Status DoCompact(const tartan::v1::CompactRequest& request);
+  absl::Status DoGetCodec(const tartan::v1::GetCodecRequest& request,
+                          tartan::v1::GetCodecResponse* response);
 
   const IndexerServiceOptions options_;
   StreamLimiter streams_{options_.streams};
@@ -110,6 +117,11 @@ class IndexerService final : public tartan::v1::Indexer::Service {
   prometheus::Histogram& query_tokens_;
   prometheus::Counter& documents_written_;
   prometheus::Counter& documents_deleted_;
+  const std::string instance_id_;
+  // GetCodec's file, written into the shard's folder once per codec.
+  absl::Mutex export_mu_;
+  uint64_t exported_codec_id_ ABSL_GUARDED_BY(export_mu_) = 0;
+  std::string exported_file_ ABSL_GUARDED_BY(export_mu_);
 };
 
 }  // namespace tartan::indexer

@@ -1,6 +1,7 @@
 // tartan-indexer: serves one index shard (tartan.v1.Indexer) from a data directory.
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -9,8 +10,10 @@
 #include "common/compute/blas_threads.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/server/client_tls_flags.h"
 #include "common/server/service_host.h"
 #include "common/status_macros.h"
+#include "services/indexer/codec_follower.h"
 #include "services/indexer/indexer_service.h"
 #include "services/indexer/lib/segment_file.h"
 
@@ -33,6 +36,13 @@ ABSL_FLAG(std::string, codec_file, "",
           "`tartanctl train-codec` writes one, and any shard's seg-N.tseg holds one. Give all "
           "shards of an index the same file so their scores compare; the shard then never "
           "trains its own and --nbits is ignored. Empty: each shard trains its own");
+ABSL_FLAG(std::string, codec_source, "",
+          "host:port (or dns:///name:port) of the shard that trains the index's codec: this "
+          "shard adopts every codec that one publishes (GetCodec, polled every --codec_poll_s) "
+          "and re-encodes its segments with it, so all shards score alike without a "
+          "--codec_file. Until the first arrives it trains its own. A shard that reaches itself "
+          "through the address is the source, so every shard may get the same value");
+ABSL_FLAG(double, codec_poll_s, 10.0, "Seconds between GetCodec polls of --codec_source");
 ABSL_FLAG(int, index_delay_ms, 200,
           "Once the shard has a codec, new documents are encoded into a small segment within "
           "about this many milliseconds instead of waiting for --flush_threshold_tokens (until "
@@ -69,11 +79,20 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
   options.group_commit_ms = absl::GetFlag(FLAGS_group_commit_ms);
   options.flush_threshold_tokens = static_cast<size_t>(absl::GetFlag(FLAGS_flush_threshold_tokens));
   options.index_delay_ms = absl::GetFlag(FLAGS_index_delay_ms);
-  if (const std::string path = absl::GetFlag(FLAGS_codec_file); !path.empty()) {
+  std::string codec_file = absl::GetFlag(FLAGS_codec_file);
+  if (!absl::GetFlag(FLAGS_codec_source).empty()) {
+    if (!codec_file.empty())
+      return absl::InvalidArgumentError("--codec_file and --codec_source exclude each other");
+    // The codec adopted before a restart, until the source says otherwise.
+    const std::string adopted = tartan::indexer::CodecFollower::AdoptedCodecPath(options.data_dir);
+    if (std::filesystem::exists(adopted)) codec_file = adopted;
+  }
+  if (!codec_file.empty()) {
     absl::StatusOr<std::shared_ptr<tartan::index::SegmentFile>> file =
-        tartan::index::SegmentFile::Open(path);
+        tartan::index::SegmentFile::Open(codec_file);
     if (!file.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--codec_file: ", file.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("codec file ", codec_file, ": ", file.status().message()));
     }
     options.shared_codec = (*file)->codec();
     options.nbits = options.shared_codec->nbits;
@@ -90,6 +109,8 @@ absl::StatusOr<tartan::index::ShardOptions> ShardOptionsFromFlags() {
                                         static_cast<long long>(options.flush_threshold_tokens)));
   RETURN_IF_ERROR(tartan::CheckRange("index_delay_ms", options.index_delay_ms, 0, 60000));
   RETURN_IF_ERROR(tartan::CheckRange("threads", options.build_threads, 0, 256));
+  RETURN_IF_ERROR(
+      tartan::CheckRange("codec_poll_s", absl::GetFlag(FLAGS_codec_poll_s), 0.1, 3600.0));
   return options;
 }
 
@@ -130,6 +151,23 @@ absl::Status Run() {
            << " s: " << shared_shard->Stats().documents << " documents";
   host->SetLifecycle(tartan::Lifecycle::kServing);
 
+  std::unique_ptr<tartan::indexer::CodecFollower> codec_follower;
+  if (const std::string source = absl::GetFlag(FLAGS_codec_source); !source.empty()) {
+    ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                     tartan::MakeChannelCredentials(tartan::ClientTlsOptionsFromFlags()));
+    codec_follower = std::make_unique<tartan::indexer::CodecFollower>(
+        tartan::indexer::CodecFollowerOptions{
+            .source = source,
+            .poll_interval = std::chrono::milliseconds(
+                static_cast<int64_t>(absl::GetFlag(FLAGS_codec_poll_s) * 1000)),
+            .data_dir = shard_options.data_dir,
+            .instance_id = service.instance_id(),
+            .max_message_bytes = server_options.max_message_bytes,
+            .credentials = std::move(credentials)},
+        shared_shard);
+    codec_follower->Start();
+  }
+
   // Size gauges follow the shard (background flushes and compactions change them).
   std::atomic<bool> stop{false};
   std::thread gauges([&] {
@@ -143,6 +181,7 @@ absl::Status Run() {
   host->WaitForShutdown();
   stop = true;
   gauges.join();
+  codec_follower.reset();
   return shared_shard->Close();
 }
 

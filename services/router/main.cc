@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/server/api_keys.h"
+#include "common/server/client_tls_flags.h"
 #include "common/server/service_host.h"
 #include "common/server/tls.h"
 #include "common/status_macros.h"
@@ -20,12 +21,6 @@ ABSL_FLAG(std::string, shards, "127.0.0.1:50061",
 ABSL_FLAG(double, dns_refresh_s, 10.0, "Seconds between re-resolutions of a dns:/// shard source");
 ABSL_FLAG(double, default_timeout_s, 10.0, "Deadline for requests that carry none");
 ABSL_FLAG(int, encode_batch_texts, 32, "Texts per Encode call when ingesting");
-ABSL_FLAG(std::string, tls_ca_file, "",
-          "PEM CA that signs the encoder's and shards' certificates: call them over TLS");
-ABSL_FLAG(std::string, tls_client_cert_file, "",
-          "PEM client certificate presented to the encoder and shards (mutual TLS; needs "
-          "--tls_ca_file and --tls_client_key_file)");
-ABSL_FLAG(std::string, tls_client_key_file, "", "PEM private key of --tls_client_cert_file");
 ABSL_FLAG(std::string, api_keys_file, "",
           "API keys, one \"SCOPES KEY\" per line (SCOPES: comma-separated read,write,admin; # "
           "comments); clients send \"authorization: Bearer KEY\". Re-read when it changes. "
@@ -66,12 +61,8 @@ absl::Status Run() {
   if (!api_keys_file.empty()) {
     ASSIGN_OR_RETURN(api_keys, tartan::ApiKeyStore::Open(api_keys_file));
   }
-  tartan::ClientTlsOptions client_tls;
-  client_tls.ca_file = absl::GetFlag(FLAGS_tls_ca_file);
-  client_tls.client_cert_file = absl::GetFlag(FLAGS_tls_client_cert_file);
-  client_tls.client_key_file = absl::GetFlag(FLAGS_tls_client_key_file);
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ChannelCredentials> downstream_credentials,
-                   tartan::MakeChannelCredentials(client_tls));
+                   tartan::MakeChannelCredentials(tartan::ClientTlsOptionsFromFlags()));
 
   tartan::router::ShardClients shards(source, server_options.max_message_bytes,
                                       downstream_credentials);

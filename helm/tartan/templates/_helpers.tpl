@@ -82,6 +82,14 @@ The router's --shards value: the indexer pods' stable DNS names in ordinal order
 {{- join "," $shards -}}
 {{- end -}}
 
+{{/*
+The indexers' --codec_source when indexer.shareCodec: shard 0 (the first of tartan.shardList)
+trains the index's codec and every other shard adopts it; shard 0 recognises itself.
+*/}}
+{{- define "tartan.codecSource" -}}
+{{- printf "%s-indexer-0.%s.%s.svc.%s:%d" (include "tartan.fullname" .) (include "tartan.indexerService" .) .Release.Namespace .Values.clusterDomain (int .Values.indexer.ports.grpc) -}}
+{{- end -}}
+
 {{/* Headless Service of the encoder Deployment: the router resolves it to every Ready pod. */}}
 {{- define "tartan.encoderHeadlessService" -}}
 {{- printf "%s-encoder-headless" (include "tartan.fullname" .) -}}
@@ -128,7 +136,7 @@ TARTAN_TLS_KEY_FILE: {{ printf "/etc/tartan/tls/%s" $tls.keyKey | quote }}
 {{- if $tls.clientAuth }}
 TARTAN_TLS_CLIENT_CA_FILE: {{ printf "/etc/tartan/tls/%s" $tls.caKey | quote }}
 {{- end }}
-{{- if eq .component "router" }}
+{{- if or (eq .component "router") (and (eq .component "indexer") .root.Values.indexer.shareCodec) }}
 TARTAN_TLS_CA_FILE: {{ printf "/etc/tartan/tls/%s" $tls.caKey | quote }}
 {{- if $tls.clientAuth }}
 TARTAN_TLS_CLIENT_CERT_FILE: {{ printf "/etc/tartan/tls/%s" $tls.certKey | quote }}

@@ -108,7 +108,7 @@ void Maintenance::BackgroundLoop() {
 
 absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
     const SegmentSnapshot& snap, const std::vector<float>& tokens) {
-  if (opts_.shared_codec) return opts_.shared_codec;
+  if (std::shared_ptr<const Codec> pinned = segments_.pinned()) return pinned;
   const size_t ntok = tokens.size() / opts_.dim;
   uint64_t seg_tokens = 0;
   for (const auto& s : snap.compressed) seg_tokens += s->live_tokens();
@@ -360,6 +360,19 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   LOG_DEBUG << "compacted " << segs.size() << " segments in "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";
   return absl::OkStatus();
+}
+
+absl::Status Maintenance::AdoptCodec(std::shared_ptr<const Codec> codec) {
+  std::vector<int64_t> stale;
+  {
+    std::lock_guard<std::mutex> m(build_mu_);  // not while a build encodes with the old one
+    segments_.Pin(codec);
+    for (const auto& s : segments_.Snapshot().compressed)
+      if (s->codec()->id != codec->id) stale.push_back(s->id());
+  }
+  LOG_INFO << "adopted codec " << codec->id << " (" << codec->num_centroids << " centroids, nbits "
+           << codec->nbits << "); re-encoding " << stale.size() << " segments";
+  return stale.empty() ? absl::OkStatus() : CompactSegments(stale);
 }
 
 absl::Status Maintenance::Import(SegmentBuild build) {

@@ -38,6 +38,11 @@ class Maintenance {
   // The last flush's error while flushes are failing (a full disk); OK once one succeeds.
   absl::Status FlushError() const;
   absl::Status Compact();  // merges every segment into one
+  // Pins `codec` (adopted from the shard that trains the index's codec): every later flush
+  // and compaction encodes with it and the shard stops training its own. Then re-encodes the
+  // segments written under other codecs, merged into one, so that the shard's scores agree
+  // with every other shard's that uses the codec.
+  absl::Status AdoptCodec(std::shared_ptr<const Codec> codec);
   // Publishes an imported segment; its codec becomes current if the shard has none.
   absl::Status Import(SegmentBuild build);
 
@@ -48,9 +53,9 @@ class Maintenance {
  private:
   // Merges the segments with these ids (all when empty) into one, purging deletes.
   absl::Status CompactSegments(const std::vector<int64_t>& ids);
-  // The codec a flush of `tokens` ([n, dim]) encodes with: the shared one when the options
-  // pin one; else the current one, or a new one trained when there is none or the index
-  // outgrew it.
+  // The codec a flush of `tokens` ([n, dim]) encodes with: the pinned one (the options' shared
+  // codec, or an adopted one) when there is one; else the current one, or a new one trained when
+  // there is none or the index outgrew it.
   absl::StatusOr<std::shared_ptr<const Codec>> CodecForFlush(const SegmentSnapshot& snap,
                                                              const std::vector<float>& tokens);
   void BackgroundLoop();

@@ -252,6 +252,13 @@ absl::Status WriteSegment(const std::string& path, const Codec& codec, const Seg
   return FsyncDir(std::filesystem::path(path).parent_path().string());
 }
 
+absl::Status WriteCodecFile(const std::string& path, const Codec& codec) {
+  SegmentData empty;
+  empty.doc_offsets.push_back(0);
+  // Absolute, so the write can fsync the folder even for a bare file name.
+  return WriteSegment(std::filesystem::absolute(path).string(), codec, empty);
+}
+
 SegmentFile::~SegmentFile() {
   if (base_) ::munmap(const_cast<uint8_t*>(base_), size_);
 }

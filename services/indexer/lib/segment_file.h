@@ -49,6 +49,10 @@ struct SegmentData {
 // data.residual_source are asked for in chunks of about kSegmentWriteChunkBytes.
 constexpr size_t kSegmentWriteChunkBytes = 1 << 20;
 absl::Status WriteSegment(const std::string& path, const Codec& codec, const SegmentData& data);
+// A codec file: a segment file holding no documents, only the codec (what `tartanctl
+// train-codec` writes, tartan-indexer --codec_file reads and GetCodec sends). path must name
+// a file in an existing folder; written atomically, like every segment.
+absl::Status WriteCodecFile(const std::string& path, const Codec& codec);
 
 class SegmentFile {
  public:

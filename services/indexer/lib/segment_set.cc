@@ -122,6 +122,17 @@ SegmentSnapshot SegmentSet::Snapshot() const {
   return s;
 }
 
+void SegmentSet::Pin(std::shared_ptr<const Codec> codec) {
+  std::unique_lock l(mu_);
+  pinned_ = codec;
+  codec_ = std::move(codec);
+}
+
+std::shared_ptr<const Codec> SegmentSet::pinned() const {
+  std::shared_lock l(mu_);
+  return pinned_;
+}
+
 std::vector<std::optional<DocRef>> SegmentSet::Find(const std::vector<std::string>& ids) const {
   std::vector<std::optional<DocRef>> out(ids.size());
   std::shared_lock l(mu_);
@@ -293,6 +304,7 @@ void SegmentSet::AddStats(ShardStats* s) const {
   s->mutable_tokens = fresh_->live_tokens();
   s->segments = compressed_.size();
   s->num_centroids = codec_ ? codec_->num_centroids : 0;
+  s->codec_id = codec_ ? codec_->id : 0;
   // RAM: the fresh segment's exact vectors, codecs (centroids + decode table), per document
   // bookkeeping (locations, metadata, LSNs, tombstones). Segment files are mmapped and
   // counted on disk; the OS pages them in on demand.

@@ -3,9 +3,11 @@
 // successors — flush, compaction and import — make a new compressed segment visible.
 //
 // Locking: mu_ guards the segment list, the fresh version, the locations and the current
-// codec. Readers hold it shared only to take a snapshot. Writers change it exclusively, and
-// only from inside a WriteLog callback (under the log's commit lock), so the in-memory state
-// always matches a prefix of the log. Lock order: maintenance → log commit lock → mu_.
+// and pinned codecs. Readers hold it shared only to take a snapshot. Writers change it
+// exclusively, and only from inside a WriteLog callback (under the log's commit lock), so the
+// in-memory state always matches a prefix of the log; the one exception is Pin, which the
+// log does not record (the pinned codec is configuration) and which maintenance calls between
+// builds. Lock order: maintenance → log commit lock → mu_.
 #pragma once
 
 #include <memory>
@@ -49,6 +51,11 @@ class SegmentSet {
   absl::Status Load(WriteLog& log);
 
   SegmentSnapshot Snapshot() const;
+  // Pins `codec` from now on (a codec adopted from another shard at run time): it becomes
+  // current, and every new segment is encoded with it. Segments under other codecs stay
+  // searchable until compaction re-encodes them.
+  void Pin(std::shared_ptr<const Codec> codec);
+  std::shared_ptr<const Codec> pinned() const;
   std::vector<std::optional<DocRef>> Find(const std::vector<std::string>& ids) const;
   uint64_t num_documents() const;
   uint64_t fresh_tokens() const;
@@ -84,7 +91,7 @@ class SegmentSet {
   std::vector<std::shared_ptr<CompressedSegment>> compressed_;
   absl::flat_hash_map<std::string, Location> locations_;
   std::shared_ptr<const Codec> codec_;
-  const std::shared_ptr<const Codec> pinned_;
+  std::shared_ptr<const Codec> pinned_;
   int64_t next_segment_id_ = 1;
 };
 

@@ -244,6 +244,17 @@ absl::Status Shard::Flush() { return maintenance_->Flush(); }
 
 absl::Status Shard::Compact() { return maintenance_->Compact(); }
 
+std::shared_ptr<const Codec> Shard::codec() const { return segments_->Snapshot().codec; }
+
+absl::Status Shard::AdoptCodec(std::shared_ptr<const Codec> codec) {
+  if (!codec) return absl::InvalidArgumentError("no codec to adopt");
+  if (codec->dim != opts_.dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the codec has dim ", codec->dim, ", the shard ", opts_.dim));
+  }
+  return maintenance_->AdoptCodec(std::move(codec));
+}
+
 absl::StatusOr<int> Shard::ImportPlaidIndex(const std::string& plaid_dir,
                                             const std::string& id_prefix) {
   ASSIGN_OR_RETURN(SegmentBuild build, ReadPlaidIndex(plaid_dir, id_prefix, opts_.dim));

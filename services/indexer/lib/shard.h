@@ -49,6 +49,12 @@ class Shard {
   ShardStats Stats() const;
   absl::Status Flush();    // mutable segment -> compressed segment
   absl::Status Compact();  // merge every segment into one, purge deleted documents
+  // The codec new segments are encoded with (null before the first flush).
+  std::shared_ptr<const Codec> codec() const;
+  // Adopts another shard's codec (the index's shared one) for good: the shard stops training
+  // its own and re-encodes its segments with it before returning. INVALID_ARGUMENT when its
+  // dim differs from the shard's.
+  absl::Status AdoptCodec(std::shared_ptr<const Codec> codec);
   // Imports a fast-plaid / PyLate PLAID index directory as one segment. Document ids are
   // id_prefix + passage number; existing ids are replaced.
   absl::StatusOr<int> ImportPlaidIndex(const std::string& plaid_dir, const std::string& id_prefix);

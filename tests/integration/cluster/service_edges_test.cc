@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -154,6 +155,130 @@ TEST(ServiceOmpTest, TheEncoderRunsWithPassiveOpenMpThreadsUnlessTheEnvironmentC
     EXPECT_EQ(env.find("\nOMP_WAIT_POLICY=passive\n") != std::string::npos, !spin_set) << env;
     ASSERT_TRUE(encoder->Stop().ok());
   }
+}
+
+// Shards started with --codec_source share the codec the source trains: a shard that trained
+// its own first adopts the source's (GetCodec), re-encodes its segments, keeps it across a
+// restart, and then scores a document exactly as the source does. The source, given its own
+// address like every shard of a StatefulSet, finds out that it is the source.
+TEST(ShardCodecSourceTest, ShardsFollowingTheSourceAdoptItsCodecAndScoreAlike) {
+  constexpr int kDim = 32;
+  const std::string dir = MakeTempDir("codec_source");
+  auto start = [&](const std::string& name, const std::string& source, int port) {
+    std::vector<std::string> args = {"--index_dir=" + dir + "/" + name,
+                                     absl::StrCat("--dim=", kDim), "--threads=1",
+                                     "--codec_poll_s=0.2"};
+    if (!source.empty()) args.push_back("--codec_source=" + source);
+    return ServiceProcess::Start(BinaryPath("tartan-indexer"), args, dir, 60, port);
+  };
+  // The source learns its port first, then restarts on it naming itself.
+  auto first = start("a", "", 0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const int port = first->grpc_port();
+  ASSERT_EQ(first->Stop().value_or(-1), 0);
+  auto a = start("a", absl::StrCat("127.0.0.1:", port), port);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = start("b", a->address(), 0);
+  ASSERT_TRUE(b.ok()) << b.status();
+  auto stub = [](const ServiceProcess& p) {
+    return tartan::v1::Indexer::NewStub(
+        grpc::CreateChannel(p.address(), grpc::InsecureChannelCredentials()));
+  };
+  auto stub_a = stub(*a), stub_b = stub(*b);
+  auto stats = [](tartan::v1::Indexer::Stub& s) {
+    tartan::v1::ShardStats st;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      grpc::ClientContext context;
+      SetDeadline(&context, 10);
+      if (s.Stats(&context, {}, &st).ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return st;
+  };
+  auto write_and_flush = [](tartan::v1::Indexer::Stub& s, const tartan::v1::UpsertRequest& r) {
+    grpc::ClientContext context;
+    SetDeadline(&context, 20);
+    tartan::v1::UpsertResponse upserted;
+    grpc::Status status = s.Upsert(&context, r, &upserted);
+    if (!status.ok()) return status;
+    grpc::ClientContext flush_context;
+    SetDeadline(&flush_context, 60);
+    tartan::v1::FlushResponse flushed;
+    return s.Flush(&flush_context, {}, &flushed);
+  };
+  std::mt19937 rng(21);
+  auto docs = [&](const std::string& prefix, int n) {
+    tartan::v1::UpsertRequest r;
+    for (int i = 0; i < n; ++i) {
+      auto* doc = r.add_documents();
+      doc->set_id(prefix + std::to_string(i));
+      *doc->mutable_vectors() = RandomVectors(&rng, 5 + i % 7, kDim);
+    }
+    return r;
+  };
+  // b flushes before the source has a codec: it trains its own.
+  stats(*stub_b);
+  grpc::Status status = write_and_flush(*stub_b, docs("b-", 80));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const uint64_t own = stats(*stub_b).codec_id();
+  EXPECT_NE(own, 0u);
+  const tartan::v1::UpsertRequest common = docs("common-", 40);
+  status = write_and_flush(*stub_a, docs("a-", 150));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  status = write_and_flush(*stub_a, common);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const uint64_t shared = stats(*stub_a).codec_id();
+  ASSERT_NE(shared, 0u);
+  ASSERT_NE(shared, own);
+
+  // b adopts the source's codec and re-encodes its segment with it.
+  tartan::v1::ShardStats b_stats;
+  for (int i = 0; i < 150 && b_stats.codec_id() != shared; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    b_stats = stats(*stub_b);
+  }
+  ASSERT_EQ(b_stats.codec_id(), shared) << b->ReadLog();
+  EXPECT_EQ(b_stats.documents(), 80u);
+  EXPECT_NE(b->ReadLog().find("adopted codec"), std::string::npos) << b->ReadLog();
+  EXPECT_NE(a->ReadLog().find("is this shard"), std::string::npos) << a->ReadLog();
+  EXPECT_EQ(stats(*stub_a).codec_id(), shared);  // the source kept its own
+
+  // A restart keeps the adopted codec (before any poll), and what b flushes next uses it.
+  const int b_port = b->grpc_port();
+  ASSERT_EQ(b->Stop().value_or(-1), 0);
+  b = start("b", a->address(), b_port);
+  ASSERT_TRUE(b.ok()) << b.status();
+  stub_b = stub(*b);
+  EXPECT_EQ(stats(*stub_b).codec_id(), shared);
+  status = write_and_flush(*stub_b, common);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // Same codec, same vectors: both shards give the common documents the same scores.
+  tartan::v1::ShardSearchRequest request;
+  *request.mutable_query() = RandomVectors(&rng, 8, kDim);
+  request.set_k(10);
+  for (int i = 0; i < 40; ++i) request.add_id_subset("common-" + std::to_string(i));
+  std::map<std::string, float> scores_a;
+  for (auto* s : {stub_a.get(), stub_b.get()}) {
+    grpc::ClientContext context;
+    SetDeadline(&context, 20);
+    tartan::v1::ShardSearchResponse response;
+    status = s->Search(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(response.hits_size(), 10);
+    int compared = 0;
+    for (const auto& hit : response.hits()) {
+      if (s == stub_a.get()) {
+        scores_a[hit.id()] = hit.score();
+      } else if (scores_a.count(hit.id())) {
+        EXPECT_NEAR(hit.score(), scores_a[hit.id()], 1e-5) << hit.id();
+        ++compared;
+      }
+    }
+    if (s == stub_b.get()) EXPECT_GE(compared, 8);
+  }
+  EXPECT_EQ(b->Stop().value_or(-1), 0);
+  EXPECT_EQ(a->Stop().value_or(-1), 0);
 }
 
 TEST_F(ShardEdgesTest, NamesBoundPortShowsUnflushedWritesAndReturnsMetadata) {

@@ -90,6 +90,8 @@ HELPER_VALUES = {
                         "demo-indexer-1.demo-indexer.ns.svc.cluster.local:50061",
     # The chart's default form (dns:/// + the headless Service), on a name that resolves here.
     "tartan.encoderAddress": "dns:///localhost:50051",
+    # Shard 0 of the chart; nothing answers here, so the shard polls on and serves meanwhile.
+    "tartan.codecSource": "127.0.0.1:9",
 }
 # Flags of the TLS / API-key work: a binary built before it lacks them (noted, not failed).
 SECURITY_FLAGS = {"insecure", "tls_cert_file", "tls_key_file", "tls_client_ca_file", "tls_ca_file",
@@ -104,7 +106,7 @@ def security_env(values, component):
         env["TARTAN_TLS_KEY_FILE"] = "/etc/tartan/tls/" + tls["keyKey"]
         if tls["clientAuth"]:
             env["TARTAN_TLS_CLIENT_CA_FILE"] = "/etc/tartan/tls/" + tls["caKey"]
-        if component == "router":
+        if component == "router" or (component == "indexer" and values["indexer"]["shareCodec"]):
             env["TARTAN_TLS_CA_FILE"] = "/etc/tartan/tls/" + tls["caKey"]
     if component == "router" and keys["secretName"]:
         env["TARTAN_API_KEYS_FILE"] = "/etc/tartan/api-keys/" + keys["key"]

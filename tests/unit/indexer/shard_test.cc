@@ -659,6 +659,65 @@ TEST(ShardTest, ShardsSharingACodecScoreADocumentAlike) {
   EXPECT_EQ(Shard::Open(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(ShardTest, AnAdoptedCodecReplacesTheShardsOwnAndReencodesItsSegments) {
+  // The index's codec, trained by another shard (CodecFollower fetches it at run time).
+  const std::vector<float> sample = testing::RandomUnit(3000, kDim, 4243);
+  CodecTrainOptions t;
+  t.num_centroids = 64;
+  auto trained = TrainCodec(sample.data(), 3000, kDim, t);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  auto leader = std::make_shared<const Codec>(*std::move(trained));
+
+  const auto docs = Docs(120);
+  auto q = testing::RandomUnit(6, kDim, 78);
+  SearchParams p;
+  p.k = 5;
+  p.id_subset = {"d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8"};
+  // What a shard pinned to the codec from the start returns.
+  // With the rerank store, re-encoding starts from the vectors as written, so the adopted
+  // shard ends up with exactly the codes of a shard pinned to the codec from the start.
+  ShardOptions pinned_opts = Opts(TempDir("adopt_reference"));
+  pinned_opts.shared_codec = leader;
+  pinned_opts.rerank_store = true;
+  auto reference = Shard::Open(pinned_opts);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  ASSERT_TRUE((*reference)->Upsert(docs).ok());
+  ASSERT_TRUE((*reference)->Flush().ok());
+  auto want = (*reference)->Search(q.data(), 6, p);
+  ASSERT_TRUE(want.ok()) << want.status();
+
+  ShardOptions o = Opts(TempDir("adopt"));
+  o.rerank_store = true;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  ASSERT_TRUE((*shard)->Upsert(std::vector<Document>(docs.begin(), docs.begin() + 60)).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  ASSERT_TRUE((*shard)->Upsert(std::vector<Document>(docs.begin() + 60, docs.end())).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  ASSERT_NE((*shard)->codec(), nullptr);
+  EXPECT_NE((*shard)->codec()->id, leader->id);  // trained its own first
+
+  ASSERT_TRUE((*shard)->AdoptCodec(leader).ok());
+  ShardStats st = (*shard)->Stats();
+  EXPECT_EQ(st.codec_id, leader->id);
+  EXPECT_EQ(st.segments, 1u);  // both segments re-encoded into one under the adopted codec
+  EXPECT_EQ(st.documents, 120u);
+  auto got = (*shard)->Search(q.data(), 6, p);
+  ASSERT_TRUE(got.ok()) << got.status();
+  ExpectHitsNear(*got, *want);
+
+  // Later flushes keep the adopted codec: the shard no longer trains its own.
+  ASSERT_TRUE((*shard)->Upsert(Docs(400, 1000)).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  EXPECT_EQ((*shard)->Stats().codec_id, leader->id);
+
+  ShardOptions narrow = Opts(TempDir("adopt_dim"), 64);
+  auto other = Shard::Open(narrow);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ((*other)->AdoptCodec(leader).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*other)->AdoptCodec(nullptr).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ShardTest, AnInterruptedSearchStopsWithTheInterruptsStatus) {
   auto shard = Shard::Open(Opts(TempDir("interrupt")));
   ASSERT_TRUE(shard.ok()) << shard.status();
