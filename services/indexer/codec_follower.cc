@@ -8,7 +8,6 @@
 #include "common/logging.h"
 #include "common/server/grpc_status.h"
 #include "common/status_macros.h"
-#include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "services/indexer/lib/segment_file.h"
 #include "tartan/v1/indexer.grpc.pb.h"
@@ -39,6 +38,7 @@ CodecFollower::~CodecFollower() {
   {
     std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
+    if (call_ != nullptr) call_->TryCancel();
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
@@ -60,8 +60,17 @@ absl::Status CodecFollower::PollOnce(bool* is_source) {
   tartan::v1::GetCodecResponse response;
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return absl::CancelledError("stopping");
+    call_ = &context;
+  }
   const grpc::Status status =
       tartan::v1::Indexer::NewStub(channel_)->GetCodec(&context, request, &response);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    call_ = nullptr;
+  }
   if (!status.ok()) return FromGrpcStatus(status);
   if (response.instance_id() == opts_.instance_id) {
     *is_source = true;

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/security/credentials.h"
 #include "services/indexer/lib/shard.h"
 
@@ -34,7 +35,7 @@ struct CodecFollowerOptions {
 class CodecFollower {
  public:
   CodecFollower(CodecFollowerOptions options, std::shared_ptr<index::Shard> shard);
-  ~CodecFollower();  // stops polling
+  ~CodecFollower();  // stops polling (cancels a call in flight; waits for an adoption)
 
   // The adopted codec file in a shard folder.
   static std::string AdoptedCodecPath(const std::string& data_dir);
@@ -53,7 +54,8 @@ class CodecFollower {
   std::shared_ptr<grpc::Channel> channel_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;                    // guarded by mu_
+  grpc::ClientContext* call_ = nullptr;  // guarded by mu_: the GetCodec in flight, to cancel
   std::thread thread_;
 };
 
