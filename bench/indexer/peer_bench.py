@@ -401,11 +401,14 @@ class TartanTarget:
         self.pb, self.ipb, self.rpb = common_pb2, indexer_pb2, router_pb2
         indexer = os.path.join(args.bin, "tartan-indexer")
         opts = [("grpc.max_send_message_length", 64 * MB), ("grpc.max_receive_message_length", 64 * MB)]
-        self.shards = [Service(indexer, "indexer%d" % i,
-                               ["--index_dir=%s/shard%d" % (work, i), "--dim=%d" % corpus.dim,
-                                "--threads=%d" % args.build_threads, "--shard_name=shard%d" % i]
-                               + args.indexer_arg, work)
-                       for i in range(shards)]
+        self.shards = []
+        for i in range(shards):
+            # As the Helm chart does: shard 0 trains the codec, the others adopt it.
+            share = ["--codec_source=" + self.shards[0].address] if i > 0 and args.share_codec else []
+            self.shards.append(Service(indexer, "indexer%d" % i,
+                                       ["--index_dir=%s/shard%d" % (work, i), "--dim=%d" % corpus.dim,
+                                        "--threads=%d" % args.build_threads, "--shard_name=shard%d" % i]
+                                       + share + args.indexer_arg, work))
         self.services = list(self.shards)
         self.shard_stubs = [indexer_pb2_grpc.IndexerStub(grpc.insecure_channel(s.address, options=opts))
                             for s in self.shards]
@@ -618,6 +621,8 @@ def main():
                    help="tokenizer folder for the router's test model (--router)")
     p.add_argument("--engines", default="exact,faiss,tartan", help="comma-separated: exact,faiss,tartan")
     p.add_argument("--router", action="store_true", help="also Tartan through tartan-router over 2 shards")
+    p.add_argument("--share-codec", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --router: shard 1 adopts shard 0's codec (--codec_source), as in Helm")
     p.add_argument("--queries", type=int, default=300, help="queries per corpus (the first N)")
     p.add_argument("--exact-timed-queries", type=int, default=10, help="queries timed for brute force")
     p.add_argument("--faiss-m", type=int, default=32, help="PQ sub-quantizers (8 bits each)")

@@ -73,7 +73,11 @@ indexer::IndexerService& FuzzIndexer() {
       }
     }
     MustOk(shard->Upsert(std::move(docs)), "upsert");
-    s->SetShard({.shard = shard, .name = "fuzz", .dim = kFuzzDim, .nbits = options.nbits});
+    s->SetShard({.shard = shard,
+                 .name = "fuzz",
+                 .dim = kFuzzDim,
+                 .nbits = options.nbits,
+                 .data_dir = options.data_dir});
     return s;
   }();
   return *service;

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) {
     return 0;
   }
-  const uint8_t method = data[0] % 7;
+  const uint8_t method = data[0] % 8;
   ++data;
   --size;
   grpc::ServerContext context;
@@ -68,11 +68,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         tartan::fuzz::AbortOnServerFault(service.Flush(&context, &request, &response));
       break;
     }
-    default: {
+    case 6: {
       v1::CompactRequest request;
       v1::CompactResponse response;
       if (tartan::fuzz::ParseRequest(data, size, &request))
         tartan::fuzz::AbortOnServerFault(service.Compact(&context, &request, &response));
+      break;
+    }
+    default: {
+      v1::GetCodecRequest request;
+      v1::GetCodecResponse response;
+      if (tartan::fuzz::ParseRequest(data, size, &request)) {
+        const grpc::Status status = service.GetCodec(&context, &request, &response);
+        tartan::fuzz::AbortOnServerFault(status);
+        // A codec file comes only with a codec the caller does not know.
+        if (status.ok() && !response.codec_file().empty() &&
+            (response.codec_id() == 0 || response.codec_id() == request.known_codec_id()))
+          std::abort();
+      }
       break;
     }
   }

@@ -136,6 +136,9 @@ void IndexerSeeds(std::mt19937& rng) {
   Seed(t, "flush", Method(5, flush));
   v1::CompactRequest compact;
   Seed(t, "compact", Method(6, compact));
+  v1::GetCodecRequest get_codec;
+  get_codec.set_known_codec_id(1);
+  Seed(t, "get-codec", Method(7, get_codec));
 }
 
 void RouterSeeds(std::mt19937& rng) {
