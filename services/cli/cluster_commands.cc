@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "services/cli/commands.h"
@@ -131,13 +132,15 @@ int RunStatus(const StatusOptions& o) {
                           {"dim", response.model().dim()}};
     out["shards"] = nlohmann::json::array();
     for (const auto& s : response.shards()) {
-      out["shards"].push_back({{"address", s.address()},
-                               {"healthy", s.healthy()},
-                               {"documents", s.documents()},
-                               {"token_vectors", s.token_vectors()},
-                               {"segments", s.segments()},
-                               {"bytes_on_disk", s.bytes_on_disk()},
-                               {"error", s.error()}});
+      out["shards"].push_back(
+          {{"address", s.address()},
+           {"healthy", s.healthy()},
+           {"documents", s.documents()},
+           {"token_vectors", s.token_vectors()},
+           {"segments", s.segments()},
+           {"bytes_on_disk", s.bytes_on_disk()},
+           {"codec_id", absl::StrCat(absl::Hex(s.codec_id(), absl::kZeroPad16))},
+           {"error", s.error()}});
     }
     std::printf("%s\n", out.dump().c_str());
     return 0;
@@ -148,14 +151,15 @@ int RunStatus(const StatusOptions& o) {
                 response.model().architecture().c_str(), response.model().dim(),
                 response.model().precision().c_str());
   }
-  std::printf("\n%-24s %-8s %10s %12s %8s %12s\n", "shard", "health", "documents", "tokens",
-              "segments", "disk_bytes");
+  std::printf("\n%-24s %-8s %10s %12s %8s %12s %16s\n", "shard", "health", "documents", "tokens",
+              "segments", "disk_bytes", "codec");
   for (const auto& s : response.shards()) {
-    std::printf("%-24s %-8s %10llu %12llu %8llu %12llu %s\n", s.address().c_str(),
+    std::printf("%-24s %-8s %10llu %12llu %8llu %12llu %016llx %s\n", s.address().c_str(),
                 s.healthy() ? "ok" : "DOWN", static_cast<unsigned long long>(s.documents()),
                 static_cast<unsigned long long>(s.token_vectors()),
                 static_cast<unsigned long long>(s.segments()),
-                static_cast<unsigned long long>(s.bytes_on_disk()), s.error().c_str());
+                static_cast<unsigned long long>(s.bytes_on_disk()),
+                static_cast<unsigned long long>(s.codec_id()), s.error().c_str());
   }
   std::printf("total documents: %llu\n", static_cast<unsigned long long>(response.documents()));
   bool all_ok = response.encoder_healthy();

@@ -386,6 +386,7 @@ grpc::Status RouterService::ClusterStatus(grpc::ServerContext* context,
     shard->set_token_vectors(stats.token_vectors());
     shard->set_segments(stats.segments());
     shard->set_bytes_on_disk(stats.bytes_on_disk());
+    shard->set_codec_id(stats.codec_id());
     documents += stats.documents();
   }
   response->set_documents(documents);

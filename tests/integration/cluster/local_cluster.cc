@@ -67,6 +67,10 @@ absl::StatusOr<ServiceProcess> LocalCluster::StartShard(int i, int port) {
                                    absl::StrCat("--dim=", options_.dim), "--threads=1",
                                    absl::StrCat("--shard_name=shard", i)};
   if (options_.allow_exact_search) args.push_back("--allow_exact_search");
+  if (options_.share_codec && i > 0) {
+    args.push_back("--codec_source=" + shard_addresses_[0]);
+    args.push_back("--codec_poll_s=0.5");
+  }
   args.insert(args.end(), options_.indexer_args.begin(), options_.indexer_args.end());
   return ServiceProcess::Start(BinaryPath("tartan-indexer"), args, work_dir_, 60, port);
 }

@@ -29,6 +29,8 @@ class LocalCluster {
     // --allow_exact_search on the shards and the router (the tests compare index and exact).
     bool allow_exact_search = true;
     std::vector<std::string> indexer_args;  // extra flags for every shard
+    // Shards 1.. adopt shard 0's codec (--codec_source), as the Helm chart's shards do.
+    bool share_codec = false;
     std::vector<std::string> router_args;
   };
 
