@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""Search-depth sweep on an index peer_bench.py kept (--keep-work), without rebuilding it.
+
+Starts BIN/tartan-indexer on the kept shard folder, searches the corpus's queries at each
+setting (default, or NPROBE/APPROX/EXACT) and prints recall@10 against the corpus's cached
+exact top-100 (written by peer_bench.py), queries per CPU-second of the indexer
+(/proc/PID/stat) and p50/p99 latency. Run it for two binaries in turn for an A/B on one index:
+
+  bench/indexer/settings_sweep.py --bin build/bin --index /tmp/sbench/sbench-tartan-XXXX/shard0 \
+      --corpus /tmp/sbench/skewed-100000 --stubs /tmp/sbench/sbench-stubs-XXXX default 8/512/128
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bin", required=True, help="folder with tartan-indexer")
+    p.add_argument("--index", required=True, help="the kept shard folder (peer_bench --keep-work)")
+    p.add_argument("--corpus", required=True, help="corpus folder with its exact_top100_q*.npz")
+    p.add_argument("--stubs", required=True, help="Python gRPC stubs (peer_bench's sbench-stubs-*)")
+    p.add_argument("--indexer-arg", action="append", default=["--rerank_store"])
+    p.add_argument("settings", nargs="+", help="default or NPROBE/APPROX/EXACT")
+    args = p.parse_args()
+    sys.path.insert(0, args.stubs)
+    import grpc
+    from tartan.v1 import common_pb2, indexer_pb2, indexer_pb2_grpc
+
+    truth = np.load(sorted(glob.glob(os.path.join(args.corpus, "exact_top100_q*.npz")))[-1])["ids"]
+    queries = np.load(os.path.join(args.corpus, "queries.npy"))[:len(truth)]
+    work = tempfile.mkdtemp(prefix="sweep-")
+    ports = os.path.join(work, "ports")
+    log = open(os.path.join(work, "indexer.log"), "w")
+    dim = queries.shape[2]
+    proc = subprocess.Popen([os.path.join(args.bin, "tartan-indexer"), "--index_dir=" + args.index,
+                             "--dim=%d" % dim, "--host=127.0.0.1", "--grpc_port=0", "--metrics_port=-1",
+                             "--port_file=" + ports] + args.indexer_arg, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        while not os.path.exists(ports) or os.path.getsize(ports) == 0:
+            if proc.poll() is not None:
+                sys.exit("tartan-indexer exited; see " + log.name)
+            time.sleep(0.1)
+        time.sleep(0.1)
+        stub = indexer_pb2_grpc.IndexerStub(
+            grpc.insecure_channel("127.0.0.1:%d" % json.load(open(ports))["grpc_port"]))
+
+        def search(q, params):
+            tv = common_pb2.TokenVectors(rows=q.shape[0], dim=q.shape[1], dtype=common_pb2.FLOAT16,
+                                         data=np.ascontiguousarray(q, dtype="<f2").tobytes())
+            return stub.Search(indexer_pb2.ShardSearchRequest(query=tv, k=10, params=params), timeout=120)
+
+        def cpu_seconds():
+            fields = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        while True:  # serving once recovered
+            try:
+                stub.Stats(indexer_pb2.StatsRequest(), timeout=5)
+                break
+            except grpc.RpcError:
+                time.sleep(0.2)
+        print("%s on %s, %d queries; load %s" % (args.bin, args.index, len(queries),
+                                                 open("/proc/loadavg").read().split()[0]))
+        for setting in args.settings:
+            if setting == "default":
+                params = common_pb2.SearchParams()
+            else:
+                nprobe, approx, exact = (int(v) for v in setting.split("/"))
+                params = common_pb2.SearchParams(nprobe=nprobe, candidates_approx=approx,
+                                                 candidates_exact=exact)
+            for q in queries[:5]:
+                search(q, params)  # warm-up
+            c0, latencies, results = cpu_seconds(), [], []
+            for q in queries:
+                t = time.time()
+                reply = search(q, params)
+                latencies.append(time.time() - t)
+                results.append([int(h.id[3:]) for h in reply.hits])
+            cpu = cpu_seconds() - c0
+            recall = np.mean([len(set(r) & set(t[:10].tolist())) / 10 for r, t in zip(results, truth)])
+            ms = np.array(latencies) * 1000
+            print("%-12s recall@10 %.3f  QPS per busy core %.1f  p50/p99 %.1f / %.1f ms"
+                  % (setting, recall, len(queries) / cpu, np.percentile(ms, 50), np.percentile(ms, 99)),
+                  flush=True)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    main()
