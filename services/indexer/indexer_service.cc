@@ -381,7 +381,9 @@ absl::Status IndexerService::DoStats(const tartan::v1::StatsRequest& request,
   ASSIGN_OR_RETURN(auto served, ServedFor(request.collection()));
   const index::ShardStats stats = served->shard->Stats();
   response->set_dim(served->dim);
-  response->set_nbits(served->nbits);
+  // The codec's, once there is one: an adopted codec (--codec_source) brings its own.
+  response->set_nbits(stats.codec_nbits != 0 ? uint32_t(stats.codec_nbits)
+                                             : uint32_t(served->nbits));
   response->set_documents(stats.documents);
   response->set_token_vectors(stats.token_vectors);
   response->set_segments(stats.segments);

@@ -305,6 +305,7 @@ void SegmentSet::AddStats(ShardStats* s) const {
   s->segments = compressed_.size();
   s->num_centroids = codec_ ? codec_->num_centroids : 0;
   s->codec_id = codec_ ? codec_->id : 0;
+  s->codec_nbits = codec_ ? codec_->nbits : 0;
   // RAM: the fresh segment's exact vectors, codecs (centroids + decode table), per document
   // bookkeeping (locations, metadata, LSNs, tombstones). Segment files are mmapped and
   // counted on disk; the OS pages them in on demand.

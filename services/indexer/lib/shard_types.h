@@ -125,6 +125,7 @@ struct ShardStats {
   uint64_t bytes_rerank_store = 0;  // rerank stores in those files (part of bytes_segments)
   int num_centroids = 0;
   uint64_t codec_id = 0;       // id of the codec new segments are encoded with (0: none yet)
+  int codec_nbits = 0;         // its residual bits per dimension (0: no codec yet)
   uint64_t last_lsn = 0;       // LSN of the last applied write (0: none yet)
   bool flush_running = false;  // a flush is building a segment
 };

@@ -169,6 +169,7 @@ TEST(ShardCodecSourceTest, ShardsFollowingTheSourceAdoptItsCodecAndScoreAlike) {
                                      absl::StrCat("--dim=", kDim), "--threads=1",
                                      "--codec_poll_s=0.2"};
     if (!source.empty()) args.push_back("--codec_source=" + source);
+    if (name == "b") args.push_back("--nbits=2");  // the source's codec brings its own 4
     return ServiceProcess::Start(BinaryPath("tartan-indexer"), args, dir, 60, port);
   };
   // The source learns its port first, then restarts on it naming itself.
@@ -239,6 +240,7 @@ TEST(ShardCodecSourceTest, ShardsFollowingTheSourceAdoptItsCodecAndScoreAlike) {
   }
   ASSERT_EQ(b_stats.codec_id(), shared) << b->ReadLog();
   EXPECT_EQ(b_stats.documents(), 80u);
+  EXPECT_EQ(b_stats.nbits(), 4u);
   EXPECT_NE(b->ReadLog().find("adopted codec"), std::string::npos) << b->ReadLog();
   EXPECT_NE(a->ReadLog().find("is this shard"), std::string::npos) << a->ReadLog();
   EXPECT_EQ(stats(*stub_a).codec_id(), shared);  // the source kept its own

@@ -700,6 +700,7 @@ TEST(ShardTest, AnAdoptedCodecReplacesTheShardsOwnAndReencodesItsSegments) {
   ASSERT_TRUE((*shard)->AdoptCodec(leader).ok());
   ShardStats st = (*shard)->Stats();
   EXPECT_EQ(st.codec_id, leader->id);
+  EXPECT_EQ(st.codec_nbits, leader->nbits);
   EXPECT_EQ(st.segments, 1u);  // both segments re-encoded into one under the adopted codec
   EXPECT_EQ(st.documents, 120u);
   auto got = (*shard)->Search(q.data(), 6, p);
