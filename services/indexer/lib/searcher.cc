@@ -60,12 +60,11 @@ struct TopK {
   }
 };
 
-// Stage 1a: the query tokens against one codec's centroids (one GEMM), each query token's
-// nprobe best centroids, and its residual lookup tables (for stage 3).
 // A search thread's CentroidScores, kept for its next searches: the score table is 4 MB at
-// 32,768 centroids x 32 query tokens and the residual tables 2 MB, and allocating and zeroing
-// them for every query took ~17% of a search's CPU (memset and page faults; perf, 100k
-// documents). A thread keeps at most kKept (one per codec of a typical snapshot).
+// 32,768 centroids x 32 query tokens and the residual tables 2 MB. Allocated and zeroed per
+// query, they cost 17% of a search's CPU under load (memset and page faults in perf), and
+// some processes ran 3x slower for their whole life (bench/RESULTS.md). A thread keeps at
+// most kKept (one per codec of a typical snapshot).
 class ScoresPool {
  public:
   static std::unique_ptr<CentroidScores> Take() {
@@ -92,6 +91,8 @@ class ScoresPool {
   std::vector<std::unique_ptr<CentroidScores>>* used_;
 };
 
+// Stage 1a: the query tokens against one codec's centroids (one GEMM), each query token's
+// nprobe best centroids, and its residual lookup tables (for stage 3).
 std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* q, int nq,
                                                int nprobe) {
   std::unique_ptr<CentroidScores> cs = ScoresPool::Take();

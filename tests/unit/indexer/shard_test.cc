@@ -47,6 +47,16 @@ void ExpectHitsNear(const std::vector<Hit>& got, const std::vector<Hit>& want) {
   }
 }
 
+// A 64-centroid codec trained on random vectors, as outside the shard (null on failure).
+std::shared_ptr<const Codec> CodecTrainedElsewhere(uint64_t seed) {
+  const std::vector<float> sample = testing::RandomUnit(3000, kDim, seed);
+  CodecTrainOptions t;
+  t.num_centroids = 64;
+  auto codec = TrainCodec(sample.data(), 3000, kDim, t);
+  EXPECT_TRUE(codec.ok()) << codec.status();
+  return codec.ok() ? std::make_shared<const Codec>(*std::move(codec)) : nullptr;
+}
+
 TEST(ShardTest, ExactSearchOnMutableSegmentMatchesNaive) {
   auto shard = Shard::Open(Opts(TempDir("exact")));
   ASSERT_TRUE(shard.ok()) << shard.status();
@@ -623,12 +633,8 @@ TEST(ShardTest, OnceACodecExistsNewDocumentsAreIndexedWithinTheDelay) {
 
 TEST(ShardTest, ShardsSharingACodecScoreADocumentAlike) {
   // A codec trained once, elsewhere (as tartanctl train-codec does).
-  const std::vector<float> sample = testing::RandomUnit(3000, kDim, 4242);
-  CodecTrainOptions t;
-  t.num_centroids = 64;
-  auto codec = TrainCodec(sample.data(), 3000, kDim, t);
-  ASSERT_TRUE(codec.ok()) << codec.status();
-  auto shared = std::make_shared<const Codec>(*std::move(codec));
+  const std::shared_ptr<const Codec> shared = CodecTrainedElsewhere(4242);
+  ASSERT_NE(shared, nullptr);
   const auto docs = Docs(80);
   auto q = testing::RandomUnit(6, kDim, 77);
   std::vector<std::vector<Hit>> results;
@@ -661,12 +667,8 @@ TEST(ShardTest, ShardsSharingACodecScoreADocumentAlike) {
 
 TEST(ShardTest, AnAdoptedCodecReplacesTheShardsOwnAndReencodesItsSegments) {
   // The index's codec, trained by another shard (CodecFollower fetches it at run time).
-  const std::vector<float> sample = testing::RandomUnit(3000, kDim, 4243);
-  CodecTrainOptions t;
-  t.num_centroids = 64;
-  auto trained = TrainCodec(sample.data(), 3000, kDim, t);
-  ASSERT_TRUE(trained.ok()) << trained.status();
-  auto leader = std::make_shared<const Codec>(*std::move(trained));
+  const std::shared_ptr<const Codec> leader = CodecTrainedElsewhere(4243);
+  ASSERT_NE(leader, nullptr);
 
   const auto docs = Docs(120);
   auto q = testing::RandomUnit(6, kDim, 78);
