@@ -175,9 +175,11 @@ TEST_P(GoldenEncoderTest, BFloat16StaysWithinCosineTolerance) {
   const double worst = WorstCosineOfUnpooledCases(*enc, cases_, &checked);
   std::cout << GetParam() << ": bf16 (" << enc->info().matmul_impl << ") worst per-token cosine "
             << "vs PyLate fp32 over " << checked << " cases: " << worst << "\n";
-  // The tiny ModernBERT checkpoint (64 wide, random) is ill-conditioned for bf16: its hidden
-  // states measure 0.996 against fp32 (model_golden_test); on ModernBERT-base-wide layers the
-  // same code measures 0.99997 (model_backbone_test). The target 0.999 applies to BERT here.
+  // The tiny ModernBERT checkpoint (64 wide, random) is ill-conditioned for bf16: rounding its
+  // weights to bf16 with every product in fp32 already gives 0.9962 on the golden documents,
+  // PyTorch's bf16 autocast 0.9936 (bench/encoder/bf16_floor.py); Tartan measures 0.9953-0.996.
+  // On ModernBERT-base-wide layers the same code measures 0.99997 (model_backbone_test). The
+  // target 0.999 applies to BERT here.
   EXPECT_GE(worst, GetParam() == "modernbert-colbert-tiny" ? 0.99 : 0.999);
 }
 
