@@ -4,7 +4,8 @@
 Starts BIN/tartan-indexer on the kept shard folder, searches the corpus's queries at each
 setting (default, or NPROBE/APPROX/EXACT) and prints recall@10 against the corpus's cached
 exact top-100 (written by peer_bench.py), queries per CPU-second of the indexer
-(/proc/PID/stat) and p50/p99 latency. Run it for two binaries in turn for an A/B on one index:
+(/proc/PID/stat), p50/p99 latency, and the mean wall ms per query of each search stage (the
+indexer's tartan_indexer_search_latency_seconds sums, read from its metrics port). Run it for two binaries in turn for an A/B on one index:
 
   bench/indexer/settings_sweep.py --bin build/bin --index /tmp/sbench/sbench-tartan-XXXX/shard0 \
       --corpus /tmp/sbench/skewed-100000 --stubs /tmp/sbench/sbench-stubs-XXXX default 8/512/128
@@ -17,8 +18,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import numpy as np
+
+
+def stage_sums(metrics_port):
+    """{stage: seconds} summed over every search so far, from the indexer's /metrics."""
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=5).read().decode()
+    sums = {}
+    for line in text.splitlines():
+        if line.startswith("tartan_indexer_search_latency_seconds_sum{"):
+            stage = line.split('stage="', 1)[1].split('"', 1)[0]
+            sums[stage] = float(line.rsplit(" ", 1)[1])
+    return sums
 
 
 def main():
@@ -41,7 +54,7 @@ def main():
     log = open(os.path.join(work, "indexer.log"), "w")
     dim = queries.shape[2]
     proc = subprocess.Popen([os.path.join(args.bin, "tartan-indexer"), "--index_dir=" + args.index,
-                             "--dim=%d" % dim, "--host=127.0.0.1", "--grpc_port=0", "--metrics_port=-1",
+                             "--dim=%d" % dim, "--host=127.0.0.1", "--grpc_port=0", "--metrics_port=0",
                              "--port_file=" + ports] + args.indexer_arg, stdout=log, stderr=subprocess.STDOUT)
     try:
         while not os.path.exists(ports) or os.path.getsize(ports) == 0:
@@ -49,8 +62,8 @@ def main():
                 sys.exit("tartan-indexer exited; see " + log.name)
             time.sleep(0.1)
         time.sleep(0.1)
-        stub = indexer_pb2_grpc.IndexerStub(
-            grpc.insecure_channel("127.0.0.1:%d" % json.load(open(ports))["grpc_port"]))
+        port_numbers = json.load(open(ports))
+        stub = indexer_pb2_grpc.IndexerStub(grpc.insecure_channel("127.0.0.1:%d" % port_numbers["grpc_port"]))
 
         def search(q, params):
             tv = common_pb2.TokenVectors(rows=q.shape[0], dim=q.shape[1], dtype=common_pb2.FLOAT16,
@@ -78,6 +91,7 @@ def main():
                                                  candidates_exact=exact)
             for q in queries[:5]:
                 search(q, params)  # warm-up
+            s0 = stage_sums(port_numbers["metrics_port"])
             c0, latencies, results = cpu_seconds(), [], []
             for q in queries:
                 t = time.time()
@@ -85,10 +99,13 @@ def main():
                 latencies.append(time.time() - t)
                 results.append([int(h.id[3:]) for h in reply.hits])
             cpu = cpu_seconds() - c0
+            s1 = stage_sums(port_numbers["metrics_port"])
+            stages = "  ".join("%s %.1f" % (k, (s1[k] - s0.get(k, 0)) * 1000 / len(queries))
+                               for k in ("candidates", "approx", "rerank") if k in s1)
             recall = np.mean([len(set(r) & set(t[:10].tolist())) / 10 for r, t in zip(results, truth)])
             ms = np.array(latencies) * 1000
-            print("%-12s recall@10 %.3f  QPS per busy core %.1f  p50/p99 %.1f / %.1f ms"
-                  % (setting, recall, len(queries) / cpu, np.percentile(ms, 50), np.percentile(ms, 99)),
+            print("%-12s recall@10 %.3f  QPS per busy core %.1f  p50/p99 %.1f / %.1f ms  stage ms: %s"
+                  % (setting, recall, len(queries) / cpu, np.percentile(ms, 50), np.percentile(ms, 99), stages),
                   flush=True)
     finally:
         proc.terminate()

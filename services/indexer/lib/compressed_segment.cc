@@ -59,25 +59,6 @@ void CompressedSegment::FindCandidates(const SearchQuery& query, bool widen,
 
 namespace {
 
-// Stage 2, from centroids alone: sum_i max_t st[code_t, i], skipping tokens whose centroid
-// scores below the threshold against every query token (they count as 0 — PLAID's
-// centroid pruning). maxes: scratch [nq].
-TARTAN_TARGET_CLONES_AVX2 float PrunedCentroidScore(const CentroidScores& cs, const SegmentFile& s,
-                                                    uint32_t doc, int nq, float threshold,
-                                                    float* maxes) {
-  for (int i = 0; i < nq; ++i) maxes[i] = 0.f;
-  const uint64_t b = s.doc_begin(doc), e = b + s.doc_len(doc);
-  for (uint64_t t = b; t < e; ++t) {
-    const uint32_t c = s.code(t);
-    if (cs.best[c] < threshold) continue;
-    const float* row = cs.st.data() + size_t(c) * nq;
-    for (int i = 0; i < nq; ++i) maxes[i] = std::max(maxes[i], row[i]);
-  }
-  float total = 0;
-  for (int i = 0; i < nq; ++i) total += maxes[i];
-  return total;
-}
-
 // Stage 3: sum_i max over the document's tokens t of (q_i . (centroid_t + residual_t) when
 // q_i probed t's centroid, from the residual lookup tables, else centroid_t . q_i). PLAID uses
 // centroid scores only here, which misranks documents when residuals are large.
@@ -108,11 +89,17 @@ TARTAN_TARGET_CLONES_AVX2 float ResidualRefinedScore(const CentroidScores& cs, c
 
 }  // namespace
 
+// Stage 2, from centroids alone: sum_i max_t st[code_t, i], where tokens whose centroid
+// scores below the threshold against every query token count as 0 (PLAID's centroid pruning).
 float CompressedSegment::ApproxScore(const SearchQuery& query, uint32_t local,
-                                     ScoreScratch* scratch) const {
-  scratch->maxes.resize(query.nq);
-  return PrunedCentroidScore(query.ScoresFor(codec().get()), *file_, local, query.nq,
-                             query.params->centroid_score_threshold, scratch->maxes.data());
+                                     ScoreScratch* /*scratch*/) const {
+  const Stage2Table& table = query.ScoresFor(codec().get()).stage2;
+  const uint64_t b = file_->doc_begin(local);
+  const size_t n = file_->doc_len(local);
+  const uint32_t steps = file_->codes16() != nullptr
+                             ? Stage2MaxSum(table, query.nq, file_->codes16() + b, n)
+                             : Stage2MaxSum(table, query.nq, file_->codes32() + b, n);
+  return float(steps) * table.step;
 }
 
 float CompressedSegment::RefinedScore(const SearchQuery& query, uint32_t local,

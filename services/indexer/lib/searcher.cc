@@ -92,9 +92,10 @@ class ScoresPool {
 };
 
 // Stage 1a: the query tokens against one codec's centroids (one GEMM), each query token's
-// nprobe best centroids, and its residual lookup tables (for stage 3).
+// nprobe best centroids, stage 2's 8-bit copy of the scores, and each query token's residual
+// lookup tables (for stage 3).
 std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* q, int nq,
-                                               int nprobe) {
+                                               int nprobe, float threshold) {
   std::unique_ptr<CentroidScores> cs = ScoresPool::Take();
   cs->codec = &codec;
   cs->nq = nq;
@@ -111,10 +112,10 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
   cs->best.resize(nc);
   for (int c = 0; c < nc; ++c) {
     const float* row = cs->st.data() + size_t(c) * nq;
-    float best = -3.0e38f;
+    float b = -3.0e38f;
     for (int i = 0; i < nq; ++i) {
       const float v = row[i];
-      best = std::max(best, v);
+      b = std::max(b, v);
       float* ts = top_s.data() + size_t(i) * np;
       if (v <= ts[np - 1]) continue;
       uint32_t* tc = top_c.data() + size_t(i) * np;
@@ -122,8 +123,9 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
       for (; j > 0 && ts[j - 1] < v; --j) ts[j] = ts[j - 1], tc[j] = tc[j - 1];
       ts[j] = v, tc[j] = uint32_t(c);
     }
-    cs->best[c] = best;
+    cs->best[c] = b;
   }
+  QuantizeStage2Table(cs->st.data(), cs->best.data(), size_t(nc), nq, threshold, &cs->stage2);
   // (centroid, query token) pairs as compressed rows by centroid.
   cs->probe_begin.assign(nc + 1, 0);
   for (uint32_t c : top_c) ++cs->probe_begin[c + 1];
@@ -237,7 +239,9 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
     if (codec == nullptr) continue;  // stores exact vectors: no centroids to score
     bool have = false;
     for (const auto& cs : centroid_scores) have |= cs->codec == codec;
-    if (!have) centroid_scores.push_back(ScoreCentroids(*codec, q, nq, std::max(1, p.nprobe)));
+    if (!have)
+      centroid_scores.push_back(
+          ScoreCentroids(*codec, q, nq, std::max(1, p.nprobe), p.centroid_score_threshold));
   }
   std::vector<Candidate> cands = FindCandidates(segs, query, top.hits.size());
   trace.candidates += cands.size();
@@ -245,7 +249,9 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
   RETURN_IF_ERROR(query.Interrupted());
   RETURN_IF_ERROR(ApproxScores(segs, query, &cands, &scratch));
   RETURN_IF_ERROR(query.Interrupted());
-  RefinedScores(segs, query, &cands, &scratch);
+  // Stage 3 only ranks: when it would keep every candidate, stage 4 scores them all anyway.
+  if (cands.size() > size_t(std::max(p.n_rerank_exact, p.k)))
+    RefinedScores(segs, query, &cands, &scratch);
   clock.Lap(&SearchTrace::approx_seconds);
   RETURN_IF_ERROR(query.Interrupted());
   Rerank(segs, query, cands, &top, &scratch);

@@ -22,6 +22,7 @@
 #include "services/indexer/lib/codec.h"
 #include "services/indexer/lib/filter.h"
 #include "services/indexer/lib/shard_types.h"
+#include "services/indexer/lib/stage2_scores.h"
 
 namespace tartan::index {
 
@@ -67,6 +68,7 @@ struct CentroidScores {
   int nq = 0;
   std::vector<float> st;              // [nc, nq] centroid-major: st[c * nq + i] = c . q_i
   std::vector<float> best;            // [nc] max_i st[c, i]
+  Stage2Table stage2;                 // stage 2's 8-bit copy of st (stage2_scores.h)
   std::vector<uint32_t> probe_begin;  // [nc + 1] into probed_by: the query tokens that
   std::vector<uint32_t> probed_by;    // probed centroid c (c is probed when non-empty)
   bool probed(uint32_t c) const { return probe_begin[c] != probe_begin[c + 1]; }

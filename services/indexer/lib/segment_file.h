@@ -73,6 +73,10 @@ class SegmentFile {
     return uint32_t(doc_offsets_[doc + 1] - doc_offsets_[doc]);
   }
   uint32_t code(uint64_t token) const { return codes16_ ? codes16_[token] : codes32_[token]; }
+  // Every token's code: u16 when the codec has at most 65,536 centroids, else u32; the other
+  // one is null.
+  const uint16_t* codes16() const { return codes16_; }
+  const uint32_t* codes32() const { return codes32_; }
   const uint8_t* residual(uint64_t token) const { return residuals_ + token * packed_bytes_; }
   // Local doc numbers (ascending) whose tokens include centroid c, appended to *out.
   void IvfDocs(uint32_t c, std::vector<uint32_t>* out) const;
