@@ -1,11 +1,10 @@
 #include "services/indexer/lib/searcher.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "common/compute/dnnl_matmul.h"
 #include "common/status_macros.h"
 #include "services/indexer/lib/block_maxsim.h"
 #include "services/indexer/lib/residual_lut.h"
@@ -101,8 +100,7 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
   cs->nq = nq;
   const int nc = codec.num_centroids;
   cs->st.resize(size_t(nc) * nq);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nc, nq, codec.dim, 1.f,
-              codec.centroids.data(), codec.dim, q, codec.dim, 0.f, cs->st.data(), nq);
+  compute::MatmulABt(codec.centroids.data(), nc, q, nq, codec.dim, cs->st.data());
   // One pass over the table: each centroid's best query score, and each query token's
   // nprobe best centroids kept in a small sorted list (nprobe is small; most scores fail
   // the first comparison) instead of a sort of all centroids per query token.

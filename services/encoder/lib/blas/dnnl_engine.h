@@ -1,4 +1,5 @@
-// The process-wide oneDNN CPU engine and the per-call thread count of its OpenMP runtime.
+// Weights packed for oneDNN primitives; the engine and thread count are the process's
+// (common/compute/dnnl_matmul.h).
 #pragma once
 
 #include <cstdint>
@@ -6,13 +7,12 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "common/compute/dnnl_matmul.h"
+
 namespace tartan::encoder {
 
-dnnl::engine& CpuEngine();
-
-// oneDNN's threading runtime (libgomp) keeps the thread count per calling thread: each product
-// sets it for the thread that issues it.
-void SetOneDnnThreads(int num_threads);
+using compute::CpuEngine;
+using compute::SetOneDnnThreads;
 
 // Copies plain row-major weights [in, out] of `type` (stored transposed: [out, in], tag::ba)
 // into the layout a primitive chose (`packed`), once, at its first use.
