@@ -290,7 +290,6 @@ absl::Status IndexerService::DoSearch(const grpc::ServerContext& context,
   if (p.candidates_approx() > 0)
     params.n_candidates_approx = static_cast<int>(p.candidates_approx());
   if (p.candidates_exact() > 0) params.n_rerank_exact = static_cast<int>(p.candidates_exact());
-  params.n_rerank_exact = std::max(params.n_rerank_exact, params.k);
   params.exact = p.exact();
   index::Filter filter;
   if (request.has_filter()) {

@@ -32,6 +32,7 @@ class CompressedSegment final : public Segment {
   }
   uint64_t lsn(uint32_t local) const override { return lsns_[local]; }
   void DecodeDoc(uint32_t local, float* out) const override { file_->DecodeDoc(local, out); }
+  bool decodes_exactly() const override { return file_->has_exact(); }
   const std::shared_ptr<const Codec>& codec() const override { return file_->codec(); }
   uint64_t file_bytes() const override { return file_->file_bytes(); }
   uint64_t ram_bytes() const override;

@@ -42,6 +42,7 @@ class FreshSegment final : public Segment {
   }
   uint64_t lsn(uint32_t local) const override { return docs_[local]->lsn; }
   void DecodeDoc(uint32_t local, float* out) const override;
+  bool decodes_exactly() const override { return true; }
   const std::shared_ptr<const Codec>& codec() const override { return no_codec_; }
   uint64_t file_bytes() const override { return 0; }
   uint64_t ram_bytes() const override;

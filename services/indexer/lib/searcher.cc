@@ -169,11 +169,27 @@ absl::Status ApproxScores(const std::vector<const Segment*>& segs, const SearchQ
   return absl::OkStatus();
 }
 
+// How many candidates stage 4 scores exactly (n_rerank_exact; 0: the default). When every
+// segment decodes exactly (the rerank store), stage 4 costs about what stage 3 does per
+// candidate and is exact, while stage 3's ranking lost the true top 10 (skewed 100k: recall@10
+// 0.910 keeping 32 of 128, 0.983 keeping all; bench/RESULTS.md), so it scores every stage-2
+// survivor. Otherwise each one is decompressed, and 32 keep >= 0.98 of the compression ceiling.
+size_t RerankDepth(const SearchParams& p, const std::vector<const Segment*>& segs) {
+  constexpr int kDecompressedDefault = 32;
+  int depth = p.n_rerank_exact;
+  if (depth <= 0) {
+    const bool exact = std::all_of(segs.begin(), segs.end(),
+                                   [](const Segment* s) { return s->decodes_exactly(); });
+    depth = exact ? std::max(p.n_candidates_approx, p.k) : kDecompressedDefault;
+  }
+  return size_t(std::max(depth, p.k));
+}
+
 // Stage 3.
-void RefinedScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
+void RefinedScores(const std::vector<const Segment*>& segs, const SearchQuery& query, size_t depth,
                    std::vector<Candidate>* cands, ScoreScratch* scratch) {
   for (Candidate& c : *cands) c.score = segs[c.seg]->RefinedScore(query, c.local, scratch);
-  KeepTop(cands, size_t(std::max(query.params->n_rerank_exact, query.params->k)));
+  KeepTop(cands, depth);
 }
 
 // Stage 4: decode the survivors (from the rerank store when the segment keeps one) and
@@ -248,8 +264,8 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
   RETURN_IF_ERROR(ApproxScores(segs, query, &cands, &scratch));
   RETURN_IF_ERROR(query.Interrupted());
   // Stage 3 only ranks: when it would keep every candidate, stage 4 scores them all anyway.
-  if (cands.size() > size_t(std::max(p.n_rerank_exact, p.k)))
-    RefinedScores(segs, query, &cands, &scratch);
+  const size_t depth = RerankDepth(p, segs);
+  if (cands.size() > depth) RefinedScores(segs, query, depth, &cands, &scratch);
   clock.Lap(&SearchTrace::approx_seconds);
   RETURN_IF_ERROR(query.Interrupted());
   Rerank(segs, query, cands, &top, &scratch);

@@ -119,6 +119,8 @@ class Segment {
   // The document's vectors as stored: exact in the fresh segment; in a compressed segment
   // from its rerank store when it keeps one, else decompressed. out [doc_len, dim].
   virtual void DecodeDoc(uint32_t local, float* out) const = 0;
+  // Whether DecodeDoc returns the vectors as written (to f16 rounding), not an approximation.
+  virtual bool decodes_exactly() const = 0;
 
   bool IsAlive(uint32_t local) const { return alive_.Get(local); }
   // Marks a slot dead (a delete or a newer version elsewhere). Only the segment set calls it,

@@ -94,9 +94,11 @@ struct SearchParams {
   float centroid_score_threshold = 0.35f;  // stage 2 skips tokens whose centroid scores
                                            // below this for every query token
   int n_candidates_approx = 128;           // kept after pruned centroid scores (stage 2)
-  int n_rerank_exact = 32;                 // kept after centroid scores refined with the
+  int n_rerank_exact = 0;                  // kept after centroid scores refined with the
                                            // probed tokens' residuals (stage 3), then
-                                           // decompressed and scored exactly (>= k is used)
+                                           // decoded and scored exactly (>= k is used); 0:
+                                           // every stage-2 survivor when every segment
+                                           // decodes exactly (the rerank store), else 32
   bool exact = false;                      // brute force over every stored vector: exact
                                            // MaxSim on segments with the rerank store, on
                                            // the decompressed vectors elsewhere

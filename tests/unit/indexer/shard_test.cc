@@ -176,6 +176,30 @@ TEST(ShardTest, TheRerankStoreGivesScoresOnTheVectorsAsWritten) {
 
 // Turning the store on for an index that has segments without one: new flushes keep it, and
 // a merge with an older segment keeps none rather than passing decompressed rows for exact.
+// The default depth of the exact stage (n_rerank_exact 0): every stage-2 survivor on a shard
+// whose segments keep the rerank store (stage 3's ranking is skipped), 32 without the store.
+TEST(ShardTest, TheDefaultExactDepthScoresEveryApproxSurvivorOnlyWithTheRerankStore) {
+  auto docs = Docs(300);
+  auto q = testing::RandomUnit(4, kDim, 21);
+  for (const bool store : {true, false}) {
+    ShardOptions o = Opts(TempDir(store ? "depth_store" : "depth_plain"));
+    o.rerank_store = store;
+    auto shard = Shard::Open(o);
+    ASSERT_TRUE(shard.ok()) << shard.status();
+    ASSERT_TRUE((*shard)->Upsert(docs).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+    SearchParams p;
+    p.k = 10;
+    p.nprobe = 1000;  // every document is a candidate
+    p.n_candidates_approx = 100;
+    SearchTrace trace;
+    p.trace = &trace;
+    ASSERT_TRUE((*shard)->Search(q.data(), 4, p).ok());
+    EXPECT_EQ(trace.candidates, docs.size());
+    EXPECT_EQ(trace.exact_scored, store ? 100u : 32u) << "store " << store;
+  }
+}
+
 TEST(ShardTest, CompactionKeepsTheRerankStoreOnlyWhenEverySegmentHasOne) {
   const std::string dir = TempDir("rerank_store_mixed");
   auto docs = Docs(60);
