@@ -15,6 +15,8 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTARTAN_B
 cmake --build "$BUILD_DIR" -j "$JOBS" --target indexer_concurrency_test indexer_shard_test \
   indexer_codec_test compute_parallel_for_test
 # OpenBLAS's own worker threads synchronise inside the (uninstrumented) library, so TSAN
-# reports its GEMM writes as races; one BLAS thread keeps the check on our threads.
-OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+# reports its GEMM writes as races; one BLAS thread keeps the check on our threads. oneDNN's
+# reports are suppressed (scripts/tsan.supp says why).
+OPENBLAS_NUM_THREADS=1 \
+  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/scripts/tsan.supp" \
   ctest --test-dir "$BUILD_DIR" -R "^(${TESTS})\$" --output-on-failure
