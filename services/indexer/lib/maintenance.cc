@@ -11,6 +11,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "services/indexer/lib/compaction_policy.h"
+#include "services/indexer/lib/training_sample.h"
 
 namespace tartan::index {
 namespace {
@@ -125,8 +126,9 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
     t.total_tokens = total_tokens;
     t.threads = opts_.build_threads;
     // A retrain sizes the centroids for the whole index, so the new documents alone may be
-    // far too few to train them: top the sample up with decoded tokens spread evenly over
-    // the live documents of the existing segments.
+    // far too few to train them: top the sample up with tokens spread evenly over the live
+    // documents of the existing segments (no more than the sample needs: a retrain at 20M
+    // tokens once decoded every document, 10 GB, and ran the shard out of memory).
     const double target_k =
         std::exp2(std::floor(std::log2(16.0 * std::sqrt(double(total_tokens)))));
     const size_t want = size_t(target_k) * size_t(std::max(1, t.sample_per_centroid));
@@ -134,25 +136,12 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
     const float* train_x = tokens.data();
     size_t train_n = ntok;
     if (ntok < want && seg_tokens > 0) {
-      train = tokens;
-      const uint64_t step = std::max<uint64_t>(1, seg_tokens / (want - ntok));
-      std::vector<float> buf;
-      uint64_t seen = 0;
-      for (const auto& s : snap.compressed) {
-        for (uint32_t i = 0; i < s->num_docs(); ++i) {
-          if (!s->IsAlive(i)) continue;
-          const uint32_t n = s->doc_len(i);
-          // Take the whole document each time the running token count crosses a step.
-          if ((seen + n) / step > seen / step) {
-            buf.resize(size_t(n) * opts_.dim);
-            s->DecodeDoc(i, buf.data());
-            train.insert(train.end(), buf.begin(), buf.end());
-          }
-          seen += n;
-        }
-      }
+      train.reserve(want * opts_.dim);
+      train.assign(tokens.begin(), tokens.end());
+      std::vector<const Segment*> segs;
+      for (const auto& s : snap.compressed) segs.push_back(s.get());
+      train_n += SampleLiveTokens(segs, want - ntok, opts_.dim, &train);
       train_x = train.data();
-      train_n = train.size() / opts_.dim;
     }
     ASSIGN_OR_RETURN(Codec trained, TrainCodec(train_x, train_n, opts_.dim, t));
     LOG_INFO << "trained codec: " << trained.num_centroids << " centroids on " << train_n
@@ -252,6 +241,7 @@ absl::Status Maintenance::Compact() { return CompactSegments({}); }
 
 absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   std::lock_guard<std::mutex> m(build_mu_);
+  const auto start = std::chrono::steady_clock::now();
   const SegmentSnapshot snap = segments_.Snapshot();
   std::vector<std::shared_ptr<const CompressedSegment>> segs;
   for (const auto& s : snap.compressed)  // segments merged meanwhile are simply not found
@@ -353,12 +343,13 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
       return absl::OkStatus();
     };
   }
-  const auto t0 = std::chrono::steady_clock::now();
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
   ReturnFreedMemory();
   compactions_.fetch_add(1, std::memory_order_relaxed);
-  LOG_DEBUG << "compacted " << segs.size() << " segments in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s";
+  // Flushes wait for a compaction (one build at a time): its length is worth an operator's eye.
+  LOG_INFO << "compacted " << segs.size() << " segments (" << live_tokens << " live tokens) in "
+           << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+           << " s";
   return absl::OkStatus();
 }
 

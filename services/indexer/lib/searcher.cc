@@ -91,8 +91,8 @@ class ScoresPool {
 };
 
 // Stage 1a: the query tokens against one codec's centroids (one GEMM), each query token's
-// nprobe best centroids, stage 2's 8-bit copy of the scores, and each query token's residual
-// lookup tables (for stage 3).
+// nprobe best centroids and stage 2's 8-bit copy of the scores. Stage 3's residual lookup
+// tables are built only if it runs (BuildStage3Tables).
 std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* q, int nq,
                                                int nprobe, float threshold) {
   std::unique_ptr<CentroidScores> cs = ScoresPool::Take();
@@ -100,7 +100,10 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
   cs->nq = nq;
   const int nc = codec.num_centroids;
   cs->st.resize(size_t(nc) * nq);
-  compute::MatmulABt(codec.centroids.data(), nc, q, nq, codec.dim, cs->st.data());
+  // st[c * nq + t] = centroid c . query token t, on this search's thread.
+  compute::StridedMatmul(compute::MatmulDataType::kFloat32, /*trans_b=*/true, nc, nq, codec.dim,
+                         1.0f, codec.centroids.data(), codec.dim, q, codec.dim, cs->st.data(), nq,
+                         /*num_threads=*/1);
   // One pass over the table: each centroid's best query score, and each query token's
   // nprobe best centroids kept in a small sorted list (nprobe is small; most scores fail
   // the first comparison) instead of a sort of all centroids per query token.
@@ -132,7 +135,6 @@ std::unique_ptr<CentroidScores> ScoreCentroids(const Codec& codec, const float* 
   std::vector<uint32_t> fill(cs->probe_begin.begin(), cs->probe_begin.end() - 1);
   for (int i = 0; i < nq; ++i)
     for (int j = 0; j < np; ++j) cs->probed_by[fill[top_c[size_t(i) * np + j]]++] = uint32_t(i);
-  BuildResidualLuts(codec, q, nq, &cs->residual_lut);
   return cs;
 }
 
@@ -183,6 +185,13 @@ size_t RerankDepth(const SearchParams& p, const std::vector<const Segment*>& seg
     depth = exact ? std::max(p.n_candidates_approx, p.k) : kDecompressedDefault;
   }
   return size_t(std::max(depth, p.k));
+}
+
+// Stage 3's residual lookup tables for every codec the query was scored against (1-2 MB each):
+// built only when stage 3 runs, which the default exact depth with the rerank store skips.
+void BuildStage3Tables(const float* q, int nq,
+                       std::vector<std::unique_ptr<CentroidScores>>* centroid_scores) {
+  for (const auto& cs : *centroid_scores) BuildResidualLuts(*cs->codec, q, nq, &cs->residual_lut);
 }
 
 // Stage 3.
@@ -265,7 +274,10 @@ absl::StatusOr<std::vector<Hit>> Search(const SegmentSnapshot& snapshot, const f
   RETURN_IF_ERROR(query.Interrupted());
   // Stage 3 only ranks: when it would keep every candidate, stage 4 scores them all anyway.
   const size_t depth = RerankDepth(p, segs);
-  if (cands.size() > depth) RefinedScores(segs, query, depth, &cands, &scratch);
+  if (cands.size() > depth) {
+    BuildStage3Tables(q, nq, &centroid_scores);
+    RefinedScores(segs, query, depth, &cands, &scratch);
+  }
   clock.Lap(&SearchTrace::approx_seconds);
   RETURN_IF_ERROR(query.Interrupted());
   Rerank(segs, query, cands, &top, &scratch);

@@ -72,7 +72,7 @@ struct CentroidScores {
   std::vector<uint32_t> probe_begin;  // [nc + 1] into probed_by: the query tokens that
   std::vector<uint32_t> probed_by;    // probed centroid c (c is probed when non-empty)
   bool probed(uint32_t c) const { return probe_begin[c] != probe_begin[c + 1]; }
-  std::vector<float> residual_lut;  // [nq, packed_bytes, 256] (residual_lut.h)
+  std::vector<float> residual_lut;  // [nq, packed_bytes, 256] (residual_lut.h); stage 3 only
 };
 
 // What the search hooks see of one query.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/compute/matmul_types.h"
 
 namespace tartan::encoder {
 
@@ -16,7 +17,7 @@ namespace tartan::encoder {
 // common/compute/cpu_features.h) and oneDNN uses them (not capped by ONEDNN_MAX_CPU_ISA).
 bool CpuHasNativeBf16();
 
-enum class MatmulDataType { kFloat32, kBFloat16 };
+using compute::MatmulDataType;
 
 class PackedMatmul {
  public:
