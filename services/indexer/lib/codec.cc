@@ -484,6 +484,11 @@ void Codec::Decode(const uint32_t* codes, const uint8_t* packed, size_t n, float
   DecodeRows(centroids.data(), lut.data(), codes, packed, n, dim, 8 / nbits, normalize, out);
 }
 
+int DefaultNumCentroids(uint64_t total_tokens) {
+  const double target = 16.0 * std::sqrt(double(total_tokens));
+  return 1 << std::max(0, int(std::floor(std::log2(std::max(1.0, target)))));
+}
+
 absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
                                  const CodecTrainOptions& options) {
   if (n == 0) return absl::InvalidArgumentError("TrainCodec: no vectors");
@@ -496,19 +501,17 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
   codec.nbits = options.nbits;
   const uint64_t total = options.total_tokens ? options.total_tokens : n;
   codec.trained_tokens = total;
-  int k = options.num_centroids;
-  if (k <= 0) {
-    const double target = 16.0 * std::sqrt(double(total));
-    k = 1 << std::max(0, int(std::floor(std::log2(std::max(1.0, target)))));
-  }
+  int k = options.num_centroids > 0 ? options.num_centroids : DefaultNumCentroids(total);
   std::mt19937_64 rng(options.seed);
 
   // Training sample (random rows without replacement).
   const size_t sample_n = std::min(n, size_t(k) * size_t(std::max(1, options.sample_per_centroid)));
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  if (sample_n < n)
-    for (size_t i = 0; i < sample_n; ++i) std::swap(order[i], order[i + rng() % (n - i)]);
+  // Shuffled even when every row is taken: the centroids start from the first k, and rows
+  // in input order (a document's consecutive tokens) would start them in a few documents.
+  for (size_t i = 0; i < std::min(sample_n, n - 1); ++i)
+    std::swap(order[i], order[i + rng() % (n - i)]);
   std::vector<float> sample(sample_n * dim);
   for (size_t i = 0; i < sample_n; ++i)
     std::copy_n(x + order[i] * dim, dim, sample.data() + i * dim);
@@ -530,6 +533,8 @@ absl::StatusOr<Codec> TrainCodec(const float* x, size_t n, int dim,
   std::vector<double> sums(size_t(k) * dim);
   std::vector<size_t> counts(k);
   for (int it = 0; it < options.iterations; ++it) {
+    if (options.cancel != nullptr && options.cancel->load(std::memory_order_relaxed))
+      return absl::CancelledError("codec training cancelled");
     codec.Assign(sample.data(), sample_n, assign.data(), options.threads);
     std::fill(sums.begin(), sums.end(), 0.0);
     std::fill(counts.begin(), counts.end(), 0);

@@ -5,6 +5,7 @@
 // cutoffs for all dimensions), and unit-norm inputs are renormalised on decode.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -56,14 +57,19 @@ struct Codec {
 
 struct CodecTrainOptions {
   int nbits = 4;
-  int num_centroids = 0;  // 0: 2^floor(log2(16 sqrt(total_tokens)))
+  int num_centroids = 0;  // 0: DefaultNumCentroids(total_tokens)
   int sample_per_centroid = 32;
   int iterations = 8;
   int lloyd_iterations = 16;  // Lloyd-Max refinement of the residual buckets (0: quantiles only)
   uint64_t seed = 1234;
   uint64_t total_tokens = 0;  // tokens in the index (sizes the centroid count); 0: n
   int threads = 0;            // at most this many threads (0: all cores); same result for any
+  // When set and true, training stops between k-means rounds with CANCELLED (a shard closing).
+  const std::atomic<bool>* cancel = nullptr;
 };
+
+// The centroid count for an index of total_tokens: 2^floor(log2(16 sqrt(total_tokens))).
+int DefaultNumCentroids(uint64_t total_tokens);
 
 // Trains centroids (k-means on a sample, GEMMs through BLAS) and residual buckets on x: [n, dim].
 // Centroids are stored as fp16 (common/half.h; half the bytes): TrainCodec rounds them before

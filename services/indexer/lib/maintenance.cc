@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstring>
+#include <utility>
 
 #include "common/half.h"
 #include "common/logging.h"
@@ -40,7 +40,10 @@ void Maintenance::Stop() {
   bg_cv_.notify_all();
   flushed_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
+  retrain_cancel_.store(true);
   std::lock_guard<std::mutex> m(build_mu_);  // a build started by a caller ends first
+  // StartRetrain runs only inside a build: the retrainer's thread cannot change meanwhile.
+  if (retrainer_.joinable()) retrainer_.join();
 }
 
 void Maintenance::Kick() {
@@ -107,54 +110,75 @@ void Maintenance::BackgroundLoop() {
   }
 }
 
-absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
-    const SegmentSnapshot& snap, const std::vector<float>& tokens) {
-  if (std::shared_ptr<const Codec> pinned = segments_.pinned()) return pinned;
-  const size_t ntok = tokens.size() / opts_.dim;
-  uint64_t seg_tokens = 0;
-  for (const auto& s : snap.compressed) seg_tokens += s->live_tokens();
-  const uint64_t total_tokens = snap.fresh->live_tokens() + seg_tokens;
-  const std::shared_ptr<const Codec>& codec = snap.codec;
-  // Train on the first flush, and again when the index has outgrown the centroids.
-  if (ntok > 0 &&
-      (!codec || codec->nbits != opts_.nbits ||
-       double(total_tokens) >= opts_.retrain_growth_factor * double(codec->trained_tokens))) {
-    CodecTrainOptions t;
-    t.nbits = opts_.nbits;
-    t.sample_per_centroid = opts_.kmeans_sample_per_centroid;
-    t.iterations = opts_.kmeans_iterations;
-    t.total_tokens = total_tokens;
-    t.threads = opts_.build_threads;
-    // A retrain sizes the centroids for the whole index, so the new documents alone may be
-    // far too few to train them: top the sample up with tokens spread evenly over the live
-    // documents of the existing segments (no more than the sample needs: a retrain at 20M
-    // tokens once decoded every document, 10 GB, and ran the shard out of memory).
-    const double target_k =
-        std::exp2(std::floor(std::log2(16.0 * std::sqrt(double(total_tokens)))));
-    const size_t want = size_t(target_k) * size_t(std::max(1, t.sample_per_centroid));
-    std::vector<float> train;
-    const float* train_x = tokens.data();
-    size_t train_n = ntok;
-    if (ntok < want && seg_tokens > 0) {
-      train.reserve(want * opts_.dim);
-      train.assign(tokens.begin(), tokens.end());
-      std::vector<const Segment*> segs;
-      for (const auto& s : snap.compressed) segs.push_back(s.get());
-      train_n += SampleLiveTokens(segs, want - ntok, opts_.dim, &train);
-      train_x = train.data();
-    }
-    ASSIGN_OR_RETURN(Codec trained, TrainCodec(train_x, train_n, opts_.dim, t));
-    LOG_INFO << "trained codec: " << trained.num_centroids << " centroids on " << train_n
-             << " tokens (index holds " << total_tokens << ")";
-    return std::make_shared<const Codec>(std::move(trained));
-  }
-  if (codec) return codec;
-  // Only empty documents so far: any codec will do, train on a zero vector.
-  std::vector<float> zero(opts_.dim, 0.f);
+absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::TrainForIndex(
+    SegmentSnapshot snap, const std::atomic<bool>* cancel) {
+  uint64_t total_tokens = 0;
+  for (const Segment* s : snap.all()) total_tokens += s->live_tokens();
   CodecTrainOptions t;
   t.nbits = opts_.nbits;
-  ASSIGN_OR_RETURN(Codec trained, TrainCodec(zero.data(), 1, opts_.dim, t));
+  t.sample_per_centroid = opts_.kmeans_sample_per_centroid;
+  t.iterations = opts_.kmeans_iterations;
+  t.total_tokens = total_tokens;
+  t.threads = opts_.build_threads;
+  t.cancel = cancel;
+  // The sample, evenly spread over every live token (new documents and indexed ones alike),
+  // is all the training holds: a retrain at 20M tokens once decoded the whole index, 10 GB,
+  // and ran the shard out of memory.
+  const size_t want =
+      size_t(DefaultNumCentroids(total_tokens)) * size_t(std::max(1, t.sample_per_centroid));
+  std::vector<float> sample;
+  const uint64_t n = SampleLiveTokens(snap.all(), want, opts_.dim, &sample);
+  snap = {};     // the segments and fresh documents are not needed for the k-means
+  if (n == 0) {  // only empty documents so far: any codec will do, train on a zero vector
+    sample.assign(opts_.dim, 0.f);
+    t.total_tokens = 0;
+  }
+  ASSIGN_OR_RETURN(Codec trained,
+                   TrainCodec(sample.data(), std::max<uint64_t>(n, 1), opts_.dim, t));
+  LOG_INFO << "trained codec: " << trained.num_centroids << " centroids on " << n
+           << " tokens (index holds " << total_tokens << ")";
   return std::make_shared<const Codec>(std::move(trained));
+}
+
+void Maintenance::StartRetrain(SegmentSnapshot snap) {
+  std::lock_guard<std::mutex> l(retrain_mu_);
+  if (retraining_ || retrained_) return;
+  if (retrainer_.joinable()) retrainer_.join();  // the last retrain's thread, finished
+  retraining_ = true;
+  LOG_INFO << "the index outgrew its codec: retraining in the background";
+  retrainer_ = std::thread([this, snap = std::move(snap)]() mutable {
+    absl::StatusOr<std::shared_ptr<const Codec>> codec =
+        TrainForIndex(std::move(snap), &retrain_cancel_);
+    if (!codec.ok() && !retrain_cancel_.load()) {
+      LOG_ERROR << "codec retrain failed: " << codec.status();
+    }
+    std::lock_guard<std::mutex> g(retrain_mu_);
+    if (codec.ok()) retrained_ = *std::move(codec);
+    retraining_ = false;
+  });
+}
+
+absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
+    const SegmentSnapshot& snap) {
+  if (std::shared_ptr<const Codec> pinned = segments_.pinned()) return pinned;
+  {
+    std::lock_guard<std::mutex> l(retrain_mu_);
+    if (retrained_) return std::exchange(retrained_, nullptr);
+  }
+  const std::shared_ptr<const Codec>& codec = snap.codec;
+  // None yet, or one of other nbits (options changed across a restart): nothing to encode
+  // with but a codec trained now.
+  if (!codec || codec->nbits != opts_.nbits) return TrainForIndex(snap, nullptr);
+  uint64_t total_tokens = 0;
+  for (const Segment* s : snap.all()) total_tokens += s->live_tokens();
+  // The index has outgrown the centroids: retrain for its size. In the background the
+  // k-means runs beside the flushes, which encode with the current codec until the new one
+  // is ready (it takes a minute at 20M tokens; writes would wait for it).
+  if (double(total_tokens) >= opts_.retrain_growth_factor * double(codec->trained_tokens)) {
+    if (!opts_.background_compaction) return TrainForIndex(snap, nullptr);
+    StartRetrain(snap);
+  }
+  return codec;
 }
 
 absl::Status Maintenance::Flush() {
@@ -186,7 +210,7 @@ absl::Status Maintenance::Flush() {
     build.sources.push_back(SegmentBuild::Source{kFreshSegmentId, i, d.lsn});
   }
   const size_t ntok = data.doc_offsets.back();
-  ASSIGN_OR_RETURN(build.codec, CodecForFlush(snap, all));
+  ASSIGN_OR_RETURN(build.codec, CodecForFlush(snap));
   const auto encode_start = std::chrono::steady_clock::now();
   data.codes.resize(ntok);
   data.residuals.resize(ntok * build.codec->packed_bytes());
@@ -329,9 +353,10 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   const bool keep_exact =
       opts_.rerank_store &&
       std::all_of(segs.begin(), segs.end(), [](const auto& s) { return s->file().has_exact(); });
-  if (opts_.rerank_store && !keep_exact)
+  if (opts_.rerank_store && !keep_exact) {
     LOG_WARNING << "compaction merges segments without a rerank store: the merged segment keeps "
                    "none (documents re-ingested after --rerank_store was enabled get one)";
+  }
   if (keep_exact) {
     const size_t dim = size_t(codec.dim);
     data.exact_source = [for_each_run, dim](uint64_t first, uint64_t n,

@@ -1,8 +1,9 @@
 // Maintenance: everything that builds a compressed segment — flush (fresh documents → a
-// compressed segment, training or retraining the codec when needed), size-tiered compaction
+// compressed segment, training the codec when there is none), size-tiered compaction
 // (compaction_policy.h) and PLAID import — one at a time, plus the background loop that
-// flushes and compacts on its own. Builds run without blocking searches or writes and end in
-// SegmentSet::Publish.
+// flushes and compacts on its own, and the retrain of a codec the index has outgrown, which
+// runs on a thread of its own so that flushes go on meanwhile. Builds run without blocking
+// searches or writes and end in SegmentSet::Publish.
 #pragma once
 
 #include <atomic>
@@ -27,7 +28,7 @@ class Maintenance {
 
   // Starts the background loop (when options.background_compaction).
   void Start();
-  // Stops it and waits for a running build to end.
+  // Stops it, cancels a background retrain, and waits for a running build to end.
   void Stop();
   // Wakes the background loop (the fresh segment crossed the flush threshold).
   void Kick();
@@ -53,11 +54,18 @@ class Maintenance {
  private:
   // Merges the segments with these ids (all when empty) into one, purging deletes.
   absl::Status CompactSegments(const std::vector<int64_t>& ids);
-  // The codec a flush of `tokens` ([n, dim]) encodes with: the pinned one (the options' shared
-  // codec, or an adopted one) when there is one; else the current one, or a new one trained when
-  // there is none or the index outgrew it.
-  absl::StatusOr<std::shared_ptr<const Codec>> CodecForFlush(const SegmentSnapshot& snap,
-                                                             const std::vector<float>& tokens);
+  // The codec a flush of `snap`'s fresh documents encodes with: the pinned one (the options'
+  // shared codec, or an adopted one) when there is one; else a retrained one that is ready;
+  // else the current one (starting a retrain when the index has outgrown it), or one trained
+  // now when there is none.
+  absl::StatusOr<std::shared_ptr<const Codec>> CodecForFlush(const SegmentSnapshot& snap);
+  // A codec sized for every live token of `snap`, trained on an even sample of them (16 per
+  // centroid by default); the snapshot is released once sampled. cancel: stops the k-means.
+  absl::StatusOr<std::shared_ptr<const Codec>> TrainForIndex(SegmentSnapshot snap,
+                                                             const std::atomic<bool>* cancel);
+  // Runs TrainForIndex on retrainer_ unless a retrain runs or waits; the codec waits in
+  // retrained_ for the next flush.
+  void StartRetrain(SegmentSnapshot snap);
   void BackgroundLoop();
 
   const ShardOptions opts_;
@@ -75,6 +83,12 @@ class Maintenance {
   uint64_t flush_failures_ = 0;  // guarded by bg_mu_
   bool bg_stop_ = false, bg_kick_ = false;
   std::thread bg_;
+
+  std::mutex retrain_mu_;                   // the background retrain
+  bool retraining_ = false;                 // guarded by retrain_mu_
+  std::shared_ptr<const Codec> retrained_;  // guarded by retrain_mu_; the next flush takes it
+  std::atomic<bool> retrain_cancel_{false};
+  std::thread retrainer_;  // joined by StartRetrain and Stop
 };
 
 }  // namespace tartan::index

@@ -427,6 +427,42 @@ TEST(ShardTest, CodecRetrainsWhenTheIndexOutgrowsItAndCompactionReencodes) {
   }
 }
 
+TEST(ShardTest, InTheBackgroundARetrainRunsBesideFlushesWhichKeepTheCurrentCodec) {
+  ShardOptions o = Opts(TempDir("background_retrain"));
+  o.background_compaction = true;  // the loop never flushes here (threshold 2^30): Flush() does
+  o.retrain_growth_factor = 3;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  auto docs = Docs(400);
+  ASSERT_TRUE((*shard)->Upsert({docs.begin(), docs.begin() + 40}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());  // no codec yet: trained within the flush
+  const int first_k = (*shard)->Stats().num_centroids;
+  const uint64_t first_codec = (*shard)->Stats().codec_id;
+  ASSERT_TRUE((*shard)->Upsert({docs.begin() + 40, docs.end()}).ok());
+  // The index outgrew the codec: this flush starts the retrain and encodes with the old one.
+  ASSERT_TRUE((*shard)->Flush().ok());
+  EXPECT_EQ((*shard)->Stats().codec_id, first_codec);
+  EXPECT_EQ((*shard)->Stats().segments, 2u);
+  // A later flush takes the retrained codec once it is ready.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (int i = 0; (*shard)->Stats().codec_id == first_codec; ++i) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the retrain never landed";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE((*shard)->Upsert({RandomDoc("late" + std::to_string(i), 4, kDim, 5000 + i)}).ok());
+    ASSERT_TRUE((*shard)->Flush().ok());
+  }
+  EXPECT_GT((*shard)->Stats().num_centroids, first_k);
+  ASSERT_TRUE((*shard)->Compact().ok());
+  EXPECT_EQ((*shard)->Stats().segments, 1u);
+  SearchParams p;
+  p.k = 1;
+  auto hits = (*shard)->Search(docs[7].vectors.data(), docs[7].num_tokens, p);
+  ASSERT_TRUE(hits.ok()) << hits.status();
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].id, docs[7].id);
+  EXPECT_TRUE((*shard)->Close().ok());
+}
+
 TEST(CompactionPolicyTest, MergesTiersOfSimilarSizeAndPurgesDeadSegments) {
   CompactionPolicy p;  // min_merge 4, dead_fraction 0.2, size_ratio 2
   auto seg = [](int64_t id, uint64_t tokens, uint64_t docs = 100, uint64_t dead = 0) {
