@@ -40,10 +40,14 @@ void Maintenance::Stop() {
   bg_cv_.notify_all();
   flushed_cv_.notify_all();
   if (bg_.joinable()) bg_.join();
-  retrain_cancel_.store(true);
+  std::thread retrainer;
+  {
+    std::lock_guard<std::mutex> l(retrain_mu_);
+    retrain_cancel_.store(true);  // no retrain starts from now on, and a running one stops
+    retrainer = std::move(retrainer_);
+  }
+  if (retrainer.joinable()) retrainer.join();
   std::lock_guard<std::mutex> m(build_mu_);  // a build started by a caller ends first
-  // StartRetrain runs only inside a build: the retrainer's thread cannot change meanwhile.
-  if (retrainer_.joinable()) retrainer_.join();
 }
 
 void Maintenance::Kick() {
@@ -69,6 +73,7 @@ void Maintenance::BackgroundLoop() {
     if (bg_stop_) break;
     bg_kick_ = false;
     l.unlock();
+    UseRetrainedCodec();
     const uint64_t fresh_tokens = segments_.fresh_tokens();
     const auto now = Clock::now();
     if (fresh_tokens == 0) {
@@ -142,7 +147,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::TrainForIndex(
 
 void Maintenance::StartRetrain(SegmentSnapshot snap) {
   std::lock_guard<std::mutex> l(retrain_mu_);
-  if (retraining_ || retrained_) return;
+  if (retraining_ || retrained_ || retrain_cancel_.load()) return;
   if (retrainer_.joinable()) retrainer_.join();  // the last retrain's thread, finished
   retraining_ = true;
   LOG_INFO << "the index outgrew its codec: retraining in the background";
@@ -152,19 +157,33 @@ void Maintenance::StartRetrain(SegmentSnapshot snap) {
     if (!codec.ok() && !retrain_cancel_.load()) {
       LOG_ERROR << "codec retrain failed: " << codec.status();
     }
-    std::lock_guard<std::mutex> g(retrain_mu_);
-    if (codec.ok()) retrained_ = *std::move(codec);
-    retraining_ = false;
+    {
+      std::lock_guard<std::mutex> g(retrain_mu_);
+      if (codec.ok()) retrained_ = *std::move(codec);
+      retraining_ = false;
+    }
+    Kick();  // the loop makes it current
   });
+}
+
+void Maintenance::UseRetrainedCodec() {
+  {
+    std::lock_guard<std::mutex> l(retrain_mu_);
+    if (!retrained_) return;
+  }
+  // Not while a build encodes with the old codec: its Publish would make that one current.
+  std::lock_guard<std::mutex> m(build_mu_);
+  std::shared_ptr<const Codec> codec;
+  {
+    std::lock_guard<std::mutex> l(retrain_mu_);
+    codec = std::exchange(retrained_, nullptr);
+  }
+  if (codec) segments_.UseCodec(std::move(codec));
 }
 
 absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
     const SegmentSnapshot& snap) {
   if (std::shared_ptr<const Codec> pinned = segments_.pinned()) return pinned;
-  {
-    std::lock_guard<std::mutex> l(retrain_mu_);
-    if (retrained_) return std::exchange(retrained_, nullptr);
-  }
   const std::shared_ptr<const Codec>& codec = snap.codec;
   // None yet, or one of other nbits (options changed across a restart): nothing to encode
   // with but a codec trained now.

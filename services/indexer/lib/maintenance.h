@@ -55,17 +55,18 @@ class Maintenance {
   // Merges the segments with these ids (all when empty) into one, purging deletes.
   absl::Status CompactSegments(const std::vector<int64_t>& ids);
   // The codec a flush of `snap`'s fresh documents encodes with: the pinned one (the options'
-  // shared codec, or an adopted one) when there is one; else a retrained one that is ready;
-  // else the current one (starting a retrain when the index has outgrown it), or one trained
-  // now when there is none.
+  // shared codec, or an adopted one) when there is one; else the current one (starting a
+  // retrain when the index has outgrown it), or one trained now when there is none.
   absl::StatusOr<std::shared_ptr<const Codec>> CodecForFlush(const SegmentSnapshot& snap);
   // A codec sized for every live token of `snap`, trained on an even sample of them (16 per
   // centroid by default); the snapshot is released once sampled. cancel: stops the k-means.
   absl::StatusOr<std::shared_ptr<const Codec>> TrainForIndex(SegmentSnapshot snap,
                                                              const std::atomic<bool>* cancel);
   // Runs TrainForIndex on retrainer_ unless a retrain runs or waits; the codec waits in
-  // retrained_ for the next flush.
+  // retrained_, and the background loop, woken, makes it current (UseRetrainedCodec).
   void StartRetrain(SegmentSnapshot snap);
+  // Makes a waiting retrained codec current, between builds.
+  void UseRetrainedCodec();
   void BackgroundLoop();
 
   const ShardOptions opts_;

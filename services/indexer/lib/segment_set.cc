@@ -128,6 +128,11 @@ void SegmentSet::Pin(std::shared_ptr<const Codec> codec) {
   codec_ = std::move(codec);
 }
 
+void SegmentSet::UseCodec(std::shared_ptr<const Codec> codec) {
+  std::unique_lock l(mu_);
+  if (!pinned_) codec_ = std::move(codec);
+}
+
 std::shared_ptr<const Codec> SegmentSet::pinned() const {
   std::shared_lock l(mu_);
   return pinned_;

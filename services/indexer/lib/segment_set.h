@@ -56,6 +56,10 @@ class SegmentSet {
   // searchable until compaction re-encodes them.
   void Pin(std::shared_ptr<const Codec> codec);
   std::shared_ptr<const Codec> pinned() const;
+  // Makes `codec` current (new segments are encoded with it) unless one is pinned. It is
+  // persisted in the first segment encoded with it; a restart before that finds the newest
+  // segment's codec current again. Only maintenance calls it, between builds.
+  void UseCodec(std::shared_ptr<const Codec> codec);
   std::vector<std::optional<DocRef>> Find(const std::vector<std::string>& ids) const;
   uint64_t num_documents() const;
   uint64_t fresh_tokens() const;
