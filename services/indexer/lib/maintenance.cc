@@ -73,7 +73,7 @@ void Maintenance::BackgroundLoop() {
     if (bg_stop_) break;
     bg_kick_ = false;
     l.unlock();
-    UseRetrainedCodec();
+    AdoptRetrainedCodec();
     const uint64_t fresh_tokens = segments_.fresh_tokens();
     const auto now = Clock::now();
     if (fresh_tokens == 0) {
@@ -98,6 +98,7 @@ void Maintenance::BackgroundLoop() {
         flushed_cv_.notify_all();  // writers waiting out backpressure learn at once
       }
     }
+    AdoptRetrainedCodec();  // one that ended during the flush, before compaction picks
     std::vector<SegmentSize> sizes;
     for (const auto& s : segments_.Snapshot().compressed) {
       sizes.push_back(
@@ -166,19 +167,33 @@ void Maintenance::StartRetrain(SegmentSnapshot snap) {
   });
 }
 
-void Maintenance::UseRetrainedCodec() {
+void Maintenance::AdoptRetrainedCodec() {
   {
     std::lock_guard<std::mutex> l(retrain_mu_);
     if (!retrained_) return;
   }
-  // Not while a build encodes with the old codec: its Publish would make that one current.
-  std::lock_guard<std::mutex> m(build_mu_);
-  std::shared_ptr<const Codec> codec;
+  std::vector<int64_t> stale;
   {
-    std::lock_guard<std::mutex> l(retrain_mu_);
-    codec = std::exchange(retrained_, nullptr);
+    // Not while a build encodes with the old codec: its Publish would make that one current.
+    std::lock_guard<std::mutex> m(build_mu_);
+    std::shared_ptr<const Codec> codec;
+    {
+      std::lock_guard<std::mutex> l(retrain_mu_);
+      codec = std::exchange(retrained_, nullptr);
+    }
+    if (!codec || segments_.pinned()) return;
+    segments_.UseCodec(codec);
+    for (const auto& s : segments_.Snapshot().compressed)
+      if (s->codec()->id != codec->id) stale.push_back(s->id());
   }
-  if (codec) segments_.UseCodec(std::move(codec));
+  // The index converges on the new codec even if no write comes: the segments under older
+  // ones are re-encoded (merged into one, as AdoptCodec does). Flushes wait meanwhile, once
+  // per 4x growth of the index.
+  if (stale.empty()) return;
+  LOG_INFO << "retrained codec in use; re-encoding " << stale.size() << " segments";
+  if (absl::Status st = CompactSegments(stale); !st.ok()) {
+    LOG_ERROR << "re-encoding under the retrained codec failed: " << st;
+  }
 }
 
 absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(

@@ -63,10 +63,11 @@ class Maintenance {
   absl::StatusOr<std::shared_ptr<const Codec>> TrainForIndex(SegmentSnapshot snap,
                                                              const std::atomic<bool>* cancel);
   // Runs TrainForIndex on retrainer_ unless a retrain runs or waits; the codec waits in
-  // retrained_, and the background loop, woken, makes it current (UseRetrainedCodec).
+  // retrained_, and the background loop, woken, adopts it (AdoptRetrainedCodec).
   void StartRetrain(SegmentSnapshot snap);
-  // Makes a waiting retrained codec current, between builds.
-  void UseRetrainedCodec();
+  // Makes a waiting retrained codec current between builds, then re-encodes the segments
+  // written under older codecs into one segment.
+  void AdoptRetrainedCodec();
   void BackgroundLoop();
 
   const ShardOptions opts_;
