@@ -207,7 +207,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
   for (const Segment* s : snap.all()) total_tokens += s->live_tokens();
   // The index has outgrown the centroids: retrain for its size. In the background the
   // k-means runs beside the flushes, which encode with the current codec until the new one
-  // is ready (it takes a minute at 20M tokens; writes would wait for it).
+  // is ready (two minutes at 24M tokens, 65,536 centroids; writes would wait for it).
   if (double(total_tokens) >= opts_.retrain_growth_factor * double(codec->trained_tokens)) {
     if (!opts_.background_compaction) return TrainForIndex(snap, nullptr);
     StartRetrain(snap);
