@@ -1,5 +1,7 @@
 #include "services/encoder/lib/tokenizer/model.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -12,6 +14,9 @@ namespace tartan::encoder {
 absl::Status Vocab::LoadJsonObject(const nlohmann::json& vocab) {
   if (!vocab.is_object()) return absl::InvalidArgumentError("model.vocab is not an object");
   token_to_id_.reserve(vocab.size());
+  // Ids index a dense table: a vocabulary's ids run 0..n-1 (a few gaps at most), so one far
+  // beyond its size is a broken file, and would allocate gigabytes (fuzz_tokenizer_json).
+  const int64_t max_id = std::min<int64_t>(int64_t{1} << 30, 2 * int64_t(vocab.size()) + 1024);
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     // An integer, checked first: converting a float outside int64's range is undefined.
     if (!it.value().is_number_integer()) {
@@ -19,8 +24,10 @@ absl::Status Vocab::LoadJsonObject(const nlohmann::json& vocab) {
           absl::StrCat("vocab id of \"", it.key(), "\" is not an integer"));
     }
     const int64_t id = it.value().get<int64_t>();
-    if (id < 0 || id > (int64_t{1} << 30)) {
-      return absl::InvalidArgumentError(absl::StrCat("vocab id out of range: ", id));
+    if (id < 0 || id > max_id) {
+      return absl::InvalidArgumentError(absl::StrCat("vocab id out of range: ", id, " (\"",
+                                                     it.key(), "\"; the vocabulary has ",
+                                                     vocab.size(), " entries)"));
     }
     token_to_id_[it.key()] = static_cast<int32_t>(id);
     if (static_cast<size_t>(id) >= id_to_token_.size()) {
