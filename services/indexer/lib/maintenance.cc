@@ -29,7 +29,9 @@ Maintenance::Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet&
 Maintenance::~Maintenance() { Stop(); }
 
 void Maintenance::Start() {
-  if (opts_.background_compaction) bg_ = std::thread([this] { BackgroundLoop(); });
+  if (!opts_.background_compaction) return;
+  flusher_ = std::thread([this] { FlushLoop(); });
+  compactor_ = std::thread([this] { CompactionLoop(); });
 }
 
 void Maintenance::Stop() {
@@ -37,9 +39,11 @@ void Maintenance::Stop() {
     std::lock_guard<std::mutex> l(bg_mu_);
     bg_stop_ = true;
   }
-  bg_cv_.notify_all();
+  flush_cv_.notify_all();
+  compact_cv_.notify_all();
   flushed_cv_.notify_all();
-  if (bg_.joinable()) bg_.join();
+  if (flusher_.joinable()) flusher_.join();
+  if (compactor_.joinable()) compactor_.join();
   std::thread retrainer;
   {
     std::lock_guard<std::mutex> l(retrain_mu_);
@@ -47,18 +51,26 @@ void Maintenance::Stop() {
     retrainer = std::move(retrainer_);
   }
   if (retrainer.joinable()) retrainer.join();
-  std::lock_guard<std::mutex> m(build_mu_);  // a build started by a caller ends first
+  std::scoped_lock m(flush_mu_, compact_mu_);  // builds started by callers end first
 }
 
 void Maintenance::Kick() {
   {
     std::lock_guard<std::mutex> l(bg_mu_);
-    bg_kick_ = true;
+    flush_kick_ = true;
   }
-  bg_cv_.notify_all();
+  flush_cv_.notify_all();
 }
 
-void Maintenance::BackgroundLoop() {
+void Maintenance::KickCompaction() {
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    compact_kick_ = true;
+  }
+  compact_cv_.notify_all();
+}
+
+void Maintenance::FlushLoop() {
   using Clock = std::chrono::steady_clock;
   const auto index_delay = std::chrono::milliseconds(opts_.index_delay_ms);
   // When the loop first saw the fresh segment non-empty since it was last empty.
@@ -69,11 +81,10 @@ void Maintenance::BackgroundLoop() {
     const auto poll = fresh_seen && opts_.index_delay_ms > 0
                           ? std::min<Clock::duration>(index_delay, std::chrono::seconds(1))
                           : Clock::duration(std::chrono::seconds(1));
-    bg_cv_.wait_for(l, poll, [&] { return bg_stop_ || bg_kick_; });
+    flush_cv_.wait_for(l, poll, [&] { return bg_stop_ || flush_kick_; });
     if (bg_stop_) break;
-    bg_kick_ = false;
+    flush_kick_ = false;
     l.unlock();
-    AdoptRetrainedCodec();
     const uint64_t fresh_tokens = segments_.fresh_tokens();
     const auto now = Clock::now();
     if (fresh_tokens == 0) {
@@ -96,9 +107,22 @@ void Maintenance::BackgroundLoop() {
           ++flush_failures_;
         }
         flushed_cv_.notify_all();  // writers waiting out backpressure learn at once
+      } else {
+        KickCompaction();  // one more segment: the policy may pick a merge
       }
     }
-    AdoptRetrainedCodec();  // one that ended during the flush, before compaction picks
+    l.lock();
+  }
+}
+
+void Maintenance::CompactionLoop() {
+  std::unique_lock<std::mutex> l(bg_mu_);
+  while (!bg_stop_) {
+    compact_cv_.wait_for(l, std::chrono::seconds(1), [&] { return bg_stop_ || compact_kick_; });
+    if (bg_stop_) break;
+    compact_kick_ = false;
+    l.unlock();
+    AdoptRetrainedCodec();  // before the policy picks: a merge under the old codec is wasted
     std::vector<SegmentSize> sizes;
     for (const auto& s : segments_.Snapshot().compressed) {
       sizes.push_back(
@@ -163,32 +187,37 @@ void Maintenance::StartRetrain(SegmentSnapshot snap) {
       if (codec.ok()) retrained_ = *std::move(codec);
       retraining_ = false;
     }
-    Kick();  // the loop makes it current
+    KickCompaction();  // the compaction loop makes it current
   });
 }
 
-void Maintenance::AdoptRetrainedCodec() {
-  {
-    std::lock_guard<std::mutex> l(retrain_mu_);
-    if (!retrained_) return;
+std::vector<int64_t> Maintenance::SwitchCodec(std::shared_ptr<const Codec> codec, bool pin) {
+  // Not while a build encodes with the old codec: a flush's Publish would make that one
+  // current again, and a compaction's merged segment would escape the re-encode.
+  std::scoped_lock m(flush_mu_, compact_mu_);
+  if (pin) {
+    segments_.Pin(codec);
+  } else if (segments_.pinned()) {
+    return {};  // an adopted codec outranks the shard's own
+  } else {
+    segments_.UseCodec(codec);
   }
   std::vector<int64_t> stale;
+  for (const auto& s : segments_.Snapshot().compressed)
+    if (s->codec()->id != codec->id) stale.push_back(s->id());
+  return stale;
+}
+
+void Maintenance::AdoptRetrainedCodec() {
+  std::shared_ptr<const Codec> codec;
   {
-    // Not while a build encodes with the old codec: its Publish would make that one current.
-    std::lock_guard<std::mutex> m(build_mu_);
-    std::shared_ptr<const Codec> codec;
-    {
-      std::lock_guard<std::mutex> l(retrain_mu_);
-      codec = std::exchange(retrained_, nullptr);
-    }
-    if (!codec || segments_.pinned()) return;
-    segments_.UseCodec(codec);
-    for (const auto& s : segments_.Snapshot().compressed)
-      if (s->codec()->id != codec->id) stale.push_back(s->id());
+    std::lock_guard<std::mutex> l(retrain_mu_);
+    codec = std::exchange(retrained_, nullptr);
   }
+  if (!codec) return;
   // The index converges on the new codec even if no write comes: the segments under older
-  // ones are re-encoded (merged into one, as AdoptCodec does). Flushes wait meanwhile, once
-  // per 4x growth of the index.
+  // ones are re-encoded (merged into one, as AdoptCodec does) while flushes go on with it.
+  const std::vector<int64_t> stale = SwitchCodec(codec, /*pin=*/false);
   if (stale.empty()) return;
   LOG_INFO << "retrained codec in use; re-encoding " << stale.size() << " segments";
   if (absl::Status st = CompactSegments(stale); !st.ok()) {
@@ -216,7 +245,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
 }
 
 absl::Status Maintenance::Flush() {
-  std::lock_guard<std::mutex> m(build_mu_);
+  std::lock_guard<std::mutex> m(flush_mu_);
   flush_running_.store(true, std::memory_order_relaxed);
   struct Done {
     std::atomic<bool>& flag;
@@ -298,7 +327,12 @@ absl::Status Maintenance::FlushError() const {
 absl::Status Maintenance::Compact() { return CompactSegments({}); }
 
 absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
-  std::lock_guard<std::mutex> m(build_mu_);
+  std::lock_guard<std::mutex> m(compact_mu_);
+  compaction_running_.store(true, std::memory_order_relaxed);
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag.store(false, std::memory_order_relaxed); }
+  } done{compaction_running_};
   const auto start = std::chrono::steady_clock::now();
   const SegmentSnapshot snap = segments_.Snapshot();
   std::vector<std::shared_ptr<const CompressedSegment>> segs;
@@ -307,6 +341,9 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   if (segs.empty()) return absl::OkStatus();
   SegmentBuild build;
   build.codec = snap.codec;
+  // The codec stays current while compact_mu_ is held; a flush that trained one meanwhile (the
+  // shard's first, or one of new nbits) made that one current, and this merge must not undo it.
+  build.make_codec_current = false;
   const Codec& codec = *build.codec;
   SegmentData& data = build.data;
   // Codes, ids and offsets are collected here (a few bytes per token); the residuals (most
@@ -427,7 +464,7 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   RETURN_IF_ERROR(segments_.Publish(log_, std::move(build)));
   ReturnFreedMemory();
   compactions_.fetch_add(1, std::memory_order_relaxed);
-  // Flushes wait for a compaction (one build at a time): its length is worth an operator's eye.
+  // A long compaction holds back the next one and a codec change: worth an operator's eye.
   LOG_INFO << "compacted " << segs.size() << " segments (" << live_tokens << " live tokens) in "
            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
            << " s";
@@ -435,20 +472,14 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
 }
 
 absl::Status Maintenance::AdoptCodec(std::shared_ptr<const Codec> codec) {
-  std::vector<int64_t> stale;
-  {
-    std::lock_guard<std::mutex> m(build_mu_);  // not while a build encodes with the old one
-    segments_.Pin(codec);
-    for (const auto& s : segments_.Snapshot().compressed)
-      if (s->codec()->id != codec->id) stale.push_back(s->id());
-  }
+  const std::vector<int64_t> stale = SwitchCodec(codec, /*pin=*/true);
   LOG_INFO << "adopted codec " << codec->id << " (" << codec->num_centroids << " centroids, nbits "
            << codec->nbits << "); re-encoding " << stale.size() << " segments";
   return stale.empty() ? absl::OkStatus() : CompactSegments(stale);
 }
 
 absl::Status Maintenance::Import(SegmentBuild build) {
-  std::lock_guard<std::mutex> m(build_mu_);
+  std::lock_guard<std::mutex> m(flush_mu_);
   // A fresh shard adopts the imported centroids for what it ingests next (as after a
   // restart, where the newest segment's codec is current).
   build.make_codec_current = segments_.Snapshot().codec == nullptr;

@@ -1,9 +1,11 @@
 // Maintenance: everything that builds a compressed segment — flush (fresh documents → a
 // compressed segment, training the codec when there is none), size-tiered compaction
-// (compaction_policy.h) and PLAID import — one at a time, plus the background loop that
-// flushes and compacts on its own, and the retrain of a codec the index has outgrown, which
-// runs on a thread of its own so that flushes go on meanwhile. Builds run without blocking
-// searches or writes and end in SegmentSet::Publish.
+// (compaction_policy.h) and PLAID import — plus two background loops, one that flushes and
+// one that compacts, and the retrain of a codec the index has outgrown, on a thread of its
+// own. A flush never waits for a compaction (a re-encode after a retrain runs for minutes, and
+// writes would be refused meanwhile): one flush or import and one compaction may run at once,
+// and SegmentSet::Publish keeps only the documents still where the build found them. Builds
+// run without blocking searches or writes.
 #pragma once
 
 #include <atomic>
@@ -26,19 +28,19 @@ class Maintenance {
   Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet& segments);
   ~Maintenance();
 
-  // Starts the background loop (when options.background_compaction).
+  // Starts the background loops (when options.background_compaction).
   void Start();
-  // Stops it, cancels a background retrain, and waits for a running build to end.
+  // Stops them, cancels a background retrain, and waits for running builds to end.
   void Stop();
-  // Wakes the background loop (the fresh segment crossed the flush threshold).
+  // Wakes the flush loop (the fresh segment crossed the flush threshold).
   void Kick();
 
-  absl::Status Flush();  // waits behind a running flush or compaction
+  absl::Status Flush();  // waits behind a running flush or import, never a compaction
   // Waits until a flush completes (true), a flush fails or the deadline passes (false).
   bool WaitForFlush(std::chrono::steady_clock::time_point deadline);
   // The last flush's error while flushes are failing (a full disk); OK once one succeeds.
   absl::Status FlushError() const;
-  absl::Status Compact();  // merges every segment into one
+  absl::Status Compact();  // merges every segment into one; waits behind a running compaction
   // Pins `codec` (adopted from the shard that trains the index's codec): every later flush
   // and compaction encodes with it and the shard stops training its own. Then re-encodes the
   // segments written under other codecs, merged into one, so that the shard's scores agree
@@ -48,6 +50,7 @@ class Maintenance {
   absl::Status Import(SegmentBuild build);
 
   bool flush_running() const { return flush_running_.load(std::memory_order_relaxed); }
+  bool compaction_running() const { return compaction_running_.load(std::memory_order_relaxed); }
   uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
   uint64_t compactions() const { return compactions_.load(std::memory_order_relaxed); }
 
@@ -63,32 +66,41 @@ class Maintenance {
   absl::StatusOr<std::shared_ptr<const Codec>> TrainForIndex(SegmentSnapshot snap,
                                                              const std::atomic<bool>* cancel);
   // Runs TrainForIndex on retrainer_ unless a retrain runs or waits; the codec waits in
-  // retrained_, and the background loop, woken, adopts it (AdoptRetrainedCodec).
+  // retrained_, and the compaction loop, woken, adopts it (AdoptRetrainedCodec).
   void StartRetrain(SegmentSnapshot snap);
   // Makes a waiting retrained codec current between builds, then re-encodes the segments
   // written under older codecs into one segment.
   void AdoptRetrainedCodec();
-  void BackgroundLoop();
+  // Makes `codec` current (pinned: also pinned) with no build running, and returns the ids of
+  // the segments encoded with another codec.
+  std::vector<int64_t> SwitchCodec(std::shared_ptr<const Codec> codec, bool pin);
+  void KickCompaction();  // wakes the compaction loop (a flush or a retrain ended)
+  void FlushLoop();
+  void CompactionLoop();
 
   const ShardOptions opts_;
   WriteLog& log_;
   SegmentSet& segments_;
 
-  std::mutex build_mu_;  // one flush, compaction or import at a time
-  std::atomic<bool> flush_running_{false};
+  // Order: flush_mu_ → compact_mu_. A codec change holds both: no build encodes with the old
+  // codec while it happens.
+  std::mutex flush_mu_;    // one flush or import at a time
+  std::mutex compact_mu_;  // one compaction at a time
+  std::atomic<bool> flush_running_{false}, compaction_running_{false};
   std::atomic<uint64_t> flushes_{0}, compactions_{0};
 
-  mutable std::mutex bg_mu_;  // the background loop's wake-ups and flush completions
-  std::condition_variable bg_cv_;
+  mutable std::mutex bg_mu_;  // the loops' wake-ups and flush completions
+  std::condition_variable flush_cv_, compact_cv_;
   std::condition_variable flushed_cv_;
   absl::Status flush_error_;     // guarded by bg_mu_
   uint64_t flush_failures_ = 0;  // guarded by bg_mu_
-  bool bg_stop_ = false, bg_kick_ = false;
-  std::thread bg_;
+  // Guarded by bg_mu_: Stop asked, and a wake-up waiting for each loop.
+  bool bg_stop_ = false, flush_kick_ = false, compact_kick_ = false;
+  std::thread flusher_, compactor_;
 
   std::mutex retrain_mu_;                   // the background retrain
   bool retraining_ = false;                 // guarded by retrain_mu_
-  std::shared_ptr<const Codec> retrained_;  // guarded by retrain_mu_; the next flush takes it
+  std::shared_ptr<const Codec> retrained_;  // guarded by retrain_mu_; the compaction loop takes it
   std::atomic<bool> retrain_cancel_{false};
   std::thread retrainer_;  // joined by StartRetrain and Stop
 };

@@ -233,6 +233,7 @@ ShardStats Shard::Stats() const {
   s.compactions = maintenance_->compactions();
   s.flushes = maintenance_->flushes();
   s.flush_running = maintenance_->flush_running();
+  s.compaction_running = maintenance_->compaction_running();
   s.bytes_on_disk += log_->FileBytes();
   s.wal_commits = log_->commits();
   s.wal_commit_seconds = log_->commit_seconds();

@@ -34,7 +34,7 @@ struct ShardOptions {
   // The mutable segment is flushed once it holds this many token vectors.
   size_t flush_threshold_tokens = 1 << 16;
   // Once the shard has a codec, a document waits at most about this long in the fresh segment
-  // (searched by brute force) before the background loop encodes the fresh documents with the
+  // (searched by brute force) before the flush loop encodes the fresh documents with the
   // current codec into a small segment, which compaction later merges; 0 = only
   // flush_threshold_tokens triggers a flush. Needs background_compaction.
   int index_delay_ms = 200;
@@ -126,10 +126,11 @@ struct ShardStats {
   uint64_t bytes_centroids = 0;     // centroids stored in those files (part of bytes_segments)
   uint64_t bytes_rerank_store = 0;  // rerank stores in those files (part of bytes_segments)
   int num_centroids = 0;
-  uint64_t codec_id = 0;       // id of the codec new segments are encoded with (0: none yet)
-  int codec_nbits = 0;         // its residual bits per dimension (0: no codec yet)
-  uint64_t last_lsn = 0;       // LSN of the last applied write (0: none yet)
-  bool flush_running = false;  // a flush is building a segment
+  uint64_t codec_id = 0;            // id of the codec new segments are encoded with (0: none yet)
+  int codec_nbits = 0;              // its residual bits per dimension (0: no codec yet)
+  uint64_t last_lsn = 0;            // LSN of the last applied write (0: none yet)
+  bool flush_running = false;       // a flush is building a segment
+  bool compaction_running = false;  // a compaction is merging segments (flushes go on beside it)
 };
 
 struct GetOptions {

@@ -465,6 +465,55 @@ TEST(ShardTest, InTheBackgroundARetrainRunsBesideFlushesAndTheIndexConvergesOnIt
   EXPECT_TRUE((*shard)->Close().ok());
 }
 
+// A re-encode after a retrain runs for minutes on a large index; writes that wait for a flush
+// (backpressure) were refused meanwhile. A flush now runs beside a compaction.
+TEST(ShardTest, AFlushDoesNotWaitForARunningCompaction) {
+  ShardOptions o = Opts(TempDir("flush_beside_compaction"));
+  o.shared_codec = CodecTrainedElsewhere(11);  // 64 centroids: the flushes below train nothing
+  o.build_threads = 1;
+  auto shard = Shard::Open(o);
+  ASSERT_TRUE(shard.ok()) << shard.status();
+  std::vector<Document> docs;
+  for (int i = 0; i < 2000; ++i) docs.push_back(RandomDoc("d" + std::to_string(i), 100, kDim, i));
+  ASSERT_TRUE((*shard)->Upsert(docs).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  // A codec of 4,096 centroids, adopted: its compaction re-assigns 200k tokens to them.
+  const std::vector<float> sample = testing::RandomUnit(8192, kDim, 12);
+  CodecTrainOptions t;
+  t.num_centroids = 4096;
+  t.iterations = 1;
+  auto big = TrainCodec(sample.data(), 8192, kDim, t);
+  ASSERT_TRUE(big.ok()) << big.status();
+  const auto adopted = std::make_shared<const Codec>(*std::move(big));
+  absl::Status adopt_status;
+  std::thread compaction([&] { adopt_status = (*shard)->AdoptCodec(adopted); });
+  while (!(*shard)->Stats().compaction_running && (*shard)->Stats().compactions == 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  const Document late = RandomDoc("late", 8, kDim, 5000);
+  ASSERT_TRUE((*shard)->Upsert({late}).ok());
+  ASSERT_TRUE((*shard)->Flush().ok());
+  const ShardStats during = (*shard)->Stats();
+  compaction.join();
+  ASSERT_TRUE(adopt_status.ok()) << adopt_status;
+  EXPECT_TRUE(during.compaction_running) << "the flush waited for the compaction to end";
+  EXPECT_EQ(during.mutable_documents, 0u);
+  // Both builds landed: the re-encoded merge and the flushed segment, under the adopted codec.
+  const ShardStats after = (*shard)->Stats();
+  EXPECT_FALSE(after.compaction_running);
+  EXPECT_EQ(after.segments, 2u);
+  EXPECT_EQ(after.documents, 2001u);
+  EXPECT_EQ(after.codec_id, adopted->id);
+  SearchParams p;
+  p.k = 1;
+  for (const Document* d : std::vector<const Document*>{&late, &docs[1234]}) {
+    auto hits = (*shard)->Search(d->vectors.data(), d->num_tokens, p);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    ASSERT_EQ(hits->size(), 1u);
+    EXPECT_EQ((*hits)[0].id, d->id);
+  }
+  EXPECT_TRUE((*shard)->Close().ok());
+}
+
 TEST(CompactionPolicyTest, MergesTiersOfSimilarSizeAndPurgesDeadSegments) {
   CompactionPolicy p;  // min_merge 4, dead_fraction 0.2, size_ratio 2
   auto seg = [](int64_t id, uint64_t tokens, uint64_t docs = 100, uint64_t dead = 0) {
