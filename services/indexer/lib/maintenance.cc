@@ -21,6 +21,12 @@ namespace {
 // resident memory would stay at its peak).
 void ReturnFreedMemory() { malloc_trim(0); }
 
+uint64_t LiveTokens(const SegmentSnapshot& snap) {
+  uint64_t n = 0;
+  for (const Segment* s : snap.all()) n += s->live_tokens();
+  return n;
+}
+
 }  // namespace
 
 Maintenance::Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet& segments)
@@ -142,8 +148,7 @@ void Maintenance::CompactionLoop() {
 
 absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::TrainForIndex(
     SegmentSnapshot snap, const std::atomic<bool>* cancel) {
-  uint64_t total_tokens = 0;
-  for (const Segment* s : snap.all()) total_tokens += s->live_tokens();
+  const uint64_t total_tokens = LiveTokens(snap);
   CodecTrainOptions t;
   t.nbits = opts_.nbits;
   t.sample_per_centroid = opts_.kmeans_sample_per_centroid;
@@ -232,8 +237,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
   // None yet, or one of other nbits (options changed across a restart): nothing to encode
   // with but a codec trained now.
   if (!codec || codec->nbits != opts_.nbits) return TrainForIndex(snap, nullptr);
-  uint64_t total_tokens = 0;
-  for (const Segment* s : snap.all()) total_tokens += s->live_tokens();
+  const uint64_t total_tokens = LiveTokens(snap);
   // The index has outgrown the centroids: retrain for its size. In the background the
   // k-means runs beside the flushes, which encode with the current codec until the new one
   // is ready (two minutes at 24M tokens, 65,536 centroids; writes would wait for it).
