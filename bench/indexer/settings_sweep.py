@@ -2,7 +2,7 @@
 """Search-depth sweep on an index peer_bench.py kept (--keep-work), without rebuilding it.
 
 Starts BIN/tartan-indexer on the kept shard folder, searches the corpus's queries at each
-setting (default, or NPROBE/APPROX/EXACT) and prints recall@10 against the corpus's cached
+setting (default, or NPROBE/APPROX/EXACT) and prints recall@k (--k, default 10) against the corpus's cached
 exact top-100 (written by peer_bench.py), queries per CPU-second of the indexer
 (/proc/PID/stat), p50/p99 latency, and the mean wall ms per query of each search stage (the
 indexer's tartan_indexer_search_latency_seconds sums, read from its metrics port). Run it for two binaries in turn for an A/B on one index:
@@ -41,6 +41,7 @@ def main():
     p.add_argument("--corpus", required=True, help="corpus folder with its exact_top100_q*.npz")
     p.add_argument("--stubs", required=True, help="Python gRPC stubs (peer_bench's sbench-stubs-*)")
     p.add_argument("--indexer-arg", action="append", default=["--rerank_store"])
+    p.add_argument("--k", type=int, default=10, help="hits per search; recall@k is reported (k <= 100)")
     p.add_argument("settings", nargs="+", help="default or NPROBE/APPROX/EXACT")
     args = p.parse_args()
     sys.path.insert(0, args.stubs)
@@ -68,7 +69,7 @@ def main():
         def search(q, params):
             tv = common_pb2.TokenVectors(rows=q.shape[0], dim=q.shape[1], dtype=common_pb2.FLOAT16,
                                          data=np.ascontiguousarray(q, dtype="<f2").tobytes())
-            return stub.Search(indexer_pb2.ShardSearchRequest(query=tv, k=10, params=params), timeout=120)
+            return stub.Search(indexer_pb2.ShardSearchRequest(query=tv, k=args.k, params=params), timeout=120)
 
         def cpu_seconds():
             fields = open("/proc/%d/stat" % proc.pid).read().rsplit(")", 1)[1].split()
@@ -102,10 +103,11 @@ def main():
             s1 = stage_sums(port_numbers["metrics_port"])
             stages = "  ".join("%s %.1f" % (k, (s1[k] - s0.get(k, 0)) * 1000 / len(queries))
                                for k in ("candidates", "approx", "rerank") if k in s1)
-            recall = np.mean([len(set(r) & set(t[:10].tolist())) / 10 for r, t in zip(results, truth)])
+            k = args.k
+            recall = np.mean([len(set(r) & set(t[:k].tolist())) / k for r, t in zip(results, truth)])
             ms = np.array(latencies) * 1000
-            print("%-12s recall@10 %.3f  QPS per busy core %.1f  p50/p99 %.1f / %.1f ms  stage ms: %s"
-                  % (setting, recall, len(queries) / cpu, np.percentile(ms, 50), np.percentile(ms, 99), stages),
+            print("%-12s recall@%d %.3f  QPS per busy core %.1f  p50/p99 %.1f / %.1f ms  stage ms: %s"
+                  % (setting, k, recall, len(queries) / cpu, np.percentile(ms, 50), np.percentile(ms, 99), stages),
                   flush=True)
     finally:
         proc.terminate()

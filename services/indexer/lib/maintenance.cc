@@ -196,33 +196,35 @@ void Maintenance::StartRetrain(SegmentSnapshot snap) {
   });
 }
 
-std::vector<int64_t> Maintenance::SwitchCodec(std::shared_ptr<const Codec> codec, bool pin) {
-  // Not while a build encodes with the old codec: a flush's Publish would make that one
-  // current again, and a compaction's merged segment would escape the re-encode.
-  std::scoped_lock m(flush_mu_, compact_mu_);
-  if (pin) {
-    segments_.Pin(codec);
-  } else if (segments_.pinned()) {
-    return {};  // an adopted codec outranks the shard's own
-  } else {
-    segments_.UseCodec(codec);
-  }
+std::vector<int64_t> Maintenance::StaleSegmentsLocked(uint64_t codec_id) const {
   std::vector<int64_t> stale;
   for (const auto& s : segments_.Snapshot().compressed)
-    if (s->codec()->id != codec->id) stale.push_back(s->id());
+    if (s->codec()->id != codec_id) stale.push_back(s->id());
   return stale;
 }
 
 void Maintenance::AdoptRetrainedCodec() {
-  std::shared_ptr<const Codec> codec;
   {
     std::lock_guard<std::mutex> l(retrain_mu_);
-    codec = std::exchange(retrained_, nullptr);
+    if (!retrained_) return;
   }
-  if (!codec) return;
+  std::vector<int64_t> stale;
+  {
+    // Not while a build encodes with the old codec: a flush's Publish would make that one
+    // current again, and a compaction's merged segment would escape the re-encode. The codec
+    // stays in retrained_ until it is current, so a flush meanwhile starts no second retrain.
+    std::scoped_lock m(flush_mu_, compact_mu_);
+    std::shared_ptr<const Codec> codec;
+    {
+      std::lock_guard<std::mutex> l(retrain_mu_);
+      codec = std::exchange(retrained_, nullptr);
+    }
+    if (!codec || segments_.pinned()) return;  // an adopted codec outranks the shard's own
+    segments_.UseCodec(codec);
+    stale = StaleSegmentsLocked(codec->id);
+  }
   // The index converges on the new codec even if no write comes: the segments under older
   // ones are re-encoded (merged into one, as AdoptCodec does) while flushes go on with it.
-  const std::vector<int64_t> stale = SwitchCodec(codec, /*pin=*/false);
   if (stale.empty()) return;
   LOG_INFO << "retrained codec in use; re-encoding " << stale.size() << " segments";
   if (absl::Status st = CompactSegments(stale); !st.ok()) {
@@ -476,7 +478,12 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
 }
 
 absl::Status Maintenance::AdoptCodec(std::shared_ptr<const Codec> codec) {
-  const std::vector<int64_t> stale = SwitchCodec(codec, /*pin=*/true);
+  std::vector<int64_t> stale;
+  {
+    std::scoped_lock m(flush_mu_, compact_mu_);  // not while a build encodes with the old one
+    segments_.Pin(codec);
+    stale = StaleSegmentsLocked(codec->id);
+  }
   LOG_INFO << "adopted codec " << codec->id << " (" << codec->num_centroids << " centroids, nbits "
            << codec->nbits << "); re-encoding " << stale.size() << " segments";
   return stale.empty() ? absl::OkStatus() : CompactSegments(stale);

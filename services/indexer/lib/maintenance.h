@@ -71,9 +71,9 @@ class Maintenance {
   // Makes a waiting retrained codec current between builds, then re-encodes the segments
   // written under older codecs into one segment.
   void AdoptRetrainedCodec();
-  // Makes `codec` current (pinned: also pinned) with no build running, and returns the ids of
-  // the segments encoded with another codec.
-  std::vector<int64_t> SwitchCodec(std::shared_ptr<const Codec> codec, bool pin);
+  // Needs flush_mu_ and compact_mu_ (no build running): the segments encoded with a codec
+  // other than this one.
+  std::vector<int64_t> StaleSegmentsLocked(uint64_t codec_id) const;
   void KickCompaction();  // wakes the compaction loop (a flush or a retrain ended)
   void FlushLoop();
   void CompactionLoop();
