@@ -130,7 +130,8 @@ def flush_and_stats(shard, pb, stub_cls, grpc):
     deadline = time.monotonic() + 600
     while True:
         stats = stub.Stats(pb.StatsRequest(), timeout=30)
-        if stats.unflushed_tokens == 0 and not stats.flush_running and not stats.compaction_running:
+        busy = stats.flush_running or stats.compaction_running or stats.retrain_running
+        if stats.unflushed_tokens == 0 and not busy:
             return stats
         if time.monotonic() > deadline:
             raise RuntimeError(f"{shard.name}: flush did not finish")

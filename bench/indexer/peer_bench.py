@@ -473,10 +473,10 @@ class TartanTarget:
         return [stub.Stats(self.ipb.StatsRequest(), timeout=60) for stub in self.shard_stubs]
 
     def settle(self):
-        """Waits until no background flush or compaction runs (twice in a row, 0.5 s apart)."""
+        """Waits until no background flush, compaction or retrain runs (twice, 0.5 s apart)."""
         quiet = 0
         while quiet < 2:
-            busy = any(s.flush_running or s.compaction_running for s in self.stats())
+            busy = any(s.flush_running or s.compaction_running or s.retrain_running for s in self.stats())
             quiet = 0 if busy else quiet + 1
             time.sleep(0.5)
 
@@ -521,7 +521,7 @@ def run_tartan(corpus, truth, args, shards, router):
         ingest_s = time.time() - t0
         target.settle()
         settle_s = time.time() - t0
-        log("  ingested %d docs in %.1f s (%d writes refused by backpressure and retried; background flushes and compactions done at %.1f s; indexer CPU %.1f s); RSS %.0f MB at start"
+        log("  ingested %d docs in %.1f s (%d writes refused by backpressure and retried; background flushes, retrains and compactions done at %.1f s; indexer CPU %.1f s); RSS %.0f MB at start"
             % (corpus.num_docs, ingest_s, target.write_stalls, settle_s, target.cpu_seconds() - c0, rss_start / MB))
         states = [("as ingested", None), ("after Flush", target.flush), ("after Compact", target.compact)]
         for state, action in states:

@@ -394,6 +394,7 @@ absl::Status IndexerService::DoStats(const tartan::v1::StatsRequest& request,
   response->set_last_lsn(stats.last_lsn);
   response->set_flush_running(stats.flush_running);
   response->set_compaction_running(stats.compaction_running);
+  response->set_retrain_running(stats.retrain_running);
   response->set_codec_id(stats.codec_id);
   return absl::OkStatus();
 }

@@ -128,7 +128,12 @@ void Maintenance::CompactionLoop() {
     if (bg_stop_) break;
     compact_kick_ = false;
     l.unlock();
-    AdoptRetrainedCodec();  // before the policy picks: a merge under the old codec is wasted
+    // A new codec (a retrain's, an adopted one) first: a merge under the old one is wasted.
+    if (absl::Status st = ReencodeStaleSegments(); !st.ok()) {
+      LOG_ERROR << "re-encoding under the current codec failed: " << st;
+      l.lock();
+      continue;
+    }
     std::vector<SegmentSize> sizes;
     for (const auto& s : segments_.Snapshot().compressed) {
       sizes.push_back(
@@ -177,7 +182,9 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::TrainForIndex(
 
 void Maintenance::StartRetrain(SegmentSnapshot snap) {
   std::lock_guard<std::mutex> l(retrain_mu_);
-  if (retraining_ || retrained_ || retrain_cancel_.load()) return;
+  if (retraining_ || retrain_cancel_.load()) return;
+  // A retrain that ended since `snap` was taken made its codec current first: none is due.
+  if (segments_.Snapshot().codec != snap.codec) return;
   if (retrainer_.joinable()) retrainer_.join();  // the last retrain's thread, finished
   retraining_ = true;
   LOG_INFO << "the index outgrew its codec: retraining in the background";
@@ -187,49 +194,39 @@ void Maintenance::StartRetrain(SegmentSnapshot snap) {
     if (!codec.ok() && !retrain_cancel_.load()) {
       LOG_ERROR << "codec retrain failed: " << codec.status();
     }
+    // Current at once (unless a codec is pinned): the next flush encodes with it, and the
+    // compaction loop re-encodes the segments under older codecs. Builds need not stop for
+    // this; one that ends under the old codec is re-encoded in turn.
+    if (codec.ok()) segments_.UseCodec(*std::move(codec));
     {
       std::lock_guard<std::mutex> g(retrain_mu_);
-      if (codec.ok()) retrained_ = *std::move(codec);
       retraining_ = false;
     }
-    KickCompaction();  // the compaction loop makes it current
+    KickCompaction();
   });
 }
 
-std::vector<int64_t> Maintenance::StaleSegmentsLocked(uint64_t codec_id) const {
+std::vector<int64_t> Maintenance::StaleSegments() const {
+  const SegmentSnapshot snap = segments_.Snapshot();
   std::vector<int64_t> stale;
-  for (const auto& s : segments_.Snapshot().compressed)
-    if (s->codec()->id != codec_id) stale.push_back(s->id());
+  for (const auto& s : snap.compressed)
+    if (s->codec()->id != snap.codec->id) stale.push_back(s->id());
   return stale;
 }
 
-void Maintenance::AdoptRetrainedCodec() {
-  {
-    std::lock_guard<std::mutex> l(retrain_mu_);
-    if (!retrained_) return;
+bool Maintenance::retrain_running() {
+  std::lock_guard<std::mutex> l(retrain_mu_);
+  return retraining_;
+}
+
+absl::Status Maintenance::ReencodeStaleSegments() {
+  // A build that ran under the old codec while it changed publishes a stale segment: a few
+  // rounds at most.
+  for (std::vector<int64_t> stale = StaleSegments(); !stale.empty(); stale = StaleSegments()) {
+    LOG_INFO << "re-encoding " << stale.size() << " segments under the current codec";
+    RETURN_IF_ERROR(CompactSegments(stale));
   }
-  std::vector<int64_t> stale;
-  {
-    // Not while a build encodes with the old codec: a flush's Publish would make that one
-    // current again, and a compaction's merged segment would escape the re-encode. The codec
-    // stays in retrained_ until it is current, so a flush meanwhile starts no second retrain.
-    std::scoped_lock m(flush_mu_, compact_mu_);
-    std::shared_ptr<const Codec> codec;
-    {
-      std::lock_guard<std::mutex> l(retrain_mu_);
-      codec = std::exchange(retrained_, nullptr);
-    }
-    if (!codec || segments_.pinned()) return;  // an adopted codec outranks the shard's own
-    segments_.UseCodec(codec);
-    stale = StaleSegmentsLocked(codec->id);
-  }
-  // The index converges on the new codec even if no write comes: the segments under older
-  // ones are re-encoded (merged into one, as AdoptCodec does) while flushes go on with it.
-  if (stale.empty()) return;
-  LOG_INFO << "retrained codec in use; re-encoding " << stale.size() << " segments";
-  if (absl::Status st = CompactSegments(stale); !st.ok()) {
-    LOG_ERROR << "re-encoding under the retrained codec failed: " << st;
-  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
@@ -280,6 +277,7 @@ absl::Status Maintenance::Flush() {
   }
   const size_t ntok = data.doc_offsets.back();
   ASSIGN_OR_RETURN(build.codec, CodecForFlush(snap));
+  build.make_codec_current = build.codec != snap.codec;  // trained now; else it is current
   const auto encode_start = std::chrono::steady_clock::now();
   data.codes.resize(ntok);
   data.residuals.resize(ntok * build.codec->packed_bytes());
@@ -347,9 +345,7 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   if (segs.empty()) return absl::OkStatus();
   SegmentBuild build;
   build.codec = snap.codec;
-  // The codec stays current while compact_mu_ is held; a flush that trained one meanwhile (the
-  // shard's first, or one of new nbits) made that one current, and this merge must not undo it.
-  build.make_codec_current = false;
+  build.make_codec_current = false;  // a codec current since the snapshot stays current
   const Codec& codec = *build.codec;
   SegmentData& data = build.data;
   // Codes, ids and offsets are collected here (a few bytes per token); the residuals (most
@@ -478,15 +474,10 @@ absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
 }
 
 absl::Status Maintenance::AdoptCodec(std::shared_ptr<const Codec> codec) {
-  std::vector<int64_t> stale;
-  {
-    std::scoped_lock m(flush_mu_, compact_mu_);  // not while a build encodes with the old one
-    segments_.Pin(codec);
-    stale = StaleSegmentsLocked(codec->id);
-  }
+  segments_.Pin(codec);  // builds under way publish under the old codec: re-encoded below
   LOG_INFO << "adopted codec " << codec->id << " (" << codec->num_centroids << " centroids, nbits "
-           << codec->nbits << "); re-encoding " << stale.size() << " segments";
-  return stale.empty() ? absl::OkStatus() : CompactSegments(stale);
+           << codec->nbits << ")";
+  return ReencodeStaleSegments();
 }
 
 absl::Status Maintenance::Import(SegmentBuild build) {

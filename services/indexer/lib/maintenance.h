@@ -44,13 +44,14 @@ class Maintenance {
   // Pins `codec` (adopted from the shard that trains the index's codec): every later flush
   // and compaction encodes with it and the shard stops training its own. Then re-encodes the
   // segments written under other codecs, merged into one, so that the shard's scores agree
-  // with every other shard's that uses the codec.
+  // with every other shard's that uses the codec. Flushes go on meanwhile.
   absl::Status AdoptCodec(std::shared_ptr<const Codec> codec);
   // Publishes an imported segment; its codec becomes current if the shard has none.
   absl::Status Import(SegmentBuild build);
 
   bool flush_running() const { return flush_running_.load(std::memory_order_relaxed); }
   bool compaction_running() const { return compaction_running_.load(std::memory_order_relaxed); }
+  bool retrain_running();  // a background retrain's k-means runs
   uint64_t flushes() const { return flushes_.load(std::memory_order_relaxed); }
   uint64_t compactions() const { return compactions_.load(std::memory_order_relaxed); }
 
@@ -65,15 +66,13 @@ class Maintenance {
   // centroid by default); the snapshot is released once sampled. cancel: stops the k-means.
   absl::StatusOr<std::shared_ptr<const Codec>> TrainForIndex(SegmentSnapshot snap,
                                                              const std::atomic<bool>* cancel);
-  // Runs TrainForIndex on retrainer_ unless a retrain runs or waits; the codec waits in
-  // retrained_, and the compaction loop, woken, adopts it (AdoptRetrainedCodec).
+  // Runs TrainForIndex on retrainer_ unless a retrain runs or a newer codec than snap's is
+  // current; the trained codec becomes current when it ends (SegmentSet::UseCodec).
   void StartRetrain(SegmentSnapshot snap);
-  // Makes a waiting retrained codec current between builds, then re-encodes the segments
-  // written under older codecs into one segment.
-  void AdoptRetrainedCodec();
-  // Needs flush_mu_ and compact_mu_ (no build running): the segments encoded with a codec
-  // other than this one.
-  std::vector<int64_t> StaleSegmentsLocked(uint64_t codec_id) const;
+  // The segments encoded with a codec other than the current one.
+  std::vector<int64_t> StaleSegments() const;
+  // Re-encodes the stale segments, merged into one, until none is left.
+  absl::Status ReencodeStaleSegments();
   void KickCompaction();  // wakes the compaction loop (a flush or a retrain ended)
   void FlushLoop();
   void CompactionLoop();
@@ -82,8 +81,8 @@ class Maintenance {
   WriteLog& log_;
   SegmentSet& segments_;
 
-  // Order: flush_mu_ → compact_mu_. A codec change holds both: no build encodes with the old
-  // codec while it happens.
+  // Held together only by Stop. A codec may change while builds run: a segment one publishes
+  // under the old codec is re-encoded by the compaction loop (StaleSegments).
   std::mutex flush_mu_;    // one flush or import at a time
   std::mutex compact_mu_;  // one compaction at a time
   std::atomic<bool> flush_running_{false}, compaction_running_{false};
@@ -98,9 +97,8 @@ class Maintenance {
   bool bg_stop_ = false, flush_kick_ = false, compact_kick_ = false;
   std::thread flusher_, compactor_;
 
-  std::mutex retrain_mu_;                   // the background retrain
-  bool retraining_ = false;                 // guarded by retrain_mu_
-  std::shared_ptr<const Codec> retrained_;  // guarded by retrain_mu_; the compaction loop takes it
+  std::mutex retrain_mu_;    // the background retrain
+  bool retraining_ = false;  // guarded by retrain_mu_
   std::atomic<bool> retrain_cancel_{false};
   std::thread retrainer_;  // joined by StartRetrain and Stop
 };

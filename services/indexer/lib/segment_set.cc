@@ -284,7 +284,7 @@ absl::Status SegmentSet::Publish(WriteLog& log, SegmentBuild build) {
         }
         if (seg) next.push_back(seg);
         compressed_ = std::move(next);
-        if (build.make_codec_current) codec_ = build.codec;
+        if (build.make_codec_current && !pinned_) codec_ = build.codec;  // pinned outranks
       });
   if (!st.ok()) {
     std::remove(path.c_str());

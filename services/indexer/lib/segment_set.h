@@ -6,8 +6,9 @@
 // and pinned codecs. Readers hold it shared only to take a snapshot. Writers change it
 // exclusively, and only from inside a WriteLog callback (under the log's commit lock), so the
 // in-memory state always matches a prefix of the log; the one exception is Pin, which the
-// log does not record (the pinned codec is configuration) and which maintenance calls between
-// builds. Lock order: maintenance → log commit lock → mu_.
+// log does not record (the pinned codec is configuration), and UseCodec (a retrained codec,
+// persisted by the first segment encoded with it). Lock order: maintenance → log commit lock
+// → mu_.
 #pragma once
 
 #include <memory>
@@ -58,7 +59,7 @@ class SegmentSet {
   std::shared_ptr<const Codec> pinned() const;
   // Makes `codec` current (new segments are encoded with it) unless one is pinned. It is
   // persisted in the first segment encoded with it; a restart before that finds the newest
-  // segment's codec current again. Only maintenance calls it, between builds.
+  // segment's codec current again. Builds under way keep the codec they started with.
   void UseCodec(std::shared_ptr<const Codec> codec);
   std::vector<std::optional<DocRef>> Find(const std::vector<std::string>& ids) const;
   uint64_t num_documents() const;

@@ -234,6 +234,7 @@ ShardStats Shard::Stats() const {
   s.flushes = maintenance_->flushes();
   s.flush_running = maintenance_->flush_running();
   s.compaction_running = maintenance_->compaction_running();
+  s.retrain_running = maintenance_->retrain_running();
   s.bytes_on_disk += log_->FileBytes();
   s.wal_commits = log_->commits();
   s.wal_commit_seconds = log_->commit_seconds();

@@ -131,6 +131,7 @@ struct ShardStats {
   uint64_t last_lsn = 0;            // LSN of the last applied write (0: none yet)
   bool flush_running = false;       // a flush is building a segment
   bool compaction_running = false;  // a compaction is merging segments (flushes go on beside it)
+  bool retrain_running = false;     // the codec is being retrained (a k-means on its own thread)
 };
 
 struct GetOptions {

@@ -447,7 +447,8 @@ TEST(ShardTest, InTheBackgroundARetrainRunsBesideFlushesAndTheIndexConvergesOnIt
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   auto converged = [&] {
     const ShardStats st = (*shard)->Stats();
-    return st.codec_id != first_codec && st.segments == 1 && st.compactions == 1;
+    return st.codec_id != first_codec && st.segments == 1 && st.compactions == 1 &&
+           !st.retrain_running && !st.compaction_running;
   };
   while (!converged() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
