@@ -419,13 +419,12 @@ int Main() {
         std::printf(
             "| %s | %d | %d/%d | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.2f | "
             "%.2f | %.2f | %.0fx | %.2f / %.2f / %.2f | %.0f |\n",
-            std::string(nb).c_str(), p.nprobe,
-            p.n_candidates_approx > 0 ? p.n_candidates_approx : DefaultCandidatesApprox(p.k),
-            p.n_rerank_exact, r10 / nqueries, r100 / nqueries, ceil10 / nqueries,
-            ceil100 / nqueries, a10 / nqueries, mrr / nqueries, qps1, qps2,
-            1e3 * Percentile(lat, 0.5), 1e3 * Percentile(lat, 0.99), cpu_ms, qps1 / base_qps,
-            1e3 * trace.candidates_seconds / nqueries, 1e3 * trace.approx_seconds / nqueries,
-            1e3 * trace.rerank_seconds / nqueries, double(trace.candidates) / nqueries);
+            std::string(nb).c_str(), p.nprobe, p.n_candidates_approx, p.n_rerank_exact,
+            r10 / nqueries, r100 / nqueries, ceil10 / nqueries, ceil100 / nqueries, a10 / nqueries,
+            mrr / nqueries, qps1, qps2, 1e3 * Percentile(lat, 0.5), 1e3 * Percentile(lat, 0.99),
+            cpu_ms, qps1 / base_qps, 1e3 * trace.candidates_seconds / nqueries,
+            1e3 * trace.approx_seconds / nqueries, 1e3 * trace.rerank_seconds / nqueries,
+            double(trace.candidates) / nqueries);
         std::fflush(stdout);
       }
     }

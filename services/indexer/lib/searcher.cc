@@ -159,12 +159,6 @@ std::vector<Candidate> FindCandidates(const std::vector<const Segment*>& segs,
 // Polled every this many candidates in the scoring loops.
 constexpr size_t kInterruptEvery = 4096;
 
-// How many candidates stage 2 keeps: at least k.
-size_t CandidatesApprox(const SearchParams& p) {
-  const int n = p.n_candidates_approx > 0 ? p.n_candidates_approx : DefaultCandidatesApprox(p.k);
-  return size_t(std::max(n, p.k));
-}
-
 // Stage 2.
 absl::Status ApproxScores(const std::vector<const Segment*>& segs, const SearchQuery& query,
                           std::vector<Candidate>* cands, ScoreScratch* scratch) {
@@ -173,7 +167,7 @@ absl::Status ApproxScores(const std::vector<const Segment*>& segs, const SearchQ
     Candidate& c = (*cands)[i];
     c.score = segs[c.seg]->ApproxScore(query, c.local, scratch);
   }
-  KeepTop(cands, CandidatesApprox(*query.params));
+  KeepTop(cands, size_t(std::max(query.params->n_candidates_approx, query.params->k)));
   return absl::OkStatus();
 }
 
@@ -188,7 +182,7 @@ size_t RerankDepth(const SearchParams& p, const std::vector<const Segment*>& seg
   if (depth <= 0) {
     const bool exact = std::all_of(segs.begin(), segs.end(),
                                    [](const Segment* s) { return s->decodes_exactly(); });
-    depth = exact ? int(CandidatesApprox(p)) : kDecompressedDefault;
+    depth = exact ? std::max(p.n_candidates_approx, p.k) : kDecompressedDefault;
   }
   return size_t(std::max(depth, p.k));
 }

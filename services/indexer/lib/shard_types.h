@@ -86,10 +86,6 @@ struct SearchTrace {
   uint64_t exact_scored = 0;         // documents scored by exact MaxSim (all stages)
 };
 
-// Stage 2's default depth: 128 at k <= 25 (the defaults above), 5k beyond. A fixed 128 lost the
-// deep hits: recall@100 0.817 at 100k documents, 0.984 keeping 512 (bench/RESULTS.md).
-inline int DefaultCandidatesApprox(int k) { return k <= 25 ? 128 : 5 * k; }
-
 struct SearchParams {
   int k = 10;
   // Defaults: the fastest setting that keeps >= 0.98 of the compression ceiling's recall@10
@@ -97,8 +93,7 @@ struct SearchParams {
   int nprobe = 4;                          // centroids probed per query token (stage 1)
   float centroid_score_threshold = 0.35f;  // stage 2 skips tokens whose centroid scores
                                            // below this for every query token
-  int n_candidates_approx = 0;             // kept after pruned centroid scores (stage 2); 0:
-                                           // DefaultCandidatesApprox(k)
+  int n_candidates_approx = 128;           // kept after pruned centroid scores (stage 2)
   int n_rerank_exact = 0;                  // kept after centroid scores refined with the
                                            // probed tokens' residuals (stage 3), then
                                            // decoded and scored exactly (>= k is used); 0:

@@ -200,32 +200,6 @@ TEST(ShardTest, TheDefaultExactDepthScoresEveryApproxSurvivorOnlyWithTheRerankSt
   }
 }
 
-// Stage 2's default depth follows k: 128 for the top 10, 5k for deeper lists (a fixed 128 cut
-// recall@100 to 0.82 at 100k documents).
-TEST(ShardTest, TheDefaultApproxDepthGrowsWithK) {
-  auto docs = Docs(1200);
-  ShardOptions o = Opts(TempDir("depth_k"));
-  o.rerank_store = true;  // stage 4 then scores every stage-2 survivor: the trace counts them
-  auto shard = Shard::Open(o);
-  ASSERT_TRUE(shard.ok()) << shard.status();
-  ASSERT_TRUE((*shard)->Upsert(docs).ok());
-  ASSERT_TRUE((*shard)->Flush().ok());
-  auto q = testing::RandomUnit(4, kDim, 22);
-  for (const auto& [k, kept] :
-       std::vector<std::pair<int, uint64_t>>{{10, 128}, {25, 128}, {100, 500}, {300, 1200}}) {
-    SearchParams p;
-    p.k = k;
-    p.nprobe = 1000;  // every document is a candidate
-    SearchTrace trace;
-    p.trace = &trace;
-    auto hits = (*shard)->Search(q.data(), 4, p);
-    ASSERT_TRUE(hits.ok()) << hits.status();
-    EXPECT_EQ(trace.candidates, docs.size());
-    EXPECT_EQ(trace.exact_scored, kept) << "k " << k;
-    EXPECT_EQ(hits->size(), size_t(k));
-  }
-}
-
 TEST(ShardTest, CompactionKeepsTheRerankStoreOnlyWhenEverySegmentHasOne) {
   const std::string dir = TempDir("rerank_store_mixed");
   auto docs = Docs(60);
