@@ -27,6 +27,18 @@ uint64_t LiveTokens(const SegmentSnapshot& snap) {
   return n;
 }
 
+// Raises a build's "running" stat for as long as the build's scope lasts.
+class RunningFlag {
+ public:
+  explicit RunningFlag(std::atomic<bool>& flag) : flag_(flag) {
+    flag_.store(true, std::memory_order_relaxed);
+  }
+  ~RunningFlag() { flag_.store(false, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
 }  // namespace
 
 Maintenance::Maintenance(const ShardOptions& options, WriteLog& log, SegmentSet& segments)
@@ -249,11 +261,7 @@ absl::StatusOr<std::shared_ptr<const Codec>> Maintenance::CodecForFlush(
 
 absl::Status Maintenance::Flush() {
   std::lock_guard<std::mutex> m(flush_mu_);
-  flush_running_.store(true, std::memory_order_relaxed);
-  struct Done {
-    std::atomic<bool>& flag;
-    ~Done() { flag.store(false, std::memory_order_relaxed); }
-  } done{flush_running_};
+  const RunningFlag running(flush_running_);
   const auto flush_start = std::chrono::steady_clock::now();
   const SegmentSnapshot snap = segments_.Snapshot();
   const FreshSegment& fresh = *snap.fresh;
@@ -332,11 +340,7 @@ absl::Status Maintenance::Compact() { return CompactSegments({}); }
 
 absl::Status Maintenance::CompactSegments(const std::vector<int64_t>& ids) {
   std::lock_guard<std::mutex> m(compact_mu_);
-  compaction_running_.store(true, std::memory_order_relaxed);
-  struct Done {
-    std::atomic<bool>& flag;
-    ~Done() { flag.store(false, std::memory_order_relaxed); }
-  } done{compaction_running_};
+  const RunningFlag running(compaction_running_);
   const auto start = std::chrono::steady_clock::now();
   const SegmentSnapshot snap = segments_.Snapshot();
   std::vector<std::shared_ptr<const CompressedSegment>> segs;
