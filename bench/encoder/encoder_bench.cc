@@ -105,13 +105,14 @@ double OneDnnPeak(int anchor, int threads, std::string* impl) {
   const dt wei_type = anchor == 1 ? dt::bf16 : anchor == 2 ? dt::s8 : dt::f32;
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
+  // Before the primitive is created: oneDNN fixes its thread count then.
+  omp_set_num_threads(threads);
   const dnnl::memory::desc src({m, k}, src_type, tag::ab), wei({k, n}, wei_type, tag::any),
       dst({m, n}, anchor == 2 ? dt::s32 : dt::f32, tag::ab);
   dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, dst), eng);
   *impl = pd.impl_info_str();
   dnnl::matmul prim(pd);
   dnnl::memory a(src, eng), b(pd.weights_desc(), eng), c(dst, eng);
-  omp_set_num_threads(threads);
   const auto run = [&] {
     prim.execute(s, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
     s.wait();

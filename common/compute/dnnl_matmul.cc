@@ -7,12 +7,13 @@
 #include "absl/container/flat_hash_map.h"
 
 extern "C" void omp_set_num_threads(int);
+extern "C" int omp_get_max_threads();
 
 namespace tartan::compute {
 namespace {
 
 using Key = std::tuple<int, bool, int, int, int, uint32_t, int64_t, int64_t, int64_t, int, int64_t,
-                       int64_t, int64_t>;
+                       int64_t, int64_t, int>;
 
 struct Cached {
   dnnl::matmul::primitive_desc pd;
@@ -41,7 +42,8 @@ const Cached& GetPrimitive(MatmulDataType type, bool trans_b, int m, int n, int 
                 batch.count,
                 batch.stride_a,
                 batch.stride_b,
-                batch.stride_c};
+                batch.stride_c,
+                OneDnnThreads()};
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   if (cache.size() >= kMaxCachedShapes) cache.clear();
@@ -74,6 +76,8 @@ dnnl::engine& CpuEngine() {
 }
 
 void SetOneDnnThreads(int num_threads) { omp_set_num_threads(std::max(1, num_threads)); }
+
+int OneDnnThreads() { return omp_get_max_threads(); }
 
 void StridedMatmul(MatmulDataType type, bool trans_b, int m, int n, int k, float alpha,
                    const void* a, int64_t lda, const void* b, int64_t ldb, float* c, int64_t ldc,

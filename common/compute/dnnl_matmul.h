@@ -19,6 +19,11 @@ dnnl::engine& CpuEngine();
 // sets it for the thread that issues it.
 void SetOneDnnThreads(int num_threads);
 
+// The calling thread's current oneDNN thread count. oneDNN 2.x fixes a primitive's thread count
+// when the primitive is created and runs it with that many threads whatever the count at
+// execution, so every primitive cache keys its entries by this value.
+int OneDnnThreads();
+
 // C[m, n] = alpha * A[m, k] * op(B) (for each of batch.count products). A: row-major, row stride
 // lda. B: [k, n] with row stride ldb, or, when trans_b, stored [n, k] with row stride ldb (so op(B)
 // = B^T). A and B hold `type` elements (float, or bf16 as uint16_t); C is float32 with row stride

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "services/encoder/lib/arch/backbone.h"
+#include "services/encoder/lib/arch/registry.h"
 #include "services/encoder/lib/arch/synthetic_backbone.h"
 #include "services/encoder/lib/blas/int8_matmul.h"
 #include "services/encoder/lib/model_config.h"
@@ -140,6 +141,44 @@ TEST_F(BackboneTest, PackedEqualsSingleAndThreadsAgree) {
         d = std::max(d, std::abs((*single)[i] - (*packed)[batch.offsets[b] * h + i]));
       }
       EXPECT_LE(d, 1e-5f) << arch << " sequence " << b;
+    }
+  }
+}
+
+// Backbone::Forward's split of a batch into one run of sequences per thread: runs of about
+// equal token counts, in order, every sequence in exactly one; no split when a run would be
+// shorter than the minimum (one long sequence among short ones, a single query).
+TEST(SplitSequencesByTokensTest, BalancedRunsOrNone) {
+  using V = std::vector<size_t>;
+  EXPECT_EQ(SplitSequencesByTokens({0, 180, 360, 540, 720, 900, 1080, 1260, 1440}, 2, 128),
+            (V{0, 4, 8}));
+  EXPECT_EQ(SplitSequencesByTokens({0, 100, 400, 500, 600}, 2, 128), (V{0, 2, 4}));
+  EXPECT_EQ(SplitSequencesByTokens({0, 200, 400, 600}, 4, 128), (V{0, 1, 2, 3}));
+  EXPECT_EQ(SplitSequencesByTokens({0, 300, 600, 900, 1200}, 3, 128), (V{0, 1, 3, 4}));
+  EXPECT_TRUE(SplitSequencesByTokens({0, 1000, 1010, 1020}, 2, 128).empty());
+  EXPECT_TRUE(SplitSequencesByTokens({0, 500}, 2, 128).empty());
+  EXPECT_TRUE(SplitSequencesByTokens({0, 100, 200}, 2, 128).empty());
+  EXPECT_TRUE(SplitSequencesByTokens({0, 180, 360}, 1, 128).empty());
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<int32_t> offsets{0};
+    const int n = 2 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i)
+      offsets.push_back(offsets.back() + 1 + static_cast<int>(rng() % 300));
+    const int groups = 2 + static_cast<int>(rng() % 3);
+    const V starts = SplitSequencesByTokens(offsets, groups, 64);
+    if (starts.empty()) continue;
+    ASSERT_EQ(starts.front(), 0u);
+    ASSERT_EQ(starts.back(), static_cast<size_t>(n));
+    ASSERT_LE(starts.size(), static_cast<size_t>(groups) + 1);
+    for (size_t g = 0; g + 1 < starts.size(); ++g) {
+      ASSERT_LT(starts[g], starts[g + 1]);
+      ASSERT_GE(offsets[starts[g + 1]] - offsets[starts[g]], 64);
+      // Each boundary is within one sequence of its share of the tokens.
+      if (g + 2 < starts.size()) {
+        const int64_t target = static_cast<int64_t>(offsets.back()) * (g + 1) / (starts.size() - 1);
+        EXPECT_LE(std::abs(offsets[starts[g + 1]] - target), 300) << trial;
+      }
     }
   }
 }

@@ -1,10 +1,14 @@
 #include "services/encoder/lib/arch/backbone.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/compute/parallel_for.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "services/encoder/lib/arch/registry.h"
@@ -112,6 +116,57 @@ absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int m
     }
   }
   return absl::OkStatus();
+}
+
+std::vector<size_t> SplitSequencesByTokens(const std::vector<int32_t>& offsets, int groups,
+                                           int64_t min_tokens) {
+  const size_t sequences = offsets.size() - 1;
+  const int64_t total = offsets.back();
+  if (groups < 2 || sequences < 2 || total < groups * min_tokens) return {};
+  groups = static_cast<int>(std::min<size_t>(groups, sequences));
+  std::vector<size_t> starts{0};
+  for (int g = 1; g < groups; ++g) {
+    const int64_t target = total * g / groups;
+    // The sequence boundary nearest the target, each run keeping at least one sequence.
+    size_t s = starts.back() + 1;
+    while (s + (groups - g) < sequences && offsets[s + 1] <= target) ++s;
+    if (s + (groups - g) < sequences && target - offsets[s] > offsets[s + 1] - target) ++s;
+    starts.push_back(s);
+  }
+  starts.push_back(sequences);
+  for (size_t g = 0; g + 1 < starts.size(); ++g) {
+    if (offsets[starts[g + 1]] - offsets[starts[g]] < min_tokens) return {};
+  }
+  return starts;
+}
+
+absl::StatusOr<std::vector<float>> Backbone::Forward(const PackedBatch& batch) const {
+  RETURN_IF_ERROR(ValidatePackedBatch(batch, vocab_size(), max_position_embeddings()));
+  const std::vector<size_t> starts =
+      SplitSequencesByTokens(batch.offsets, num_threads_, kMinTokensPerThread);
+  if (starts.empty()) return ForwardOnThreads(batch, num_threads_);
+  const int groups = static_cast<int>(starts.size()) - 1;
+  const int64_t h = hidden_size();
+  std::vector<float> out(batch.ids.size() * h);
+  std::vector<absl::Status> status(groups);
+  compute::ParallelFor(groups, groups, [&](int64_t g, int) {
+    const int32_t begin = batch.offsets[starts[g]];
+    const int32_t end = batch.offsets[starts[g + 1]];
+    PackedBatch part;
+    part.ids.assign(batch.ids.begin() + begin, batch.ids.begin() + end);
+    part.key_mask.assign(batch.key_mask.begin() + begin, batch.key_mask.begin() + end);
+    for (size_t s = starts[g]; s <= starts[g + 1]; ++s) {
+      part.offsets.push_back(batch.offsets[s] - begin);
+    }
+    absl::StatusOr<std::vector<float>> states = ForwardOnThreads(part, 1);
+    if (!states.ok()) {
+      status[g] = states.status();
+      return;
+    }
+    std::memcpy(out.data() + begin * h, states->data(), sizeof(float) * states->size());
+  });
+  for (const absl::Status& st : status) RETURN_IF_ERROR(st);
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Backbone>> LoadBackbone(const std::string& model_dir,

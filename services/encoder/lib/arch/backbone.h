@@ -37,6 +37,7 @@ class Backbone {
  public:
   virtual ~Backbone() = default;
   virtual int hidden_size() const = 0;
+  virtual int vocab_size() const = 0;
   virtual int max_position_embeddings() const = 0;
   virtual std::string architecture() const = 0;  // "modernbert" | "bert"
   // The precision actually in use (kFloat32 when bf16 was requested but unavailable).
@@ -44,7 +45,25 @@ class Backbone {
   // Last hidden state, row-major [total_tokens, hidden_size], same packing as the input.
   // Thread-safe (const); each call allocates its own scratch. Errors on malformed batches
   // (bad offsets, ids out of the vocabulary, sequences longer than max_position_embeddings).
-  virtual absl::StatusOr<std::vector<float>> Forward(const PackedBatch& batch) const = 0;
+  //
+  // Threads: a batch whose sequences split into num_threads groups of at least
+  // kMinTokensPerThread tokens each runs one group per thread, every product single-threaded
+  // (sequences are independent, so nothing is serial and no product forks and joins). Otherwise
+  // (one query) all threads share each product.
+  absl::StatusOr<std::vector<float>> Forward(const PackedBatch& batch) const;
+
+  // Fewer tokens per group than this, and the weights streamed once per group would cost more
+  // than sharing each product: a product's rows then read the weights once for all threads.
+  static constexpr int64_t kMinTokensPerThread = 128;
+
+ protected:
+  explicit Backbone(int num_threads) : num_threads_(num_threads) {}
+
+  // Forward on a valid batch, every product and attention on num_threads threads.
+  virtual absl::StatusOr<std::vector<float>> ForwardOnThreads(const PackedBatch& batch,
+                                                              int num_threads) const = 0;
+
+  const int num_threads_;  // BackboneOptions::num_threads, at least 1
 };
 
 // Reads <dir>/config.json (model_type dispatch through the architecture registry) and

@@ -32,16 +32,18 @@ struct BertLayer {
 
 class Bert final : public Backbone {
  public:
+  explicit Bert(int num_threads) : Backbone(num_threads) {}
   int hidden_size() const override { return config_.hidden_size; }
+  int vocab_size() const override { return config_.vocab_size; }
   int max_position_embeddings() const override { return config_.max_position_embeddings; }
   std::string architecture() const override { return "bert"; }
   Precision precision() const override { return precision_; }
-  absl::StatusOr<std::vector<float>> Forward(const PackedBatch& batch) const override;
+  absl::StatusOr<std::vector<float>> ForwardOnThreads(const PackedBatch& batch,
+                                                      int num_threads) const override;
 
   ModelConfig config_;
   Precision precision_ = Precision::kFloat32;
   AttentionProducts products_ = AttentionProducts::kFloat32;
-  int num_threads_ = 1;
   std::vector<float> word_;      // [vocab, H]
   std::vector<float> position_;  // [max_pos, H]
   std::vector<float> type0_;     // [H] token-type 0 row
@@ -57,12 +59,12 @@ absl::StatusOr<LayerNormWeights> LoadLayerNorm(const WeightReader& w, const std:
   return n;
 }
 
-absl::StatusOr<std::vector<float>> Bert::Forward(const PackedBatch& batch) const {
-  RETURN_IF_ERROR(ValidatePackedBatch(batch, config_.vocab_size, config_.max_position_embeddings));
+absl::StatusOr<std::vector<float>> Bert::ForwardOnThreads(const PackedBatch& batch,
+                                                          int num_threads) const {
   const int64_t t = static_cast<int64_t>(batch.ids.size());
   const int h = config_.hidden_size;
   const int inter_size = config_.intermediate_size;
-  const int threads = num_threads_;
+  const int threads = num_threads;
   std::vector<float> x(t * h);
   if (t == 0) return x;
   // Intermediates: qkv [T, 3H], ctx [T, H], inter [T, I] (layers/scratch.h).
@@ -110,11 +112,10 @@ absl::StatusOr<std::vector<float>> Bert::Forward(const PackedBatch& batch) const
 absl::StatusOr<std::unique_ptr<Backbone>> CreateBert(const ModelConfig& config,
                                                      const SafetensorsFile& file,
                                                      MatmulBackend backend, int num_threads) {
-  auto m = std::make_unique<Bert>();
+  auto m = std::make_unique<Bert>(num_threads);
   m->config_ = config;
   m->precision_ = PrecisionOf(backend);
   m->products_ = AttentionProductsFor(backend);
-  m->num_threads_ = num_threads;
   const int h = config.hidden_size;
   const int inter = config.intermediate_size;
   ASSIGN_OR_RETURN(WeightReader w,

@@ -37,21 +37,23 @@ struct ModernBertLayer {
 
 class ModernBert final : public Backbone {
  public:
+  explicit ModernBert(int num_threads) : Backbone(num_threads) {}
   int hidden_size() const override { return config_.hidden_size; }
+  int vocab_size() const override { return config_.vocab_size; }
   int max_position_embeddings() const override { return config_.max_position_embeddings; }
   std::string architecture() const override { return "modernbert"; }
   Precision precision() const override { return precision_; }
-  absl::StatusOr<std::vector<float>> Forward(const PackedBatch& batch) const override;
 
   static absl::StatusOr<std::unique_ptr<Backbone>> Create(const ModelConfig& config,
                                                           const SafetensorsFile& file,
                                                           MatmulBackend backend, int num_threads);
 
  private:
+  absl::StatusOr<std::vector<float>> ForwardOnThreads(const PackedBatch& batch,
+                                                      int num_threads) const override;
   ModelConfig config_;
   Precision precision_ = Precision::kFloat32;
   AttentionProducts products_ = AttentionProducts::kFloat32;
-  int num_threads_ = 1;
   std::vector<float> tok_embeddings_;  // [vocab, H]
   Norm emb_norm_;
   std::vector<ModernBertLayer> layers_;
@@ -73,11 +75,10 @@ absl::StatusOr<std::unique_ptr<Backbone>> ModernBert::Create(const ModelConfig& 
                                                              const SafetensorsFile& file,
                                                              MatmulBackend backend,
                                                              int num_threads) {
-  auto m = std::make_unique<ModernBert>();
+  auto m = std::make_unique<ModernBert>(num_threads);
   m->config_ = config;
   m->precision_ = PrecisionOf(backend);
   m->products_ = AttentionProductsFor(backend);
-  m->num_threads_ = num_threads;
   const int h = config.hidden_size;
   const int inter = config.intermediate_size;
   ASSIGN_OR_RETURN(WeightReader w, WeightReader::Create(&file, "embeddings.tok_embeddings.weight"));
@@ -109,12 +110,12 @@ absl::StatusOr<std::unique_ptr<Backbone>> ModernBert::Create(const ModelConfig& 
   return std::unique_ptr<Backbone>(std::move(m));
 }
 
-absl::StatusOr<std::vector<float>> ModernBert::Forward(const PackedBatch& batch) const {
-  RETURN_IF_ERROR(ValidatePackedBatch(batch, config_.vocab_size, config_.max_position_embeddings));
+absl::StatusOr<std::vector<float>> ModernBert::ForwardOnThreads(const PackedBatch& batch,
+                                                                int num_threads) const {
   const int64_t t = static_cast<int64_t>(batch.ids.size());
   const int h = config_.hidden_size;
   const int inter = config_.intermediate_size;
-  const int threads = num_threads_;
+  const int threads = num_threads;
   std::vector<float> x(t * h);  // residual stream [T, H]
   if (t == 0) return x;
   // Intermediates: normed [T, H], qkv [T, 3H], ctx [T, H], mlp_in [T, 2I], mlp_act [T, I].

@@ -1,7 +1,10 @@
 // Internal to arch/: the architecture factories and helpers they share.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "services/encoder/lib/arch/backbone.h"
@@ -32,5 +35,12 @@ Precision PrecisionOf(MatmulBackend backend);
 // Checks offsets (start at 0, non-decreasing, end at ids.size()), key_mask size, ids in
 // [0, vocab_size) and every sequence length <= max_positions.
 absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int max_positions);
+
+// Splits a valid batch's sequences (offsets: sequences + 1 entries) into at most `groups` runs
+// of consecutive sequences with about equal token counts, for Backbone::Forward's one run per
+// thread. Returns each run's first sequence, then the sequence count; empty when fewer than two
+// runs can each hold at least min_tokens tokens.
+std::vector<size_t> SplitSequencesByTokens(const std::vector<int32_t>& offsets, int groups,
+                                           int64_t min_tokens);
 
 }  // namespace tartan::encoder

@@ -12,6 +12,7 @@
 namespace tartan::encoder {
 
 using compute::CpuEngine;
+using compute::OneDnnThreads;
 using compute::SetOneDnnThreads;
 
 // Copies plain row-major weights [in, out] of `type` (stored transposed: [out, in], tag::ba)

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -241,8 +242,10 @@ class Int8Matmul final : public PackedMatmul {
 
   // Requires mu_. Throws dnnl::error when oneDNN cannot build the primitive. The first one
   // picks the weights layout (tag::any) and packs the weights into it; later ones read it.
+  // Keyed like packed_matmul.cc's entries: per row count and oneDNN thread count.
   const Primitive* GetPrimitiveLocked(int64_t m) const {
-    auto it = primitives_.find(m);
+    const std::pair<int64_t, int> key(m, OneDnnThreads());
+    auto it = primitives_.find(key);
     if (it != primitives_.end()) return it->second.get();
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
@@ -259,7 +262,7 @@ class Int8Matmul final : public PackedMatmul {
     p->prim = dnnl::matmul(p->pd);
     if (!weights_) weights_ = PackWeights(plain_.data(), in_, out_, dt::s8, p->pd.weights_desc());
     const Primitive* raw = p.get();
-    primitives_.emplace(m, std::move(p));
+    primitives_.emplace(key, std::move(p));
     return raw;
   }
 
@@ -270,7 +273,7 @@ class Int8Matmul final : public PackedMatmul {
   std::vector<int32_t> col_sum_;       // sum_k Wq[n, k]
   mutable std::vector<int8_t> plain_;  // Wq, only until the weights are packed
   mutable std::mutex mu_;
-  mutable std::map<int64_t, std::unique_ptr<Primitive>> primitives_;
+  mutable std::map<std::pair<int64_t, int>, std::unique_ptr<Primitive>> primitives_;
   mutable std::unique_ptr<dnnl::memory> weights_;  // packed once, read by every primitive
   std::string impl_;
 };

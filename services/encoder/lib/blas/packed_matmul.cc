@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -54,7 +55,8 @@ class EmulatedBf16Matmul final : public PackedMatmul {
 // oneDNN's fast kernels (brgemm, AMX) fix M at primitive creation. Rows run in chunks of
 // kChunkRows (one primitive) plus a tail rounded up to a multiple of kRowStep (one primitive
 // per tail size), so at most kRowStep - 1 rows are padding and at most
-// kChunkRows / kRowStep primitives exist per direction.
+// kChunkRows / kRowStep primitives exist per direction and thread count (a primitive runs with
+// the oneDNN thread count it was created under: OneDnnThreads()).
 constexpr int64_t kChunkRows = 256;
 constexpr int64_t kRowStep = 16;
 
@@ -163,9 +165,11 @@ class DnnlPackedMatmul final : public PackedMatmul {
                                               : dnnl::memory::data_type::f32;
   }
 
-  // Requires mu_. Throws dnnl::error when oneDNN cannot build the primitive.
+  // Requires mu_. Throws dnnl::error when oneDNN cannot build the primitive. Entries are per
+  // row count and per the calling thread's oneDNN thread count.
   const Entry* GetEntryLocked(int64_t m) const {
-    auto it = entries_.find(m);
+    const std::pair<int64_t, int> key(m, OneDnnThreads());
+    auto it = entries_.find(key);
     if (it != entries_.end()) return it->second.get();
     using dt = dnnl::memory::data_type;
     using tag = dnnl::memory::format_tag;
@@ -196,7 +200,7 @@ class DnnlPackedMatmul final : public PackedMatmul {
       weights_ = PackWeights(plain_bytes_.data(), in_, out_, Dt(), e->pd[0].weights_desc());
     }
     const Entry* raw = e.get();
-    entries_.emplace(m, std::move(e));
+    entries_.emplace(key, std::move(e));
     return raw;
   }
 
@@ -205,7 +209,7 @@ class DnnlPackedMatmul final : public PackedMatmul {
   MatmulDataType type_ = MatmulDataType::kFloat32;
   mutable std::vector<char> plain_bytes_;  // only until the weights are packed
   mutable std::mutex mu_;
-  mutable std::map<int64_t, std::unique_ptr<Entry>> entries_;
+  mutable std::map<std::pair<int64_t, int>, std::unique_ptr<Entry>> entries_;
   mutable std::unique_ptr<dnnl::memory> weights_;  // packed once, read by every primitive
   std::string impl_;
 };
