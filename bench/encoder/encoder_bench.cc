@@ -22,9 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -44,7 +44,7 @@ ABSL_FLAG(int, max_length, 8192, "skip workloads with longer sequences");
 ABSL_FLAG(double, min_seconds, 1.5, "time budget per configuration (after one warm-up)");
 ABSL_FLAG(int, max_reps, 3, "repetitions per configuration (median reported)");
 ABSL_FLAG(std::string, workloads, "",
-          "only these workloads, as BATCHxLENGTH (e.g. 1x32,8x180); empty: all");
+          "these workloads instead of the default ones, as BATCHxLENGTH (e.g. 1x32,4x32,8x180)");
 ABSL_FLAG(std::string, keep_models, "",
           "write the random checkpoints to DIR/<model> and keep them, with the float32 output "
           "of one 32-token query (check_ids.i32, check_hidden.f32) for peers to verify against "
@@ -183,9 +183,19 @@ int Main() {
   }
   const std::vector<std::string> models = absl::StrSplit(absl::GetFlag(FLAGS_models), ',');
   const std::vector<std::string> precisions = absl::StrSplit(absl::GetFlag(FLAGS_precisions), ',');
-  absl::flat_hash_set<std::string> only;
-  for (auto s : absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
-    only.insert(std::string(s));
+  // --workloads: these shapes instead of the default list (up to 64 tokens: a query).
+  std::vector<Workload> listed;
+  for (absl::string_view s :
+       absl::StrSplit(absl::GetFlag(FLAGS_workloads), ',', absl::SkipEmpty())) {
+    const std::vector<std::string> bl = absl::StrSplit(s, 'x');
+    Workload w;
+    if (bl.size() != 2 || !absl::SimpleAtoi(bl[0], &w.batch) ||
+        !absl::SimpleAtoi(bl[1], &w.length) || w.batch < 1 || w.length < 1) {
+      std::fprintf(stderr, "--workloads: '%s' is not BATCHxLENGTH\n", std::string(s).c_str());
+      return 2;
+    }
+    w.name = w.length <= 64 ? "query" : "doc";
+    listed.push_back(w);
   }
 
   std::printf("machine: %s, %u hardware threads; native bf16 (AVX512-BF16/AMX): %s\n",
@@ -257,6 +267,7 @@ int Main() {
     std::vector<Workload> workloads = {
         {"query", 32, 1}, {"query", 32, 32}, {"doc", 180, 8}, {"doc", 512, 2}, {"doc", 2048, 1}};
     if (model != "base" || absl::GetFlag(FLAGS_long_docs)) workloads.push_back({"doc", 8192, 1});
+    if (!listed.empty()) workloads = listed;
     // The lossy precisions' accuracy on this checkpoint: worst per-token cosine of one 32-token
     // query's last hidden state against float32 (the figure peers_ort.js prints for ONNX
     // Runtime's int8 graph).
@@ -296,8 +307,7 @@ int Main() {
         measure_peaks();
         for (const Workload& w : workloads) {
           if (w.length < absl::GetFlag(FLAGS_min_length) ||
-              w.length > absl::GetFlag(FLAGS_max_length) ||
-              !(only.empty() || only.contains(absl::StrFormat("%dx%d", w.batch, w.length)))) {
+              w.length > absl::GetFlag(FLAGS_max_length)) {
             continue;
           }
           const PackedBatch batch = MakeBatch(w, shape.vocab_size);
