@@ -90,37 +90,37 @@ std::vector<float> Random(size_t n, uint32_t seed) {
 
 constexpr int kRows = 512, kOut = 2304, kIn = 768;
 
-TEST(MatmulThreadsTest, ATwoThreadCallRunsOnTwoThreadsAfterAOneThreadCall) {
-  const std::vector<float> w = Random(static_cast<size_t>(kOut) * kIn, 1);
+// Runs `product` once on one thread, then on two until the CPU-time check has its sample, and
+// expects the second thread to have done a fair part of the work. `product` must have been
+// created under one oneDNN thread, as a model loaded by a single-threaded caller is.
+void ExpectTwoThreadRunsUseTwoThreads(const PackedMatmul& product) {
   const std::vector<float> x = Random(static_cast<size_t>(kRows) * kIn, 2);
   std::vector<float> y(static_cast<size_t>(kRows) * kOut);
+  product.Run(x.data(), kRows, y.data(), false, 1);
+  const double share =
+      HelperShareOfTwoThreadRuns([&] { product.Run(x.data(), kRows, y.data(), false, 2); });
+  EXPECT_GT(share, 0.4) << "the second thread did " << share
+                        << " of the caller's work: the product ran on one thread";
+}
+
+TEST(MatmulThreadsTest, ATwoThreadCallRunsOnTwoThreadsAfterAOneThreadCall) {
+  const std::vector<float> w = Random(static_cast<size_t>(kOut) * kIn, 1);
   for (MatmulDataType type : {MatmulDataType::kFloat32, MatmulDataType::kBFloat16}) {
     if (type == MatmulDataType::kBFloat16 && !CpuHasNativeBf16()) continue;
     SCOPED_TRACE(type == MatmulDataType::kBFloat16 ? "bf16" : "f32");
-    // Built and first run under one thread, as a model loaded by a single-threaded caller is.
     compute::SetOneDnnThreads(1);
     auto packed = PackedMatmul::Create(w.data(), kOut, kIn, type);
     ASSERT_TRUE(packed.ok()) << packed.status();
-    (*packed)->Run(x.data(), kRows, y.data(), false, 1);
-    const double share =
-        HelperShareOfTwoThreadRuns([&] { (*packed)->Run(x.data(), kRows, y.data(), false, 2); });
-    EXPECT_GT(share, 0.4) << "the second thread did " << share
-                          << " of the caller's work: the product ran on one thread";
+    ExpectTwoThreadRunsUseTwoThreads(**packed);
   }
 }
 
 TEST(MatmulThreadsTest, Int8ATwoThreadCallRunsOnTwoThreadsAfterAOneThreadCall) {
   const std::vector<float> w = Random(static_cast<size_t>(kOut) * kIn, 3);
-  const std::vector<float> x = Random(static_cast<size_t>(kRows) * kIn, 4);
-  std::vector<float> y(static_cast<size_t>(kRows) * kOut);
   compute::SetOneDnnThreads(1);
   auto packed = CreateInt8Matmul(w.data(), kOut, kIn, Int8ActivationLevels());
   ASSERT_TRUE(packed.ok()) << packed.status();
-  (*packed)->Run(x.data(), kRows, y.data(), false, 1);
-  const double share =
-      HelperShareOfTwoThreadRuns([&] { (*packed)->Run(x.data(), kRows, y.data(), false, 2); });
-  EXPECT_GT(share, 0.4) << "the second thread did " << share
-                        << " of the caller's work: the product ran on one thread";
+  ExpectTwoThreadRunsUseTwoThreads(**packed);
 }
 
 }  // namespace
