@@ -60,11 +60,10 @@ absl::StatusOr<LayerNormWeights> LoadLayerNorm(const WeightReader& w, const std:
 }
 
 absl::StatusOr<std::vector<float>> Bert::ForwardOnThreads(const PackedBatch& batch,
-                                                          int num_threads) const {
+                                                          int threads) const {
   const int64_t t = static_cast<int64_t>(batch.ids.size());
   const int h = config_.hidden_size;
   const int inter_size = config_.intermediate_size;
-  const int threads = num_threads;
   std::vector<float> x(t * h);
   if (t == 0) return x;
   // Intermediates: qkv [T, 3H], ctx [T, H], inter [T, I] (layers/scratch.h).

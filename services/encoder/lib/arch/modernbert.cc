@@ -111,11 +111,10 @@ absl::StatusOr<std::unique_ptr<Backbone>> ModernBert::Create(const ModelConfig& 
 }
 
 absl::StatusOr<std::vector<float>> ModernBert::ForwardOnThreads(const PackedBatch& batch,
-                                                                int num_threads) const {
+                                                                int threads) const {
   const int64_t t = static_cast<int64_t>(batch.ids.size());
   const int h = config_.hidden_size;
   const int inter = config_.intermediate_size;
-  const int threads = num_threads;
   std::vector<float> x(t * h);  // residual stream [T, H]
   if (t == 0) return x;
   // Intermediates: normed [T, H], qkv [T, 3H], ctx [T, H], mlp_in [T, 2I], mlp_act [T, I].

@@ -38,8 +38,9 @@ absl::Status ValidatePackedBatch(const PackedBatch& batch, int vocab_size, int m
 
 // Splits a valid batch's sequences (offsets: sequences + 1 entries) into at most `groups` runs
 // of consecutive sequences with about equal token counts, for Backbone::Forward's one run per
-// thread. Returns each run's first sequence, then the sequence count; empty when fewer than two
-// runs can each hold at least min_tokens tokens.
+// thread. Returns each run's first sequence, then the sequence count; empty (no split) when
+// groups < 2, there are fewer than two sequences, the batch holds under groups × min_tokens
+// tokens, or a run would hold under min_tokens tokens.
 std::vector<size_t> SplitSequencesByTokens(const std::vector<int32_t>& offsets, int groups,
                                            int64_t min_tokens);
 
